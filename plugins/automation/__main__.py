@@ -1,0 +1,5 @@
+import sys
+
+from automation.cli.main import main
+
+sys.exit(main())

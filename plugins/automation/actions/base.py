@@ -1,0 +1,76 @@
+"""What every action is: a pydantic config model and a handler that runs it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import ConfigDict, ValidationInfo, ValidatorFunctionWrapHandler, field_validator
+
+from automation.definitions.base import StrictModel
+from automation.records.store import RecordStore
+
+#: Validation context that accepts a template string for any field (definitions are validated
+#: before their templates can be rendered; the rendered config is validated again at run time).
+ALLOW_TEMPLATES = {"allow_templates": True}
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+class ActionConfig(StrictModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="wrap")
+    @classmethod
+    def _templates_pass_until_rendered(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        if info.context and info.context.get("allow_templates") and is_template(value):
+            return value
+        return handler(value)
+
+
+@dataclass
+class RunInfo:
+    """Where a step runs: the Airflow identifiers its effects are keyed by."""
+
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int = -1
+    try_number: int = 1
+    workflow_key: str = ""
+    workflow_version: int = 0
+
+
+@dataclass
+class ActionContext:
+    """What a handler gets besides its config. `records` is bound to the step's transaction."""
+
+    run: RunInfo
+    template_context: dict[str, Any]
+    records_factory: Callable[[], RecordStore]
+    dry_run: bool = False
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("automation.actions"))
+
+    @property
+    def records(self) -> RecordStore:
+        return self.records_factory()
+
+
+class Action:
+    """Subclass, set `name` and `config_model`, implement `run`, decorate with `@register`."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[ActionConfig]]
+    #: Actions that only touch the records DB can run inside a dry run's rolled-back transaction.
+    touches_records: ClassVar[bool] = False
+    #: Actions that reach outside the machine (email, HTTP) are described, not run, in a dry run.
+    external: ClassVar[bool] = False
+
+    def run(self, config: Any, ctx: ActionContext) -> Any:
+        raise NotImplementedError

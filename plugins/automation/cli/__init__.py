@@ -1,0 +1,1 @@
+"""The `automation` command line."""

@@ -1,0 +1,222 @@
+"""`automation`: validate, import, export, list and manage workflow definitions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from automation.errors import AutomationError, DefinitionError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _err(text: str) -> None:
+    sys.stderr.write(text if text.endswith("\n") else text + "\n")
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from automation.validation import json_schema
+
+    _out(json.dumps(json_schema(), indent=2, sort_keys=True))
+    return 0
+
+
+def _documents(paths: list[str]) -> tuple[list[tuple[str, dict]], list[DefinitionError]]:
+    from automation.definitions.files import definition_files, read_documents
+
+    documents, errors = [], []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            errors.append(DefinitionError([], source=f"{raw}: no such file or directory"))
+            continue
+        for file in definition_files(path):
+            try:
+                items = read_documents(file)
+            except DefinitionError as exc:
+                errors.append(exc)
+                continue
+            for index, item in enumerate(items):
+                where = f"{file}[{index}]" if len(items) > 1 else str(file)
+                documents.append((where, item))
+    return documents, errors
+
+
+def _print_definition_error(exc: DefinitionError) -> None:
+    if not exc.issues:
+        _err(f"{exc.source}")
+    for issue in exc.issues:
+        _err(f"{exc.source}: {issue}")
+
+
+def _validated(paths: list[str]) -> tuple[list, int]:
+    from automation.validation import validate_definition
+
+    documents, errors = _documents(paths)
+    workflows = []
+    for source, data in documents:
+        try:
+            workflows.append(validate_definition(data, source=source))
+        except DefinitionError as exc:
+            errors.append(exc)
+    for exc in errors:
+        _print_definition_error(exc)
+    return workflows, len(errors)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    workflows, failures = _validated(args.files)
+    for workflow in workflows:
+        _out(f"ok {workflow.key}")
+    if failures:
+        _err(f"{failures} invalid definition(s)")
+        return 1
+    return 0
+
+
+def _sync_pause(key: str, status: str) -> str:
+    from automation.airflow_dags import set_dag_paused
+    from automation.config import dag_id_for
+
+    if status == "DRAFT":
+        return ""
+    try:
+        found = set_dag_paused(dag_id_for(key), paused=status != "ACTIVE")
+    except Exception as exc:  # Airflow's DB not configured here: the DAG's creation default applies
+        action = "unpause" if status == "ACTIVE" else "pause"
+        return f" (DAG not {action}d in Airflow: {str(exc).splitlines()[0]})"
+    return " (DAG unpaused)" if found and status == "ACTIVE" else " (DAG paused)" if found else ""
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from automation.definitions import Status
+    from automation.store.repository import Repository
+
+    workflows, failures = _validated(args.paths)
+    if failures and not args.partial:
+        _err("nothing imported; fix the errors above (or pass --partial to import the valid ones)")
+        return 1
+    repo = Repository()
+    for workflow in workflows:
+        if args.activate:
+            workflow = workflow.model_copy(update={"status": Status.ACTIVE})
+        stored, created = repo.save(workflow, created_by="cli")
+        note = _sync_pause(stored.key, stored.status)
+        _out(f"{'created' if created else 'updated'} {stored.key} v{stored.version} {stored.status}{note}")
+    return 1 if failures else 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from automation.store.repository import Repository
+
+    repo = Repository()
+    items = [repo.get(args.key)] if args.key else repo.list()
+    documents = [item.with_status() for item in items]
+    if args.format == "json":
+        _out(json.dumps(documents, indent=2, sort_keys=False))
+    else:
+        _out(yaml.safe_dump(documents, sort_keys=False, allow_unicode=True))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from automation.store.repository import Repository
+
+    repo = Repository()
+    if args.errors:
+        errors = repo.definition_errors()
+        if not errors:
+            _out("no definition errors")
+        for key, (version, issues) in errors.items():
+            for issue in issues:
+                _out(f"{key} v{version}: {issue['path'] or '<root>'}: {issue['message']}")
+        return 0
+    rows = repo.list(status=args.status)
+    _out(f"{'KEY':<32} {'STATUS':<9} {'VER':>4}  {'TRIGGER':<13} NAME")
+    for row in rows:
+        trigger = row.definition.get("trigger", {}).get("type", "?")
+        _out(f"{row.key:<32} {row.status:<9} {row.version:>4}  {trigger:<13} {row.name}")
+    return 0
+
+
+def _set_status(args: argparse.Namespace, status: str) -> int:
+    from automation.definitions import Status
+    from automation.store.repository import Repository
+
+    stored = Repository().set_status(args.key, Status(status))
+    _out(f"{stored.key} {stored.status}{_sync_pause(stored.key, stored.status)}")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from automation.store.migrate import upgrade
+
+    upgrade()
+    _out("automation schema is up to date")
+    return 0
+
+
+def cmd_demo_setup(args: argparse.Namespace) -> int:
+    from automation.demo import create_demo_crm
+
+    create_demo_crm()
+    _out("demo CRM schema `crm` is ready")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="automation", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("schema", help="print the workflow JSON Schema").set_defaults(func=cmd_schema)
+
+    p = sub.add_parser("validate", help="validate YAML/JSON definition files (exit 1 on errors)")
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("import", help="store definitions from files or directories (new versions on change)")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--activate", action="store_true", help="set every imported workflow ACTIVE")
+    p.add_argument("--partial", action="store_true", help="import the valid files even if some are invalid")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("export", help="print stored definitions (re-importable)")
+    p.add_argument("--key")
+    p.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("list", help="list workflows, or the definitions the factory skipped (--errors)")
+    p.add_argument("--errors", action="store_true")
+    p.add_argument("--status", choices=["ACTIVE", "INACTIVE", "DRAFT"])
+    p.set_defaults(func=cmd_list)
+
+    for name, status in (("activate", "ACTIVE"), ("deactivate", "INACTIVE")):
+        p = sub.add_parser(name, help=f"set a workflow {status} and {'un' if status == 'ACTIVE' else ''}pause its DAG")
+        p.add_argument("key")
+        p.set_defaults(func=lambda a, s=status: _set_status(a, s))
+
+    sub.add_parser("migrate", help="create or upgrade the automation schema").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo-setup", help="create the demo CRM tables").set_defaults(func=cmd_demo_setup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AutomationError as exc:
+        _err(f"error: {exc}")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,30 @@
+"""Workflow-level settings: concurrency, priority, ownership, throttle and retention."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from automation.definitions.base import Duration, StrictModel
+
+
+class Throttle(StrictModel):
+    """Within `window`, later events of the same scope are dropped (throttle) or coalesced (debounce)."""
+
+    window: Duration
+    scope: Literal["entity", "global"] = "entity"
+    mode: Literal["throttle", "debounce"] = "throttle"
+
+
+class Settings(StrictModel):
+    max_active_runs: int = Field(default=16, ge=1, le=1000)
+    priority: int = Field(default=1, ge=1, le=1000, description="Airflow priority_weight of every step")
+    tags: list[str] = Field(default_factory=list)
+    owner: str = "automation"
+    retries: int = Field(default=2, ge=0, le=20, description="default retries of a step")
+    retry_delay: Duration = 30
+    max_retry_delay: Duration = 3600
+    timeout: Duration | None = Field(default=None, description="default execution timeout of a step")
+    throttle: Throttle | None = None
+    retention_days: int = Field(default=90, ge=1, le=3650)

@@ -1,0 +1,88 @@
+"""Definition -> Airflow DAG: one task per step, plus a gate task when there are conditions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG, TriggerRule
+
+from automation.config import dag_id_for
+from automation.definitions import Status, Step, Workflow
+from automation.factory.doc import doc_md
+from automation.factory.params import params_for
+from automation.factory.schedule import schedule_for, timezone_for
+from automation.runtime.operators import GATE_TASK_ID, GateOperator, StepOperator
+
+#: Fixed, so a parse never changes the DAG when the definition did not change.
+START_DATE = (2024, 1, 1)
+
+
+def _seconds(value: int | None) -> timedelta | None:
+    return timedelta(seconds=value) if value is not None else None
+
+
+def _step_task(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_rule: str) -> StepOperator:
+    settings = workflow.settings
+    return StepOperator(
+        task_id=step.id,
+        task_display_name=step.name or step.id,
+        workflow_key=workflow.key,
+        workflow_version=version,
+        step_id=step.id,
+        retries=step.retries if step.retries is not None else settings.retries,
+        retry_delay=_seconds(step.retry_delay if step.retry_delay is not None else settings.retry_delay),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=_seconds(settings.max_retry_delay),
+        execution_timeout=_seconds(step.timeout if step.timeout is not None else settings.timeout),
+        priority_weight=settings.priority,
+        owner=settings.owner,
+        trigger_rule=trigger_rule,
+        dag=dag,
+    )
+
+
+def build_dag(workflow: Workflow, version: int) -> DAG:
+    trigger = workflow.trigger
+    settings = workflow.settings
+    dag = DAG(
+        dag_id=dag_id_for(workflow.key),
+        dag_display_name=workflow.name,
+        description=(workflow.description or workflow.name)[:500],
+        schedule=schedule_for(trigger),
+        start_date=pendulum.datetime(*START_DATE, tz=timezone_for(trigger)),
+        catchup=getattr(trigger, "catchup", False),
+        max_active_runs=settings.max_active_runs,
+        tags={"automation", trigger.type, *settings.tags},
+        params=params_for(trigger),
+        doc_md=doc_md(workflow, version),
+        is_paused_upon_creation=workflow.status != Status.ACTIVE,
+        render_template_as_native_obj=False,
+    )
+    upstream = workflow.upstream_map()
+    by_id = {s.id: s for s in workflow.steps}
+    tasks = {}
+    for step in workflow.steps:
+        upstream_ids = upstream[step.id]
+        rule = TriggerRule.NONE_FAILED
+        if upstream_ids and all(by_id[u].continue_on_failure for u in upstream_ids):
+            rule = TriggerRule.ALL_DONE
+        tasks[step.id] = _step_task(step, workflow, version, dag, rule)
+    for step_id, upstream_ids in upstream.items():
+        for upstream_id in upstream_ids:
+            tasks[upstream_id] >> tasks[step_id]
+    if workflow.conditions is not None:
+        gate = GateOperator(
+            task_id=GATE_TASK_ID,
+            task_display_name="conditions",
+            workflow_key=workflow.key,
+            workflow_version=version,
+            retries=0,
+            priority_weight=settings.priority,
+            owner=settings.owner,
+            dag=dag,
+        )
+        for step_id, upstream_ids in upstream.items():
+            if not upstream_ids:
+                gate >> tasks[step_id]
+    return dag

@@ -1,0 +1,38 @@
+"""The Airflow schedule of each trigger type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Asset, AssetAny, CronTriggerTimetable, PartitionedAssetTimetable
+
+from automation.definitions import (
+    InactivityTrigger,
+    ManualTrigger,
+    RecordEventTrigger,
+    ScheduleTrigger,
+    Trigger,
+)
+
+
+def event_asset(entity: str, event: str) -> Asset:
+    """The asset an event type is emitted on; its partition key is the event's ledger id."""
+    uri = f"automation://{entity}/{event}"
+    return Asset(name=uri, uri=uri, group="automation")
+
+
+def schedule_for(trigger: Trigger) -> Any:
+    if isinstance(trigger, ScheduleTrigger):
+        return CronTriggerTimetable(trigger.cron, timezone=trigger.timezone)
+    if isinstance(trigger, InactivityTrigger):
+        return CronTriggerTimetable(trigger.scan_cron, timezone=trigger.timezone)
+    if isinstance(trigger, RecordEventTrigger):
+        assets = [event_asset(trigger.entity, event) for event in sorted(set(trigger.events))]
+        return PartitionedAssetTimetable(assets=assets[0] if len(assets) == 1 else AssetAny(*assets))
+    if isinstance(trigger, ManualTrigger):
+        return None
+    return None  # webhook: runs are created by the webhook endpoint
+
+
+def timezone_for(trigger: Trigger) -> str:
+    return getattr(trigger, "timezone", "UTC")

@@ -1,0 +1,71 @@
+"""Last-known-good definitions on local disk, for parses while the database is unreachable."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from automation.config import state_dir
+from automation.store.repository import StoredWorkflow
+
+SNAPSHOT_FILE = "factory_snapshot.json"
+ERRORS_FILE = "factory_errors.json"
+
+
+def _path(name: str) -> Path:
+    return state_dir() / name
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_if_same(path: Path, text: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == text
+    except OSError:
+        return False
+
+
+def write_json_if_changed(name: str, data: Any) -> bool:
+    """Write atomically only when the content changed; True when it did."""
+    path = _path(name)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    if _read_if_same(path, text):
+        return False
+    _atomic_write(path, text)
+    return True
+
+
+def read_json(name: str) -> Any:
+    try:
+        return json.loads(_path(name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def save(workflows: list[StoredWorkflow]) -> None:
+    write_json_if_changed(
+        SNAPSHOT_FILE,
+        [{"key": w.key, "name": w.name, "status": w.status, "version": w.version, "definition": w.definition}
+         for w in workflows],
+    )  # fmt: skip
+
+
+def load(key: str | None = None) -> list[StoredWorkflow] | None:
+    """The snapshot (or the one workflow `key` in it); None when there is no readable snapshot."""
+    data = read_json(SNAPSHOT_FILE)
+    if not isinstance(data, list):
+        return None
+    return [StoredWorkflow(**item) for item in data if key is None or item.get("key") == key]

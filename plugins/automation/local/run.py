@@ -1,0 +1,79 @@
+"""`make run`: embedded Postgres + Airflow 3.3 (api-server, scheduler, dag-processor, triggerer).
+
+Data lives under `.automation/` and is reused by the next run; Ctrl-C stops everything started.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from automation.local.embedded_db import EmbeddedPostgres
+from automation.local.stack import USERS, AirflowProcesses, airflow_env, prepare
+
+
+def _wait_for_ui(url: str, procs: AirflowProcesses, timeout: float = 180) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if "api-server" in procs.dead():
+            return False
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2):
+                return True
+        except OSError:
+            time.sleep(1)
+    return False
+
+
+def main() -> int:
+    root = Path(os.environ.get("AUTOMATION_HOME", ".automation")).resolve()
+    pg_port = int(os.environ.get("AUTOMATION_PG_PORT", "54329"))
+    api_port = int(os.environ.get("AUTOMATION_UI_PORT", "8080"))
+    pg = EmbeddedPostgres(root / "pgdata", pg_port)
+    print(f"Starting embedded Postgres on 127.0.0.1:{pg_port} (data in {pg.pgdata})", flush=True)
+    pg.start()
+    procs: AirflowProcesses | None = None
+    try:
+        for name in ("airflow", "automation"):
+            pg.create_database(name)
+        env = airflow_env(root / "airflow", pg, api_port=api_port)
+        marker = root / ".demo-imported"
+        print("Migrating the Airflow and automation databases...", flush=True)
+        prepare(env, import_demo=not marker.exists())
+        marker.touch()
+        procs = AirflowProcesses(env, root / "logs").start()
+        url = f"http://127.0.0.1:{api_port}"
+        if not _wait_for_ui(url, procs):
+            print("The Airflow api-server did not start:\n" + procs.log_tail("api-server"), file=sys.stderr)
+            return 1
+        print(
+            f"\nAirflow Automations is running.\n  UI:     {url}\n  Login:  admin / {USERS['admin']}"
+            f"  (read-only: viewer / {USERS['viewer']})\n  Logs:   {procs.log_dir}\n"
+            f"  CLI:    AIRFLOW_CONN_AUTOMATION_DB={env['AIRFLOW_CONN_AUTOMATION_DB']} .venv/bin/automation list\n"
+            "Press Ctrl-C to stop.",
+            flush=True,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while True:
+            dead = procs.dead()
+            if dead:
+                for name in dead:
+                    print(f"airflow {name} stopped unexpectedly:\n{procs.log_tail(name)}", file=sys.stderr)
+                return 1
+            time.sleep(2)
+    except KeyboardInterrupt:
+        print("\nStopping...", flush=True)
+        return 0
+    finally:
+        if procs is not None:
+            procs.stop()
+        pg.stop()
+        print("Stopped Airflow and Postgres.", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""The registry of collections and columns that actions may touch (nothing else is reachable)."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, field_validator
+
+from automation.config import DB_CONN_ID
+from automation.definitions.base import StrictModel
+from automation.errors import RegistryError
+
+ColumnType = Literal["integer", "number", "string", "boolean", "datetime", "date", "json"]
+_IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
+DEFAULT_REGISTRY = Path(__file__).with_name("crm_collections.yaml")
+
+
+class Relation(StrictModel):
+    column: str = Field(pattern=_IDENT)
+    collection: str = Field(pattern=_IDENT)
+
+
+class Collection(StrictModel):
+    table: str = Field(pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$", description="schema.table")
+    primary_key: str = Field(default="id", pattern=_IDENT)
+    columns: dict[str, ColumnType]
+    relations: dict[str, Relation] = Field(default_factory=dict)
+
+    @field_validator("columns")
+    @classmethod
+    def _identifiers(cls, columns: dict[str, ColumnType]) -> dict[str, ColumnType]:
+
+
+        for name in columns:
+            if not re.match(_IDENT, name):
+                raise ValueError(f"column {name!r} is not a plain lowercase identifier")
+        return columns
+
+    @property
+    def schema_name(self) -> str:
+        return self.table.split(".", 1)[0]
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".", 1)[1]
+
+
+class CollectionsRegistry(StrictModel):
+    connection_id: str = DB_CONN_ID
+    collections: dict[str, Collection]
+
+    def collection(self, name: str) -> Collection:
+        try:
+            return self.collections[name]
+        except KeyError:
+            raise RegistryError(
+                f"collection {name!r} is not in the registry; expected one of {sorted(self.collections)}"
+            ) from None
+
+    def check_columns(self, collection: str, columns: list[str] | set[str]) -> Collection:
+        spec = self.collection(collection)
+        unknown = sorted(set(columns) - set(spec.columns))
+        if unknown:
+            raise RegistryError(
+                f"column(s) {unknown} are not in collection {collection!r}; "
+                f"expected some of {sorted(spec.columns)}"
+            )
+        return spec
+
+
+def registry_path() -> Path:
+    return Path(os.environ.get("AUTOMATION_COLLECTIONS_FILE", str(DEFAULT_REGISTRY)))
+
+
+@cache
+def _load(path: str, mtime: float) -> CollectionsRegistry:
+    return CollectionsRegistry.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+
+
+def get_registry() -> CollectionsRegistry:
+    path = registry_path()
+    return _load(str(path), path.stat().st_mtime)

@@ -1,0 +1,126 @@
+"""The Airflow operators of a workflow DAG: the conditions gate and one task per step.
+
+They hold only (workflow key, step id, parsed version); everything else comes from the version
+pinned for the run, so an edit made while a run is going does not change that run.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from airflow.sdk import BaseOperator, SkipMixin
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from automation.actions import RunInfo
+from automation.conditions import evaluate
+from automation.definitions import Workflow
+from automation.errors import (
+    ActionError,
+    ConditionError,
+    DefinitionError,
+    NotFoundError,
+    RegistryError,
+    TemplateError,
+)
+from automation.runtime.context import condition_data, run_info, template_context, trigger_payload
+from automation.runtime.executor import execute_step
+from automation.runtime.versions import pinned_workflow
+
+#: Errors another attempt cannot fix: fail the task at once instead of retrying.
+PERMANENT_ERRORS = (DefinitionError, TemplateError, ConditionError, RegistryError, NotFoundError)
+GATE_TASK_ID = "conditions"
+
+
+class WorkflowTask(BaseOperator):
+    template_fields = ()
+    ui_color = "#e8f1ff"
+
+    def __init__(self, *, workflow_key: str, workflow_version: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.workflow_key = workflow_key
+        self.workflow_version = workflow_version
+
+    def pinned(self, context: Any) -> tuple[Workflow, int]:
+        dag_run = context["dag_run"]
+        return pinned_workflow(dag_run.dag_id, dag_run.run_id, self.workflow_key, self.workflow_version)
+
+    def run_info(self, context: Any, version: int) -> RunInfo:
+        ti = context["ti"]
+        return RunInfo(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=getattr(ti, "map_index", -1) if getattr(ti, "map_index", -1) is not None else -1,
+            try_number=getattr(ti, "try_number", 1) or 1,
+            workflow_key=self.workflow_key,
+            workflow_version=version,
+        )
+
+    def base_context(self, context: Any, workflow: Workflow, version: int, outputs: dict[str, Any]) -> dict:
+        return template_context(
+            workflow,
+            version,
+            trigger_payload(context),
+            run=run_info(context),
+            params=dict(context.get("params") or {}),
+            step_outputs=outputs,
+        )
+
+
+class GateOperator(WorkflowTask, SkipMixin):
+    """Evaluates the workflow's conditions; false skips every downstream step."""
+
+    ui_color = "#fff4d6"
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        workflow, version = self.pinned(context)
+        values = self.base_context(context, workflow, version, {})
+        try:
+            met = evaluate(workflow.conditions, condition_data(workflow, values))
+        except ConditionError as exc:
+            raise AirflowFailException(str(exc)) from exc
+        if not met:
+            self.log.info("Conditions are false: skipping every step of this run")
+            downstream = [t for t in context["task"].get_flat_relatives(upstream=False) if not t.is_teardown]
+            self.skip(ti=context["ti"], tasks=downstream)
+        return {"conditions_met": met, "version": version}
+
+
+_STEP_REF = re.compile(r"steps\.([a-z_][a-z0-9_]*)")
+
+
+class StepOperator(WorkflowTask):
+    """Runs one step of the pinned version through `execute_step`."""
+
+    def __init__(self, *, step_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.step_id = step_id
+
+    def _referenced_outputs(self, context: Any, workflow: Workflow, text: str) -> dict[str, Any]:
+        ids = sorted({m for m in _STEP_REF.findall(text) if m != self.step_id and workflow.step(m)})
+        if not ids:
+            return {}
+        values = context["ti"].xcom_pull(task_ids=ids)
+        values = values if isinstance(values, list) else [values]
+        return dict(zip(ids, values, strict=False))
+
+    def execute(self, context: Any) -> Any:
+        workflow, version = self.pinned(context)
+        step = workflow.step(self.step_id)
+        if step is None:
+            raise AirflowSkipException(f"step {self.step_id!r} is not in version {version} of this workflow")
+        referenced = json.dumps([step.config, step.when.model_dump(by_alias=True) if step.when else None])
+        values = self.base_context(context, workflow, version, self._referenced_outputs(context, workflow, referenced))
+        try:
+            result = execute_step(workflow, step, values, self.run_info(context, version))
+        except PERMANENT_ERRORS as exc:
+            raise AirflowFailException(f"step {self.step_id!r}: {exc}") from exc
+        except ActionError as exc:
+            if not exc.retryable:
+                raise AirflowFailException(f"step {self.step_id!r}: {exc}") from exc
+            raise
+        if result.status == "skipped":
+            raise AirflowSkipException(result.reason)
+        return result.output

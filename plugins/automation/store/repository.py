@@ -1,0 +1,265 @@
+"""The only code that reads and writes the `automation` schema."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from automation.definitions import Status, Workflow
+from automation.errors import ConflictError, NotFoundError, StoreError
+from automation.store import tables as t
+from automation.store.db import engine as default_engine
+
+#: Statuses that get a DAG: ACTIVE runs, INACTIVE is kept (paused) so its history stays visible.
+BUILDABLE_STATUSES = (Status.ACTIVE.value, Status.INACTIVE.value)
+
+
+@dataclass(frozen=True)
+class StoredWorkflow:
+    key: str
+    name: str
+    status: str
+    version: int
+    definition: dict[str, Any]
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def with_status(self) -> dict[str, Any]:
+        """The definition as the user sees it: the workflow's live status, not the one saved with it."""
+        return {**self.definition, "status": self.status}
+
+
+def _definition_json(workflow: Workflow) -> dict[str, Any]:
+    return workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Repository:
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = default_engine()
+        return self._engine
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def _current_select(self):  # noqa: ANN202 - a SQLAlchemy Select
+        return select(
+            t.workflows.c.key,
+            t.workflows.c.name,
+            t.workflows.c.status,
+            t.workflows.c.current_version,
+            t.workflow_versions.c.definition,
+            t.workflows.c.created_at,
+            t.workflows.c.updated_at,
+        ).join(
+            t.workflow_versions,
+            and_(
+                t.workflow_versions.c.workflow_id == t.workflows.c.id,
+                t.workflow_versions.c.version == t.workflows.c.current_version,
+            ),
+        )
+
+    @staticmethod
+    def _row(row: Any) -> StoredWorkflow:
+        return StoredWorkflow(
+            key=row.key,
+            name=row.name,
+            status=row.status,
+            version=row.current_version,
+            definition=row.definition,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def create(self, workflow: Workflow, *, created_by: str | None = None) -> StoredWorkflow:
+        try:
+            with self.engine.begin() as conn:
+                workflow_id = conn.execute(
+                    insert(t.workflows)
+                    .values(
+                        key=workflow.key,
+                        name=workflow.name,
+                        status=workflow.status.value,
+                        trigger_type=workflow.trigger.type,
+                        current_version=1,
+                    )
+                    .returning(t.workflows.c.id)
+                ).scalar_one()
+                conn.execute(
+                    insert(t.workflow_versions).values(
+                        workflow_id=workflow_id,
+                        version=1,
+                        definition=_definition_json(workflow),
+                        created_by=created_by,
+                    )
+                )
+        except IntegrityError as exc:
+            raise ConflictError(f"workflow {workflow.key!r} already exists; update it instead") from exc
+        return self.get(workflow.key)
+
+    def update(
+        self, workflow: Workflow, *, created_by: str | None = None, comment: str | None = None
+    ) -> StoredWorkflow:
+        """Save a new version (and the definition's status); a definition equal to the current one
+        changes nothing, so re-importing the same files creates no versions."""
+        new_definition = _definition_json(workflow)
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(t.workflows.c.id, t.workflows.c.current_version, t.workflows.c.status)
+                .where(t.workflows.c.key == workflow.key, t.workflows.c.deleted_at.is_(None))
+                .with_for_update()
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"workflow {workflow.key!r} does not exist")
+            current = conn.execute(
+                select(t.workflow_versions.c.definition).where(
+                    t.workflow_versions.c.workflow_id == row.id,
+                    t.workflow_versions.c.version == row.current_version,
+                )
+            ).scalar_one()
+            version = row.current_version
+            if current != new_definition:
+                version += 1
+                conn.execute(
+                    insert(t.workflow_versions).values(
+                        workflow_id=row.id,
+                        version=version,
+                        definition=new_definition,
+                        created_by=created_by,
+                        comment=comment,
+                    )
+                )
+            if current != new_definition or row.status != workflow.status.value:
+                conn.execute(
+                    update(t.workflows)
+                    .where(t.workflows.c.id == row.id)
+                    .values(
+                        name=workflow.name,
+                        status=workflow.status.value,
+                        trigger_type=workflow.trigger.type,
+                        current_version=version,
+                        updated_at=func.now(),
+                    )
+                )
+        return self.get(workflow.key)
+
+    def save(self, workflow: Workflow, *, created_by: str | None = None) -> tuple[StoredWorkflow, bool]:
+        """Create or update; returns the stored workflow and whether it was created."""
+        if self.exists(workflow.key):
+            return self.update(workflow, created_by=created_by), False
+        return self.create(workflow, created_by=created_by), True
+
+    def exists(self, key: str) -> bool:
+        with self.engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(t.workflows.c.id).where(t.workflows.c.key == key, t.workflows.c.deleted_at.is_(None))
+                ).first()
+                is not None
+            )
+
+    def get(self, key: str) -> StoredWorkflow:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                self._current_select().where(t.workflows.c.key == key, t.workflows.c.deleted_at.is_(None))
+            ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"workflow {key!r} does not exist")
+        return self._row(row)
+
+    def list(self, status: str | None = None) -> list[StoredWorkflow]:
+        query = self._current_select().where(t.workflows.c.deleted_at.is_(None)).order_by(t.workflows.c.key)
+        if status:
+            query = query.where(t.workflows.c.status == status)
+        with self.engine.connect() as conn:
+            return [self._row(r) for r in conn.execute(query)]
+
+    def set_status(self, key: str, status: Status) -> StoredWorkflow:
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(t.workflows)
+                .where(t.workflows.c.key == key, t.workflows.c.deleted_at.is_(None))
+                .values(status=status.value, updated_at=func.now())
+            ).rowcount
+        if not changed:
+            raise NotFoundError(f"workflow {key!r} does not exist")
+        return self.get(key)
+
+    def soft_delete(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(t.workflows)
+                .where(t.workflows.c.key == key, t.workflows.c.deleted_at.is_(None))
+                .values(deleted_at=func.now(), status=Status.INACTIVE.value)
+            ).rowcount
+        if not changed:
+            raise NotFoundError(f"workflow {key!r} does not exist")
+
+    def get_version(self, key: str, version: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            definition = conn.execute(
+                select(t.workflow_versions.c.definition)
+                .join(t.workflows, t.workflows.c.id == t.workflow_versions.c.workflow_id)
+                .where(t.workflows.c.key == key, t.workflow_versions.c.version == version)
+            ).scalar_one_or_none()
+        if definition is None:
+            raise NotFoundError(f"workflow {key!r} has no version {version}")
+        return definition
+
+    # -- the factory's reads (one query each) ---------------------------------------------------
+
+    def load_buildable(self, key: str | None = None) -> list[StoredWorkflow]:
+        """Every workflow that gets a DAG (or just `key`), in one query. Raises `StoreError` when the
+        database cannot be reached, so the factory can fall back to its snapshot."""
+        query = (
+            self._current_select()
+            .where(t.workflows.c.status.in_(BUILDABLE_STATUSES), t.workflows.c.deleted_at.is_(None))
+            .order_by(t.workflows.c.key)
+        )
+        if key is not None:
+            query = query.where(t.workflows.c.key == key)
+        try:
+            with self.engine.connect() as conn:
+                return [self._row(r) for r in conn.execute(query)]
+        except OperationalError as exc:
+            raise StoreError(f"definitions database unreachable: {exc.orig}") from exc
+
+    # -- factory errors ------------------------------------------------------------------------
+
+    def replace_definition_errors(self, errors: dict[str, tuple[int, list[dict[str, str]]]]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(t.definition_errors))
+            if errors:
+                conn.execute(
+                    insert(t.definition_errors),
+                    [{"key": k, "version": v, "errors": issues} for k, (v, issues) in sorted(errors.items())],
+                )
+
+    def definition_errors(self) -> dict[str, tuple[int, list[dict[str, str]]]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.definition_errors).order_by(t.definition_errors.c.key))
+            return {r.key: (r.version, r.errors) for r in rows}
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def pin_run_version(self, dag_id: str, run_id: str, key: str, version: int) -> int:
+        """The version this run executes: the first task to ask pins it, later tasks get the same."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                pg_insert(t.run_versions)
+                .values(dag_id=dag_id, run_id=run_id, workflow_key=key, version=version)
+                .on_conflict_do_nothing()
+            )
+            return conn.execute(
+                select(t.run_versions.c.version).where(
+                    t.run_versions.c.dag_id == dag_id, t.run_versions.c.run_id == run_id
+                )
+            ).scalar_one()

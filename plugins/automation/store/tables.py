@@ -1,0 +1,69 @@
+"""Tables of the `automation` schema. Only `repository` (and migrations) use them."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKeyConstraint,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+SCHEMA = "automation"
+metadata = MetaData(schema=SCHEMA)
+
+workflows = Table(
+    "workflows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(63), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("trigger_type", String(32), nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("deleted_at", DateTime(timezone=True)),
+)
+
+workflow_versions = Table(
+    "workflow_versions",
+    metadata,
+    Column("workflow_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("definition", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("created_by", String(200)),
+    Column("comment", Text),
+    PrimaryKeyConstraint("workflow_id", "version"),
+    ForeignKeyConstraint(["workflow_id"], [f"{SCHEMA}.workflows.id"], ondelete="CASCADE"),
+)
+
+#: Definitions the factory could not build, with why; replaced as a whole on each full parse.
+definition_errors = Table(
+    "definition_errors",
+    metadata,
+    Column("key", String(63), primary_key=True),
+    Column("version", Integer),
+    Column("errors", JSONB, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+#: The definition version each Airflow run executes, pinned by its first task.
+run_versions = Table(
+    "run_versions",
+    metadata,
+    Column("dag_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("workflow_key", String(63), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("pinned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("dag_id", "run_id"),
+)

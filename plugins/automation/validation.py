@@ -1,0 +1,57 @@
+"""Full validation of a definition: the workflow model, then each step's action config."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from automation.actions import action_names, get_action
+from automation.actions.base import ALLOW_TEMPLATES
+from automation.definitions import Step, Workflow
+from automation.definitions.issues import issues_from_validation_error
+from automation.errors import DefinitionError, Issue
+
+
+def _step_issues(index: int, step: Step) -> list[Issue]:
+    action = get_action(step.type)
+    if action is None:
+        return [Issue(f"steps[{index}].type", f"unknown action {step.type!r}; expected one of {action_names()}")]
+    try:
+        action.config_model.model_validate(step.config, context=ALLOW_TEMPLATES)
+    except ValidationError as exc:
+        return issues_from_validation_error(exc, prefix=f"steps[{index}].config")
+    return []
+
+
+def validate_definition(data: dict[str, Any] | Workflow, source: str | None = None) -> Workflow:
+    """A valid `Workflow`, or `DefinitionError` listing every problem with its path."""
+    try:
+        workflow = data if isinstance(data, Workflow) else Workflow.model_validate(data)
+    except ValidationError as exc:
+        raise DefinitionError(issues_from_validation_error(exc), source) from None
+    issues = [issue for index, step in enumerate(workflow.steps) for issue in _step_issues(index, step)]
+    if issues:
+        raise DefinitionError(issues, source)
+    return workflow
+
+
+def parse_step_config(step: Step, rendered: dict[str, Any]) -> BaseModel:
+    """The rendered config, validated strictly (no templates left) by the step's action model."""
+    action = get_action(step.type)
+    if action is None:
+        raise DefinitionError([Issue("type", f"unknown action {step.type!r}")])
+    try:
+        return action.config_model.model_validate(rendered)
+    except ValidationError as exc:
+        raise DefinitionError(issues_from_validation_error(exc, prefix=f"steps.{step.id}.config")) from None
+
+
+def json_schema() -> dict[str, Any]:
+    """The workflow JSON Schema, with each action's config schema under `$defs/actions`."""
+    schema = Workflow.model_json_schema(by_alias=True)
+    schema["$defs"]["actions"] = {
+        name: get_action(name).config_model.model_json_schema()  # type: ignore[union-attr]
+        for name in action_names()
+    }
+    return schema

@@ -1,0 +1,80 @@
+"""Test environment: a real embedded Postgres for the session, Airflow configured to use it.
+
+The environment is set at import time, before anything imports Airflow (it reads its config once).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+
+from automation.local.embedded_db import EmbeddedPostgres, free_port  # noqa: E402
+from automation.local.stack import airflow_env, bin_path  # noqa: E402
+
+TMP = Path(tempfile.mkdtemp(prefix="automation-tests-"))
+PG = EmbeddedPostgres(TMP / "pgdata", free_port()).start()
+for _db in ("airflow", "automation"):
+    PG.create_database(_db)
+API_PORT = free_port()
+ENV = airflow_env(TMP / "airflow", PG, api_port=API_PORT, parse_interval=5)
+os.environ.update(ENV)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    PG.stop()
+    shutil.rmtree(TMP, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg() -> EmbeddedPostgres:
+    return PG
+
+
+@pytest.fixture(scope="session")
+def migrated() -> None:
+    from automation.demo import create_demo_crm
+    from automation.store.migrate import upgrade
+
+    upgrade()
+    create_demo_crm()
+
+
+CLEAN_TABLES = (
+    "automation.workflow_versions, automation.workflows, automation.definition_errors, automation.run_versions, "
+    "crm.tags, crm.activities, crm.tasks, crm.deals, crm.contacts, crm.organisations"
+)
+
+
+@pytest.fixture
+def db(migrated: None) -> Iterator[None]:
+    """A clean automation store and demo CRM (users kept) for each test."""
+    from sqlalchemy import text
+
+    from automation.store.db import engine
+
+    with engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {CLEAN_TABLES} RESTART IDENTITY CASCADE"))
+    shutil.rmtree(Path(os.environ["AUTOMATION_STATE_DIR"]), ignore_errors=True)
+    yield
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """Airflow's metadata database, migrated once per session (real `airflow db migrate`)."""
+    subprocess.run([bin_path("airflow"), "db", "migrate"], check=True, capture_output=True, timeout=600)
+
+
+@pytest.fixture
+def tmp_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("AUTOMATION_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
