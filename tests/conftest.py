@@ -31,6 +31,11 @@ os.environ.update(ENV)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes
+        sys.modules["airflow.settings"].dispose_orm()
+    from automation.store.db import dispose_engines
+
+    dispose_engines()
     PG.stop()
     shutil.rmtree(TMP, ignore_errors=True)
 

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+
+from automation.definitions import Status
+from automation.errors import ConflictError, NotFoundError
+from automation.store.repository import Repository
+from automation.validation import validate_definition
+from tests.helpers import workflow
+
+pytestmark = pytest.mark.usefixtures("db")
+
+
+def test_every_change_is_a_new_immutable_version() -> None:
+    repo = Repository()
+    first = repo.create(validate_definition(workflow("a")))
+    assert first.version == 1
+    changed = workflow("a", name="Renamed")
+    second = repo.update(validate_definition(changed))
+    assert second.version == 2 and second.name == "Renamed"
+    assert repo.get_version("a", 1)["name"] == "Manual deal"
+    assert repo.get_version("a", 2)["name"] == "Renamed"
+
+
+def test_saving_the_same_definition_adds_no_version() -> None:
+    repo = Repository()
+    repo.save(validate_definition(workflow("a")))
+    stored, created = repo.save(validate_definition(workflow("a")))
+    assert not created and stored.version == 1
+
+
+def test_duplicate_key_is_a_conflict_and_unknown_key_not_found() -> None:
+    repo = Repository()
+    repo.create(validate_definition(workflow("a")))
+    with pytest.raises(ConflictError):
+        repo.create(validate_definition(workflow("a")))
+    with pytest.raises(NotFoundError):
+        repo.get("zzz")
+
+
+def test_status_lives_on_the_workflow_and_drafts_are_not_buildable() -> None:
+    repo = Repository()
+    repo.create(validate_definition(workflow("a")))
+    repo.create(validate_definition(workflow("b", status="DRAFT")))
+    repo.create(validate_definition(workflow("c")))
+    repo.set_status("c", Status.INACTIVE)
+    assert [(w.key, w.status) for w in repo.load_buildable()] == [("a", "ACTIVE"), ("c", "INACTIVE")]
+    assert repo.get("c").with_status()["status"] == "INACTIVE"
+
+
+def test_soft_delete_hides_but_keeps_versions() -> None:
+    repo = Repository()
+    repo.create(validate_definition(workflow("a")))
+    repo.soft_delete("a")
+    assert repo.list() == [] and repo.load_buildable() == []
+    assert repo.get_version("a", 1)["key"] == "a"
+
+
+def test_a_run_keeps_the_version_its_first_task_pinned() -> None:
+    repo = Repository()
+    assert repo.pin_run_version("dag", "run1", "a", 1) == 1
+    assert repo.pin_run_version("dag", "run1", "a", 2) == 1
+    assert repo.pin_run_version("dag", "run2", "a", 2) == 2
