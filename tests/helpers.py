@@ -5,6 +5,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from automation.demo.shapes import five_step_workflow
+
+__all__ = ["MANUAL_WORKFLOW", "five_step_workflow", "workflow"]
+
 MANUAL_WORKFLOW: dict[str, Any] = {
     "key": "manual-deal",
     "name": "Manual deal",
@@ -34,23 +38,3 @@ def workflow(key: str = "wf", **overrides: Any) -> dict[str, Any]:
     data["key"] = key
     data.update(overrides)
     return data
-
-
-def five_step_workflow(key: str) -> dict[str, Any]:
-    """The benchmark's shape: a record event, a condition, five record steps."""
-    return {
-        "key": key,
-        "name": f"Workflow {key}",
-        "status": "ACTIVE",
-        "trigger": {"type": "record_event", "entity": "deals", "events": ["updated"], "fields": ["stage"]},
-        "conditions": {"all": [{"field": "deal.stage", "op": "==", "value": "SIGNED"}]},
-        "steps": [
-            {
-                "id": f"step_{i}",
-                "type": "create_record",
-                "config": {"collection": "activities", "values": {"body": f"step {i}", "entity": "deals",
-                                                                  "entity_id": "{{ trigger.id }}"}},
-            }
-            for i in range(5)
-        ],
-    }  # fmt: skip

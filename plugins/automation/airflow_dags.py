@@ -18,7 +18,5 @@ def set_dag_paused(dag_id: str, paused: bool) -> bool:
     if conf.get("database", "sql_alchemy_conn").startswith("sqlite"):
         raise RuntimeError("Airflow's metadata database is not configured here (AIRFLOW__DATABASE__SQL_ALCHEMY_CONN)")
     with create_session() as session:
-        changed = session.execute(
-            update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused)
-        ).rowcount
+        changed = session.execute(update(DagModel).where(DagModel.dag_id == dag_id).values(is_paused=paused)).rowcount
     return bool(changed)

@@ -53,9 +53,7 @@ def test_import_export_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.usefixtures("db")
-def test_import_refuses_everything_when_one_file_is_invalid(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_import_refuses_everything_when_one_file_is_invalid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write(tmp_path / "a.yaml", workflow("a"))
     write(tmp_path / "b.yaml", {**workflow("b"), "trigger": {"type": "schedule", "cron": "never"}})
     assert main(["import", str(tmp_path)]) == 1

@@ -35,7 +35,12 @@ def test_each_workflow_becomes_a_dag_with_its_shape_and_schedule(parse_dags: Cal
     store(scheduled, event, manual, fan_out, workflow("draft", status="DRAFT"))
 
     dags = parse_dags()
-    assert sorted(dags) == ["automation__fan", "automation__manual", "automation__nightly", "automation__signed"]
+    assert sorted(dags) == [
+        "automation__fan",
+        "automation__manual",
+        "automation__nightly",
+        "automation__signed",
+    ]
 
     nightly = dags["automation__nightly"]
     assert type(nightly.timetable).__name__ == "CronTriggerTimetable"
@@ -120,7 +125,9 @@ def test_output_is_stable_between_parses(parse_dags: Callable[[], dict]) -> None
 
     def serialized() -> str:
         return json.dumps(
-            {k: DagSerialization.to_dict(d) for k, d in sorted(parse_dags().items())}, sort_keys=True, default=str
+            {k: DagSerialization.to_dict(d) for k, d in sorted(parse_dags().items())},
+            sort_keys=True,
+            default=str,
         )
 
     assert serialized() == serialized()

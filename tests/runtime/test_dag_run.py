@@ -22,12 +22,12 @@ def rows(sql: str) -> list[dict[str, Any]]:
         return [dict(r) for r in conn.execute(text(sql)).mappings()]
 
 
-def stored_dag(key: str):  # noqa: ANN201
+def stored_dag(key: str):
     stored = Repository().get(key)
     return build_dag(validate_definition(stored.with_status()), stored.version)
 
 
-def task_states(dag_run) -> dict[str, str]:  # noqa: ANN001
+def task_states(dag_run) -> dict[str, str]:
     return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
 
@@ -44,7 +44,11 @@ def test_false_conditions_skip_every_step_and_change_nothing() -> None:
     data = workflow("guarded", conditions={"field": "params.name", "op": "matches", "value": "^VIP"})
     Repository().create(validate_definition(data))
     run = stored_dag("guarded").test(run_conf={"name": "small fish"})
-    assert task_states(run) == {"conditions": "success", "create_deal": "skipped", "to_proposition": "skipped"}
+    assert task_states(run) == {
+        "conditions": "success",
+        "create_deal": "skipped",
+        "to_proposition": "skipped",
+    }
     assert rows("SELECT * FROM crm.deals") == []
     run = stored_dag("guarded").test(run_conf={"name": "VIP account"})
     assert task_states(run)["to_proposition"] == "success"
@@ -94,5 +98,5 @@ def test_an_edit_mid_run_does_not_change_the_running_run() -> None:
     assert run.state == "success", task_states(run)
     assert Repository().get("edited").version == 2
     assert rows("SELECT name FROM crm.deals") == [{"name": "from v1"}]
-    pinned = rows("SELECT version FROM automation.run_versions WHERE run_id = '%s'" % run.run_id)
+    pinned = rows(f"SELECT version FROM automation.run_versions WHERE run_id = '{run.run_id}'")
     assert pinned == [{"version": 1}]

@@ -10,7 +10,11 @@ CONTEXT = {"trigger": {"new": {"name": "ACME", "amount": 12, "tags": ["a"]}}, "s
 
 def test_single_expression_keeps_native_type_and_text_renders_to_string() -> None:
     rendered = render_value(
-        {"n": "{{ trigger.new.amount }}", "s": "Deal {{ trigger.new.name }}", "l": ["{{ trigger.new.tags }}", 3]},
+        {
+            "n": "{{ trigger.new.amount }}",
+            "s": "Deal {{ trigger.new.name }}",
+            "l": ["{{ trigger.new.tags }}", 3],
+        },
         CONTEXT,
     )
     assert rendered == {"n": 12, "s": "Deal ACME", "l": [["a"], 3]}

@@ -56,7 +56,7 @@ def _number_or_same(actual: Any, expected: Any, clause: str) -> tuple[Any, Any]:
     return actual, expected
 
 
-def _compare_clause(clause: Clause, actual: Any, where: str) -> bool:  # noqa: PLR0911
+def _compare_clause(clause: Clause, actual: Any, where: str) -> bool:
     op, expected = clause.op, clause.value
     if op == "==":
         return actual == expected or (
@@ -116,13 +116,16 @@ def _jsonlogic(data: ConditionData) -> JsonLogic:
             "regex": lambda text, pattern: re.search(str(pattern), str(text or "")) is not None,
             "now": lambda: pendulum.now("UTC").isoformat(),
             "date_add": lambda d, n, unit="days": _datetime(d, "date_add").add(**{unit: n}).isoformat(),
-            "date_diff": lambda a, b, unit="days": (_datetime(a, "date_diff") - _datetime(b, "date_diff")).in_days()
-            if unit == "days"
-            else (_datetime(a, "date_diff") - _datetime(b, "date_diff")).total_seconds(),
+            "date_diff": lambda a, b, unit="days": (
+                (_datetime(a, "date_diff") - _datetime(b, "date_diff")).in_days()
+                if unit == "days"
+                else (_datetime(a, "date_diff") - _datetime(b, "date_diff")).total_seconds()
+            ),
             "before": lambda a, b: _datetime(a, "before") < _datetime(b, "before"),
             "after": lambda a, b: _datetime(a, "after") > _datetime(b, "after"),
-            "older_than_days": lambda d, n: (pendulum.now("UTC") - _datetime(d, "older_than_days")).total_seconds()
-            > float(n) * 86400,
+            "older_than_days": lambda d, n: (
+                (pendulum.now("UTC") - _datetime(d, "older_than_days")).total_seconds() > float(n) * 86400
+            ),
             "length": lambda x: len(x) if x is not None else 0,
             "contains": lambda haystack, needle: needle in (haystack or []),
             "is_empty": _is_empty,

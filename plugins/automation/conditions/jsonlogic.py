@@ -17,7 +17,7 @@ def _truthy(value: Any) -> bool:
 
 
 def _loose_eq(a: Any, b: Any) -> bool:
-    if isinstance(a, int | float) and isinstance(b, str) or isinstance(b, int | float) and isinstance(a, str):
+    if (isinstance(a, int | float) and isinstance(b, str)) or (isinstance(b, int | float) and isinstance(a, str)):
         try:
             return float(a) == float(b)
         except ValueError:

@@ -42,7 +42,8 @@ class Workflow(StrictModel):
             for dep in step.depends_on or []:
                 if dep not in seen:
                     raise PathError(
-                        f"steps[{index}].depends_on", f"unknown step id {dep!r}; expected one of {sorted(seen)}"
+                        f"steps[{index}].depends_on",
+                        f"unknown step id {dep!r}; expected one of {sorted(seen)}",
                     )
                 if dep == step.id:
                     raise PathError(f"steps[{index}].depends_on", "a step cannot depend on itself")

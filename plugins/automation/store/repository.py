@@ -50,7 +50,7 @@ class Repository:
 
     # -- workflows -----------------------------------------------------------------------------
 
-    def _current_select(self):  # noqa: ANN202 - a SQLAlchemy Select
+    def _current_select(self):
         return select(
             t.workflows.c.key,
             t.workflows.c.name,

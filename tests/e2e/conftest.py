@@ -1,0 +1,69 @@
+"""A real Airflow 3.3 (api-server, scheduler, dag-processor, triggerer) on the test Postgres."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from automation.local.stack import AirflowProcesses
+from tests.conftest import API_PORT, ENV, TMP
+
+
+class AirflowApi:
+    """Airflow's own REST API, logged in with a JWT from /auth/token."""
+
+    def __init__(self, base: str, username: str = "admin", password: str = "admin") -> None:
+        self.base = base
+        token = httpx.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=30)
+        token.raise_for_status()
+        self.client = httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=30
+        )
+
+    def get(self, path: str, **params: Any) -> Any:
+        response = self.client.get(f"/api/v2{path}", params=params)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = self.client.post(f"/api/v2{path}", json=body)
+        response.raise_for_status()
+        return response.json()
+
+    def dag(self, dag_id: str) -> dict[str, Any] | None:
+        response = self.client.get(f"/api/v2/dags/{dag_id}")
+        return response.json() if response.status_code == 200 else None
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+@pytest.fixture(scope="session")
+def airflow(airflow_db: None, migrated: None) -> Iterator[AirflowApi]:
+    procs = AirflowProcesses(ENV, TMP / "logs").start()
+    base = f"http://127.0.0.1:{API_PORT}"
+
+    def healthy() -> bool:
+        assert not procs.dead(), f"Airflow process died: {procs.dead()}\n{procs.log_tail(procs.dead()[0])}"
+        try:
+            return httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, 180, "the Airflow api-server")
+        yield AirflowApi(base)
+    finally:
+        procs.stop()
