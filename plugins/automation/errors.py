@@ -58,9 +58,14 @@ class ConditionError(AutomationError):
 
 
 class ActionError(AutomationError):
-    """An action failed. `retryable` says whether another attempt may succeed."""
+    """An action failed. `retryable` says whether another attempt may succeed; `retry_after`
+    (seconds) asks for a delay before it, e.g. from an HTTP Retry-After header."""
 
     retryable: bool = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PermanentActionError(ActionError):

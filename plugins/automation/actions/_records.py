@@ -1,4 +1,4 @@
-"""Config pieces shared by the record actions: a registered collection and its columns."""
+"""Config pieces shared by the record actions: a registered collection, its columns, record ids."""
 
 from __future__ import annotations
 
@@ -11,24 +11,41 @@ from automation.definitions.base import PathError
 from automation.errors import RegistryError
 from automation.records.registry import get_registry
 
+RecordId = int | str
 
-class CollectionValues(ActionConfig):
-    """A collection from the registry and values for some of its columns."""
 
-    collection: str = Field(min_length=1)
-    values: dict[str, Any] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _registered(self) -> CollectionValues:
-        if is_template(self.collection):
-            raise PathError("collection", "must be a literal name from the registry, not a template")
-        registry = get_registry()
+def check_collection(name: str, columns: list[str] | None = None, path: str = "collection") -> None:
+    """Raise `PathError` (a field path and what is allowed) unless the collection and columns exist."""
+    if is_template(name):
+        raise PathError(path, "must be a literal name from the registry, not a template")
+    registry = get_registry()
+    try:
+        registry.collection(name)
+    except RegistryError as exc:
+        raise PathError(path, str(exc)) from exc
+    if columns:
         try:
-            registry.collection(self.collection)
-        except RegistryError as exc:
-            raise PathError("collection", str(exc)) from exc
-        try:
-            registry.check_columns(self.collection, list(self.values))
+            registry.check_columns(name, columns)
         except RegistryError as exc:
             raise PathError("values", str(exc)) from exc
+
+
+class CollectionConfig(ActionConfig):
+    collection: str = Field(min_length=1, description="a collection from the registry")
+
+    @model_validator(mode="after")
+    def _registered(self) -> CollectionConfig:
+        check_collection(self.collection, self._columns())
         return self
+
+    def _columns(self) -> list[str]:
+        return []
+
+
+class CollectionValues(CollectionConfig):
+    """A collection from the registry and values for some of its columns."""
+
+    values: dict[str, Any] = Field(min_length=1)
+
+    def _columns(self) -> list[str]:
+        return list(self.values)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import ConfigDict, ValidationInfo, ValidatorFunctionWrapHandler, field_validator
 
 from automation.definitions.base import StrictModel
-from automation.records.store import RecordStore
+
+if TYPE_CHECKING:
+    from automation.records.store import RecordStore
+    from automation.store.repository import EffectStore
 
 #: Validation context that accepts a template string for any field (definitions are validated
 #: before their templates can be rendered; the rendered config is validated again at run time).
@@ -49,11 +53,14 @@ class RunInfo:
 
 @dataclass
 class ActionContext:
-    """What a handler gets besides its config. `records` is bound to the step's transaction."""
+    """What a handler gets besides its config. `records` and `effects` open their transaction
+    on first use; with one database for both, they share it (a record change and its effect
+    record commit together)."""
 
     run: RunInfo
     template_context: dict[str, Any]
     records_factory: Callable[[], RecordStore]
+    effects_factory: Callable[[], EffectStore]
     dry_run: bool = False
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("automation.actions"))
 
@@ -61,16 +68,35 @@ class ActionContext:
     def records(self) -> RecordStore:
         return self.records_factory()
 
+    @property
+    def effects(self) -> EffectStore:
+        return self.effects_factory()
+
+
+@dataclass(frozen=True)
+class Defer:
+    """Returned by an action that waits: the step operator defers until `until` (no worker slot
+    held) and then outputs `output`."""
+
+    until: datetime
+    output: Any = None
+
 
 class Action:
     """Subclass, set `name` and `config_model`, implement `run`, decorate with `@register`."""
 
     name: ClassVar[str]
     config_model: ClassVar[type[ActionConfig]]
-    #: Actions that only touch the records DB can run inside a dry run's rolled-back transaction.
-    touches_records: ClassVar[bool] = False
-    #: Actions that reach outside the machine (email, HTTP) are described, not run, in a dry run.
+    #: Reaches outside the machine (email, HTTP): described, not run, in a dry run.
     external: ClassVar[bool] = False
+    #: Records its output as an effect: a retry or clear returns it instead of acting again.
+    idempotent: ClassVar[bool] = True
+    #: One-line description for the catalogue and the dry run.
+    summary: ClassVar[str] = ""
 
     def run(self, config: Any, ctx: ActionContext) -> Any:
         raise NotImplementedError
+
+    def describe(self, config: Any) -> str:
+        """What a dry run prints for an external action it does not run."""
+        return f"would run {self.name}"

@@ -17,7 +17,7 @@ class CreateRecordConfig(CollectionValues):
 class CreateRecord(Action):
     name = "create_record"
     config_model = CreateRecordConfig
-    touches_records = True
+    summary = "Create a record in a collection"
 
     def run(self, config: CreateRecordConfig, ctx: ActionContext) -> dict[str, Any]:
         return ctx.records.insert(config.collection, dict(config.values))

@@ -22,4 +22,7 @@ class Step(StrictModel):
     retry_delay: Duration | None = None
     timeout: Duration | None = None
     continue_on_failure: bool = False
+    repeat_on_clear: bool = Field(
+        default=False, description="a retry or clear runs the action again even if it already delivered"
+    )
     depends_on: list[str] | None = None

@@ -6,8 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine, column, delete, func, insert, select, table, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from automation.errors import NotFoundError
+from automation.definitions.conditions import Condition
+from automation.errors import NotFoundError, PermanentActionError
+from automation.records.filters import where_clause
 from automation.records.registry import Collection, CollectionsRegistry, get_registry
 from automation.store.db import engine as engine_for
 
@@ -69,6 +72,58 @@ class RecordStore:
         if row is None:
             raise NotFoundError(f"{collection} record {record_id!r} does not exist")
         return _plain(row)
+
+    def select_where(self, collection: str, condition: Condition | None, limit: int) -> list[dict[str, Any]]:
+        spec = self.registry.collection(collection)
+        tbl = _table(spec)
+        query = select(tbl).where(where_clause(condition, tbl.c)).order_by(tbl.c[spec.primary_key]).limit(limit)
+        return [_plain(r) for r in self.conn.execute(query).mappings()]
+
+    def update_where(
+        self, collection: str, condition: Condition | None, values: dict[str, Any], max_rows: int
+    ) -> list[Any]:
+        """Update every matching row, or none when more than `max_rows` match (the step fails)."""
+        spec = self.registry.check_columns(collection, list(values))
+        tbl = _table(spec)
+        where = where_clause(condition, tbl.c)
+        matching = self.conn.execute(
+            select(tbl.c[spec.primary_key]).where(where).limit(max_rows + 1).with_for_update()
+        ).all()
+        if len(matching) > max_rows:
+            raise PermanentActionError(
+                f"more than {max_rows} {collection} records match the filter; nothing was changed "
+                "(raise max_rows if this is intended)"
+            )
+        if "updated_at" in spec.columns and "updated_at" not in values:
+            values = {**values, "updated_at": func.now()}
+        ids = [row[0] for row in matching]
+        if ids:
+            self.conn.execute(update(tbl).where(tbl.c[spec.primary_key].in_(ids)).values(**values))
+        return ids
+
+    def delete_where(self, collection: str, condition: Condition | None, max_rows: int) -> list[Any]:
+        spec = self.registry.collection(collection)
+        tbl = _table(spec)
+        matching = self.conn.execute(
+            select(tbl.c[spec.primary_key]).where(where_clause(condition, tbl.c)).limit(max_rows + 1).with_for_update()
+        ).all()
+        if len(matching) > max_rows:
+            raise PermanentActionError(
+                f"more than {max_rows} {collection} records match the filter; nothing was deleted"
+            )
+        ids = [row[0] for row in matching]
+        if ids:
+            self.conn.execute(delete(tbl).where(tbl.c[spec.primary_key].in_(ids)))
+        return ids
+
+    def insert_ignore(self, collection: str, rows: list[dict[str, Any]]) -> int:
+        """Insert rows, skipping those that hit a unique constraint (e.g. a tag already there)."""
+        if not rows:
+            return 0
+        spec = self.registry.check_columns(collection, list({k for r in rows for k in r}))
+        tbl = _table(spec)
+        result = self.conn.execute(pg_insert(tbl).values(rows).on_conflict_do_nothing())
+        return result.rowcount
 
 
 def records_engine(registry: CollectionsRegistry | None = None) -> Engine:

@@ -1,4 +1,4 @@
-"""Run one step: evaluate `when`, render the config, validate it, run the action.
+"""Run one step: evaluate `when`, render the config, validate it, run the action, record the effect.
 
 Used by the step operator in Airflow and by the dry run, so both behave the same.
 """
@@ -12,22 +12,53 @@ from typing import Any
 from sqlalchemy import Connection
 
 from automation.actions import ActionContext, RunInfo, get_action
+from automation.actions.base import Defer
 from automation.conditions import evaluate
+from automation.config import DB_CONN_ID
 from automation.definitions import Step, Workflow
 from automation.errors import PermanentActionError
 from automation.jsonable import to_jsonable
-from automation.records.store import RecordStore, records_engine
+from automation.records.registry import get_registry
+from automation.records.store import RecordStore
 from automation.runtime.context import condition_data
+from automation.store.db import engine
+from automation.store.repository import EffectStore
 from automation.templating import render_value
 from automation.validation import parse_step_config
 
 
 @dataclass
 class StepResult:
-    status: str  # "success" | "skipped" | "planned"
+    #: success | skipped | recorded (returned the effect of an earlier try) | planned (dry run) | deferred
+    status: str
     output: Any = None
     reason: str | None = None
     rendered_config: dict[str, Any] | None = None
+    defer: Defer | None = None
+
+
+class _Connections:
+    """Lazily opened transactions, one per database; the dry run passes one to roll back."""
+
+    def __init__(self, stack: ExitStack, shared: Connection | None) -> None:
+        self.stack = stack
+        self.shared = shared
+        self.open: dict[str, Connection] = {}
+
+    def get(self, conn_id: str) -> Connection:
+        if self.shared is not None:
+            return self.shared
+        if conn_id not in self.open:
+            self.open[conn_id] = self.stack.enter_context(engine(conn_id).begin())
+        return self.open[conn_id]
+
+
+def render_step(workflow: Workflow, step: Step, context: dict[str, Any]) -> tuple[dict[str, Any], Any] | None:
+    """None when `when` is false; else the rendered config and its validated model."""
+    if step.when is not None and not evaluate(step.when, condition_data(workflow, context), f"{step.id}.when"):
+        return None
+    rendered = render_value(step.config, context, f"steps.{step.id}.config")
+    return rendered, parse_step_config(step, rendered)
 
 
 def execute_step(
@@ -39,27 +70,38 @@ def execute_step(
     dry_run: bool = False,
     connection: Connection | None = None,
 ) -> StepResult:
-    """`connection`: run record actions on it (the dry run passes one it rolls back)."""
-    if step.when is not None and not evaluate(step.when, condition_data(workflow, context), f"{step.id}.when"):
+    """`connection`: run every database action on it (the dry run passes one it rolls back)."""
+    prepared = render_step(workflow, step, context)
+    if prepared is None:
         return StepResult("skipped", reason=f"step {step.id!r}: `when` is false")
-    rendered = render_value(step.config, context, f"steps.{step.id}.config")
-    config = parse_step_config(step, rendered)
+    rendered, config = prepared
     action = get_action(step.type)
     if action is None:
         raise PermanentActionError(f"unknown action {step.type!r}")
     if dry_run and action.external:
-        return StepResult("planned", rendered_config=rendered, reason="external effect not sent in a dry run")
-
+        return StepResult("planned", rendered_config=rendered, reason=action.describe(config))
+    records_conn_id = get_registry().connection_id
+    keyed = action.idempotent and not dry_run
     with ExitStack() as stack:
-        store: RecordStore | None = None
-
-        def records() -> RecordStore:
-            nonlocal store
-            if store is None:
-                conn = connection or stack.enter_context(records_engine().begin())
-                store = RecordStore(conn)
-            return store
-
-        ctx = ActionContext(run=run, template_context=context, records_factory=records, dry_run=dry_run)
-        output = to_jsonable(action.run(config, ctx))
+        conns = _Connections(stack, connection)
+        if keyed and not step.repeat_on_clear:
+            # a separate short read: the action's own transaction must not start before it runs
+            with engine(DB_CONN_ID).connect() as check:
+                done, output = EffectStore(check).recorded(run.dag_id, run.run_id, run.task_id, run.map_index)
+            if done:
+                return StepResult("recorded", output=output, rendered_config=rendered,
+                                  reason="already delivered by an earlier try; not repeated")  # fmt: skip
+        ctx = ActionContext(
+            run=run,
+            template_context=context,
+            records_factory=lambda: RecordStore(conns.get(records_conn_id)),
+            effects_factory=lambda: EffectStore(conns.get(DB_CONN_ID)),
+            dry_run=dry_run,
+        )
+        result = action.run(config, ctx)
+        if isinstance(result, Defer):
+            return StepResult("deferred", rendered_config=rendered, defer=result)
+        output = to_jsonable(result)
+        if keyed:
+            ctx.effects.record(run.dag_id, run.run_id, run.task_id, run.map_index, action.name, output, run.try_number)
     return StepResult("success", output=output, rendered_config=rendered)

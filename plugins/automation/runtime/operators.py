@@ -10,26 +10,19 @@ import json
 import re
 from typing import Any
 
+from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from automation.actions import RunInfo
 from automation.conditions import evaluate
 from automation.definitions import Workflow
-from automation.errors import (
-    ActionError,
-    ConditionError,
-    DefinitionError,
-    NotFoundError,
-    RegistryError,
-    TemplateError,
-)
+from automation.errors import ConditionError
 from automation.runtime.context import condition_data, run_info, template_context, trigger_payload
 from automation.runtime.executor import execute_step
+from automation.runtime.retry import RETRY_POLICY
 from automation.runtime.versions import pinned_workflow
 
-#: Errors another attempt cannot fix: fail the task at once instead of retrying.
-PERMANENT_ERRORS = (DefinitionError, TemplateError, ConditionError, RegistryError, NotFoundError)
 GATE_TASK_ID = "conditions"
 
 
@@ -38,6 +31,7 @@ class WorkflowTask(BaseOperator):
     ui_color = "#e8f1ff"
 
     def __init__(self, *, workflow_key: str, workflow_version: int, **kwargs: Any) -> None:
+        kwargs.setdefault("retry_policy", RETRY_POLICY)
         super().__init__(**kwargs)
         self.workflow_key = workflow_key
         self.workflow_version = workflow_version
@@ -113,14 +107,19 @@ class StepOperator(WorkflowTask):
             raise AirflowSkipException(f"step {self.step_id!r} is not in version {version} of this workflow")
         referenced = json.dumps([step.config, step.when.model_dump(by_alias=True) if step.when else None])
         values = self.base_context(context, workflow, version, self._referenced_outputs(context, workflow, referenced))
-        try:
-            result = execute_step(workflow, step, values, self.run_info(context, version))
-        except PERMANENT_ERRORS as exc:
-            raise AirflowFailException(f"step {self.step_id!r}: {exc}") from exc
-        except ActionError as exc:
-            if not exc.retryable:
-                raise AirflowFailException(f"step {self.step_id!r}: {exc}") from exc
-            raise
+        result = execute_step(workflow, step, values, self.run_info(context, version))
         if result.status == "skipped":
             raise AirflowSkipException(result.reason)
+        if result.status == "recorded":
+            self.log.info("Step %s already delivered in an earlier try; returning its recorded output", step.id)
+        if result.defer is not None:
+            self.log.info("Step %s waits until %s (deferred: no worker slot held)", step.id, result.defer.until)
+            self.defer(
+                trigger=DateTimeTrigger(moment=result.defer.until),
+                method_name="resume",
+                kwargs={"output": result.defer.output},
+            )
         return result.output
+
+    def resume(self, context: Any, event: Any = None, output: Any = None) -> Any:
+        return output

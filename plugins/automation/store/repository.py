@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -263,3 +264,48 @@ class Repository:
                     t.run_versions.c.dag_id == dag_id, t.run_versions.c.run_id == run_id
                 )
             ).scalar_one()
+
+
+class EffectStore:
+    """Effect records on a given connection, so a record action and its effect commit together."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def recorded(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> tuple[bool, Any]:
+        row = self.conn.execute(
+            select(t.effects.c.output).where(
+                t.effects.c.dag_id == dag_id,
+                t.effects.c.run_id == run_id,
+                t.effects.c.task_id == task_id,
+                t.effects.c.map_index == map_index,
+            )
+        ).one_or_none()
+        return (row is not None), (row.output if row is not None else None)
+
+    def record(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, action: str, output: Any, try_number: int
+    ) -> None:
+        values = {"action": action, "output": output, "try_number": try_number, "created_at": func.now()}
+        self.conn.execute(
+            pg_insert(t.effects)
+            .values(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, **values)
+            .on_conflict_do_update(index_elements=["dag_id", "run_id", "task_id", "map_index"], set_=values)
+        )
+
+    def notify(self, channel: str, **values: Any) -> int:
+        """Store a notification and NOTIFY `channel` with it (delivered when the transaction commits)."""
+        row = self.conn.execute(insert(t.notifications).values(**values).returning(t.notifications)).mappings().one()
+        payload = {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+        self.conn.execute(select(func.pg_notify(channel, json.dumps(payload))))
+        return row["id"]
+
+    def next_round_robin(self, key: str, size: int) -> int:
+        """The next position (0..size-1) of a rotation, atomically."""
+        position = self.conn.execute(
+            pg_insert(t.round_robin)
+            .values(key=key, position=1)
+            .on_conflict_do_update(index_elements=["key"], set_={"position": t.round_robin.c.position + 1})
+            .returning(t.round_robin.c.position)
+        ).scalar_one()
+        return (position - 1) % size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     ForeignKeyConstraint,
@@ -66,4 +67,42 @@ run_versions = Table(
     Column("version", Integer, nullable=False),
     Column("pinned_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("dag_id", "run_id"),
+)
+
+#: What a step delivered, keyed by where it ran: a retry or a clear returns it instead of redoing it.
+effects = Table(
+    "effects",
+    metadata,
+    Column("dag_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("task_id", String(250), nullable=False),
+    Column("map_index", Integer, nullable=False, server_default="-1"),
+    Column("action", String(64), nullable=False),
+    Column("output", JSONB),
+    Column("try_number", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("dag_id", "run_id", "task_id", "map_index"),
+)
+
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("recipient", String(200)),
+    Column("level", String(16), nullable=False, server_default="info"),
+    Column("title", String(500), nullable=False),
+    Column("body", Text),
+    Column("link", Text),
+    Column("workflow_key", String(63)),
+    Column("dag_id", String(250)),
+    Column("run_id", String(250)),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("read_at", DateTime(timezone=True)),
+)
+
+round_robin = Table(
+    "round_robin",
+    metadata,
+    Column("key", String(250), primary_key=True),
+    Column("position", BigInteger, nullable=False, server_default="0"),
 )

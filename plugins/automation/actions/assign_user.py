@@ -1,0 +1,44 @@
+"""assign_user: set a record's owner to a user, or to the next user of a round-robin rotation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from automation.actions._records import CollectionConfig, RecordId
+from automation.actions.base import Action, ActionContext
+from automation.actions.registry import register
+from automation.definitions.base import PathError
+
+
+class AssignUserConfig(CollectionConfig):
+    id: RecordId
+    field: str = "owner_id"
+    user_id: RecordId | None = None
+    round_robin: list[RecordId] | None = Field(default=None, min_length=1, description="user ids taking turns")
+    rotation: str | None = Field(default=None, description="name of the rotation (default: workflow and step)")
+
+    def _columns(self) -> list[str]:
+        return [self.field]
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AssignUserConfig:
+        if (self.user_id is None) == (self.round_robin is None):
+            raise PathError("user_id", "give exactly one of user_id or round_robin")
+        return self
+
+
+@register
+class AssignUser(Action):
+    name = "assign_user"
+    config_model = AssignUserConfig
+    summary = "Assign a record to a user (fixed or round robin)"
+
+    def run(self, config: AssignUserConfig, ctx: ActionContext) -> dict[str, Any]:
+        user_id = config.user_id
+        if config.round_robin is not None:
+            rotation = config.rotation or f"{ctx.run.workflow_key}:{ctx.run.task_id}"
+            user_id = config.round_robin[ctx.effects.next_round_robin(rotation, len(config.round_robin))]
+        record = ctx.records.update(config.collection, config.id, {config.field: user_id})
+        return {"user_id": user_id, "record": record}

@@ -1,0 +1,28 @@
+"""delete_many: delete every record matching a filter, or none when over the cap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from automation.actions._records import CollectionConfig
+from automation.actions.base import Action, ActionContext
+from automation.actions.registry import register
+from automation.definitions.conditions import Condition
+
+
+class DeleteManyConfig(CollectionConfig):
+    filter: Condition = Field(description="clauses on the collection's columns (required: no blind deletes)")
+    max_rows: int = Field(default=100, ge=1, le=100_000, description="more matches fail the step, deleting nothing")
+
+
+@register
+class DeleteMany(Action):
+    name = "delete_many"
+    config_model = DeleteManyConfig
+    summary = "Delete every record matching a filter (capped)"
+
+    def run(self, config: DeleteManyConfig, ctx: ActionContext) -> dict[str, Any]:
+        ids = ctx.records.delete_where(config.collection, config.filter, config.max_rows)
+        return {"deleted": len(ids), "ids": ids}

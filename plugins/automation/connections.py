@@ -1,0 +1,25 @@
+"""Secrets come only from Airflow connections (env vars `AIRFLOW_CONN_*`, secrets backends, the DB)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automation.errors import PermanentActionError
+
+
+def get_connection(conn_id: str) -> Any:
+    """The Airflow connection `conn_id`; a missing one is a permanent, clearly named error."""
+    from airflow.sdk import BaseHook
+
+    try:
+        return BaseHook.get_connection(conn_id)
+    except Exception as exc:
+        raise PermanentActionError(
+            f"Airflow connection {conn_id!r} is not defined; create it (`airflow connections add {conn_id} ...`) "
+            f"or set AIRFLOW_CONN_{conn_id.upper()}"
+        ) from exc
+
+
+def connection_extra(conn: Any) -> dict[str, Any]:
+    extra = getattr(conn, "extra_dejson", None)
+    return dict(extra) if isinstance(extra, dict) else {}
