@@ -56,6 +56,7 @@ def migrated() -> None:
 
 CLEAN_TABLES = (
     "automation.workflow_versions, automation.workflows, automation.definition_errors, automation.run_versions, "
+    "automation.effects, automation.notifications, automation.round_robin, "
     "crm.tags, crm.activities, crm.tasks, crm.deals, crm.contacts, crm.organisations"
 )
 

@@ -82,6 +82,17 @@ class Defer:
     output: Any = None
 
 
+@dataclass(frozen=True)
+class TriggerRun:
+    """Returned by an action that starts another workflow's DAG run (optionally waiting for it)."""
+
+    dag_id: str
+    run_id: str
+    conf: dict[str, Any]
+    wait: bool = False
+    poll_interval: int = 10
+
+
 class Action:
     """Subclass, set `name` and `config_model`, implement `run`, decorate with `@register`."""
 
@@ -93,6 +104,12 @@ class Action:
     idempotent: ClassVar[bool] = True
     #: One-line description for the catalogue and the dry run.
     summary: ClassVar[str] = ""
+    #: Config keys left unrendered at the step level (rendered later, per item, by the action).
+    unrendered: ClassVar[frozenset[str]] = frozenset()
+    #: Import path of a dedicated operator class (e.g. human approval); default: the step operator.
+    operator: ClassVar[str | None] = None
+    #: Runs as a list task plus a mapped task (one Airflow task instance per item).
+    expands: ClassVar[bool] = False
 
     def run(self, config: Any, ctx: ActionContext) -> Any:
         raise NotImplementedError

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import DAG, TriggerRule
 
+from automation.actions import get_action
 from automation.config import dag_id_for
 from automation.definitions import Status, Step, Workflow
 from automation.factory.doc import doc_md
 from automation.factory.params import params_for
 from automation.factory.schedule import schedule_for, timezone_for
-from automation.runtime.operators import GATE_TASK_ID, GateOperator, StepOperator
+from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID, ForEachItemOperator, GateOperator, StepOperator
 
 #: Fixed, so a parse never changes the DAG when the definition did not change.
 START_DATE = (2024, 1, 1)
@@ -22,11 +25,9 @@ def _seconds(value: int | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
 
 
-def _step_task(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_rule: str) -> StepOperator:
+def _task_args(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_rule: str) -> dict[str, Any]:
     settings = workflow.settings
-    return StepOperator(
-        task_id=step.id,
-        task_display_name=step.name or step.id,
+    return dict(
         workflow_key=workflow.key,
         workflow_version=version,
         step_id=step.id,
@@ -40,6 +41,29 @@ def _step_task(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_r
         trigger_rule=trigger_rule,
         dag=dag,
     )
+
+
+def import_string(path: str) -> Any:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def _step_tasks(step: Step, args: dict[str, Any]) -> tuple[Any, Any]:
+    """(first, last) task of a step: one task, or a list task and its mapped per-item task."""
+    action = get_action(step.type)
+    name = step.name or step.id
+    if action is not None and action.operator:
+        operator_class = import_string(action.operator)
+        task = operator_class(task_id=step.id, task_display_name=name, **args)
+        return task, task
+    task = StepOperator(task_id=step.id, task_display_name=name, **args)
+    if action is None or not action.expands:
+        return task, task
+    each = ForEachItemOperator.partial(
+        task_id=f"{step.id}{EACH_SUFFIX}", task_display_name=f"{name} (each)", **args
+    ).expand(item=task.output)
+    task >> each
+    return task, each
 
 
 def build_dag(workflow: Workflow, version: int) -> DAG:
@@ -67,10 +91,10 @@ def build_dag(workflow: Workflow, version: int) -> DAG:
         rule = TriggerRule.NONE_FAILED
         if upstream_ids and all(by_id[u].continue_on_failure for u in upstream_ids):
             rule = TriggerRule.ALL_DONE
-        tasks[step.id] = _step_task(step, workflow, version, dag, rule)
+        tasks[step.id] = _step_tasks(step, _task_args(step, workflow, version, dag, rule))
     for step_id, upstream_ids in upstream.items():
         for upstream_id in upstream_ids:
-            tasks[upstream_id] >> tasks[step_id]
+            tasks[upstream_id][1] >> tasks[step_id][0]
     if workflow.conditions is not None:
         gate = GateOperator(
             task_id=GATE_TASK_ID,
@@ -84,5 +108,5 @@ def build_dag(workflow: Workflow, version: int) -> DAG:
         )
         for step_id, upstream_ids in upstream.items():
             if not upstream_ids:
-                gate >> tasks[step_id]
+                gate >> tasks[step_id][0]
     return dag

@@ -54,5 +54,3 @@ def where_clause(condition: Condition | None, columns: ColumnCollection, where: 
     if isinstance(condition, JsonLogicCondition):
         raise RegistryError(f"{where}: a record filter takes the simple form (all/any/not clauses), not JSONLogic")
     raise RegistryError(f"{where}: unsupported filter {condition!r}")
-
-

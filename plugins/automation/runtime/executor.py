@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from automation.actions import ActionContext, RunInfo, get_action
-from automation.actions.base import Defer
+from automation.actions.base import Defer, TriggerRun
 from automation.conditions import evaluate
 from automation.config import DB_CONN_ID
 from automation.definitions import Step, Workflow
@@ -35,6 +35,7 @@ class StepResult:
     reason: str | None = None
     rendered_config: dict[str, Any] | None = None
     defer: Defer | None = None
+    trigger_run: TriggerRun | None = None
 
 
 class _Connections:
@@ -57,7 +58,12 @@ def render_step(workflow: Workflow, step: Step, context: dict[str, Any]) -> tupl
     """None when `when` is false; else the rendered config and its validated model."""
     if step.when is not None and not evaluate(step.when, condition_data(workflow, context), f"{step.id}.when"):
         return None
-    rendered = render_value(step.config, context, f"steps.{step.id}.config")
+    action = get_action(step.type)
+    later = action.unrendered if action else frozenset()
+    rendered = {
+        key: value if key in later else render_value(value, context, f"steps.{step.id}.config.{key}")
+        for key, value in step.config.items()
+    }
     return rendered, parse_step_config(step, rendered)
 
 
@@ -101,6 +107,8 @@ def execute_step(
         result = action.run(config, ctx)
         if isinstance(result, Defer):
             return StepResult("deferred", rendered_config=rendered, defer=result)
+        if isinstance(result, TriggerRun):
+            return StepResult("deferred", rendered_config=rendered, trigger_run=result)
         output = to_jsonable(result)
         if keyed:
             ctx.effects.record(run.dag_id, run.run_id, run.task_id, run.map_index, action.name, output, run.try_number)

@@ -15,15 +15,18 @@ from airflow.sdk import BaseOperator, SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from automation.actions import RunInfo
+from automation.actions.base import TriggerRun
+from automation.actions.for_each import InnerAction
 from automation.conditions import evaluate
-from automation.definitions import Workflow
-from automation.errors import ConditionError
+from automation.definitions import Step, Workflow
+from automation.errors import ConditionError, PermanentActionError
 from automation.runtime.context import condition_data, run_info, template_context, trigger_payload
-from automation.runtime.executor import execute_step
+from automation.runtime.executor import StepResult, execute_step
 from automation.runtime.retry import RETRY_POLICY
 from automation.runtime.versions import pinned_workflow
 
 GATE_TASK_ID = "conditions"
+EACH_SUFFIX = "__each"
 
 
 class WorkflowTask(BaseOperator):
@@ -42,11 +45,12 @@ class WorkflowTask(BaseOperator):
 
     def run_info(self, context: Any, version: int) -> RunInfo:
         ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
         return RunInfo(
             dag_id=ti.dag_id,
             run_id=ti.run_id,
             task_id=ti.task_id,
-            map_index=getattr(ti, "map_index", -1) if getattr(ti, "map_index", -1) is not None else -1,
+            map_index=-1 if map_index is None else map_index,
             try_number=getattr(ti, "try_number", 1) or 1,
             workflow_key=self.workflow_key,
             workflow_version=version,
@@ -92,7 +96,8 @@ class StepOperator(WorkflowTask):
         super().__init__(**kwargs)
         self.step_id = step_id
 
-    def _referenced_outputs(self, context: Any, workflow: Workflow, text: str) -> dict[str, Any]:
+    def _referenced_outputs(self, context: Any, workflow: Workflow, step: Step) -> dict[str, Any]:
+        text = json.dumps([step.config, step.when.model_dump(by_alias=True) if step.when else None])
         ids = sorted({m for m in _STEP_REF.findall(text) if m != self.step_id and workflow.step(m)})
         if not ids:
             return {}
@@ -100,14 +105,19 @@ class StepOperator(WorkflowTask):
         values = values if isinstance(values, list) else [values]
         return dict(zip(ids, values, strict=False))
 
-    def execute(self, context: Any) -> Any:
+    def step_and_context(self, context: Any) -> tuple[Workflow, int, Step, dict[str, Any]]:
         workflow, version = self.pinned(context)
         step = workflow.step(self.step_id)
         if step is None:
             raise AirflowSkipException(f"step {self.step_id!r} is not in version {version} of this workflow")
-        referenced = json.dumps([step.config, step.when.model_dump(by_alias=True) if step.when else None])
-        values = self.base_context(context, workflow, version, self._referenced_outputs(context, workflow, referenced))
-        result = execute_step(workflow, step, values, self.run_info(context, version))
+        values = self.base_context(context, workflow, version, self._referenced_outputs(context, workflow, step))
+        return workflow, version, step, values
+
+    def execute(self, context: Any) -> Any:
+        workflow, version, step, values = self.step_and_context(context)
+        return self.finish(step, execute_step(workflow, step, values, self.run_info(context, version)))
+
+    def finish(self, step: Step, result: StepResult) -> Any:
         if result.status == "skipped":
             raise AirflowSkipException(result.reason)
         if result.status == "recorded":
@@ -119,7 +129,52 @@ class StepOperator(WorkflowTask):
                 method_name="resume",
                 kwargs={"output": result.defer.output},
             )
+        if result.trigger_run is not None:
+            self.start_run(result.trigger_run)
         return result.output
+
+    def start_run(self, run: TriggerRun) -> None:
+        from airflow.providers.common.compat.sdk import DagRunTriggerException
+
+        self.log.info("Starting %s (run %s)%s", run.dag_id, run.run_id, ", waiting for it" if run.wait else "")
+        raise DagRunTriggerException(
+            trigger_dag_id=run.dag_id,
+            dag_run_id=run.run_id,
+            conf=run.conf,
+            logical_date=None,
+            reset_dag_run=False,
+            skip_when_already_exists=True,
+            wait_for_completion=run.wait,
+            allowed_states=["success"],
+            failed_states=["failed"],
+            poke_interval=run.poll_interval,
+            deferrable=True,
+        )
 
     def resume(self, context: Any, event: Any = None, output: Any = None) -> Any:
         return output
+
+    def execute_complete(self, context: Any, event: tuple[str, dict[str, Any]]) -> dict[str, Any]:
+        """Back from waiting on a triggered workflow (DagStateTrigger)."""
+        _, data = event
+        run_id = data["run_ids"][0]
+        state = data.get(run_id)
+        if state != "success":
+            raise PermanentActionError(f"triggered workflow {data['dag_id']} run {run_id} ended {state}")
+        return {"dag_id": data["dag_id"], "run_id": run_id, "state": state}
+
+
+class ForEachItemOperator(StepOperator):
+    """One mapped instance per item of a `for_each` step: runs its inner action with `item`."""
+
+    def __init__(self, *, item: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.item = item
+
+    def execute(self, context: Any) -> Any:
+        workflow, version, step, values = self.step_and_context(context)
+        action = InnerAction.model_validate(step.config["action"])
+        inner = Step(id=step.id, type=action.type, config=action.config, repeat_on_clear=step.repeat_on_clear)
+        run = self.run_info(context, version)
+        values = {**values, "item": self.item, "index": run.map_index}
+        return self.finish(inner, execute_step(workflow, inner, values, run))
