@@ -22,7 +22,7 @@ class Mailbox:
     messages: list[Message] = field(default_factory=list)
     envelopes: list[list[str]] = field(default_factory=list)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd hook
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         self.envelopes.append(list(envelope.rcpt_tos))
         return "250 Message accepted"
@@ -72,7 +72,7 @@ def http_server(respond: Responder | None = None) -> Iterator[tuple[list[Recorde
             self.end_headers()
             self.wfile.write(body)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.usefixtures("db")
 
 
 @pytest.fixture
-def smtp(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
+def smtp(monkeypatch: pytest.MonkeyPatch):
     with smtp_server() as (mailbox, port):
         monkeypatch.setenv(
             "AIRFLOW_CONN_SMTP_DEFAULT",
@@ -29,7 +29,7 @@ def smtp(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
         yield mailbox
 
 
-def test_email_with_text_html_template_cc_bcc(run_step: Callable, smtp) -> None:  # noqa: ANN001
+def test_email_with_text_html_template_cc_bcc(run_step: Callable, smtp) -> None:
     result = run_step({"id": "mail", "type": "send_email", "config": {
         "to": "{{ 'client@acme.test' }}", "cc": ["manager@crm.test"], "bcc": "audit@crm.test",
         "subject": "Welcome {{ trigger.new.name }}", "body": "Hello {{ trigger.new.name }}, amount {{ trigger.new.amount }}",
@@ -44,7 +44,7 @@ def test_email_with_text_html_template_cc_bcc(run_step: Callable, smtp) -> None:
     assert "<h1>Welcome aboard, ACME!</h1>" in html
 
 
-def test_a_delivered_email_is_not_sent_again(run_step: Callable, smtp) -> None:  # noqa: ANN001
+def test_a_delivered_email_is_not_sent_again(run_step: Callable, smtp) -> None:
     step = {"id": "mail", "type": "send_email", "config": {"to": "a@b.test", "subject": "Hi", "body": "once"}}
     run_step(step)
     assert run_step(step).status == "recorded"
