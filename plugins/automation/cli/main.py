@@ -157,6 +157,29 @@ def _set_status(args: argparse.Namespace, status: str) -> int:
     return 0
 
 
+def cmd_dry_run(args: argparse.Namespace) -> int:
+    from automation.jsonable import to_jsonable
+    from automation.runtime.dry_run import dry_run
+    from automation.store.repository import Repository
+    from automation.validation import validate_definition
+
+    stored = Repository().get(args.key)
+    event = json.loads(Path(args.event).read_text()) if args.event else {}
+    report = dry_run(validate_definition(stored.with_status(), source=args.key), stored.version, event)
+    if args.json:
+        _out(json.dumps(to_jsonable(report.as_dict()), indent=2))
+        return 1 if report.error else 0
+    _out(f"{report.workflow} v{report.version}: conditions {'met' if report.conditions_met else 'NOT met'}")
+    for plan in report.steps:
+        _out(f"  {plan.step:<24} {plan.action:<18} {plan.status}{f'  ({plan.detail})' if plan.detail else ''}")
+        if plan.status == "would_run" and plan.output is not None:
+            _out(f"      -> {json.dumps(to_jsonable(plan.output), default=str)[:300]}")
+    if report.error:
+        _err(report.error)
+    _out("nothing was changed or sent (record changes rolled back)")
+    return 1 if report.error else 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from automation.store.migrate import upgrade
 
@@ -203,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=f"set a workflow {status} and {'un' if status == 'ACTIVE' else ''}pause its DAG")
         p.add_argument("key")
         p.set_defaults(func=lambda a, s=status: _set_status(a, s))
+
+    p = sub.add_parser("dry-run", help="show what a workflow would do for an event; changes and sends nothing")
+    p.add_argument("key")
+    p.add_argument("--event", help="JSON file: {id, new, old, ...} for record events, params for manual ones")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_dry_run)
 
     sub.add_parser("migrate", help="create or upgrade the automation schema").set_defaults(func=cmd_migrate)
     sub.add_parser("demo-setup", help="create the demo CRM tables").set_defaults(func=cmd_demo_setup)

@@ -1,0 +1,91 @@
+"""Dry run: what a workflow would do for a sample event, with nothing leaving the machine.
+
+The gate and each `when` are evaluated, every config is rendered and validated, record actions
+run inside one transaction that is rolled back (so their outputs and row counts are real), and
+external actions (email, HTTP, approval) are described instead of run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from automation.actions import RunInfo
+from automation.conditions import evaluate
+from automation.config import dag_id_for
+from automation.definitions import Workflow
+from automation.errors import AutomationError
+from automation.records.registry import get_registry
+from automation.runtime.context import condition_data, template_context
+from automation.runtime.executor import execute_step
+from automation.store.db import engine
+
+
+@dataclass
+class StepPlan:
+    step: str
+    action: str
+    status: str  # would_run | skipped | planned | error | not_reached
+    detail: str | None = None
+    config: dict[str, Any] | None = None
+    output: Any = None
+
+
+@dataclass
+class DryRunReport:
+    workflow: str
+    version: int
+    conditions_met: bool
+    steps: list[StepPlan] = field(default_factory=list)
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _trigger(workflow: Workflow, event: dict[str, Any]) -> dict[str, Any]:
+    if "new" in event or "old" in event or workflow.trigger.type == "record_event":
+        return {"type": workflow.trigger.type, **event}
+    return {"type": workflow.trigger.type, "params": event.get("params", event)}
+
+
+def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunReport:
+    trigger = _trigger(workflow, event)
+    context = template_context(workflow, version, trigger, run={"id": "dry-run", "dag_id": dag_id_for(workflow.key)})
+    try:
+        met = evaluate(workflow.conditions, condition_data(workflow, context))
+    except AutomationError as exc:
+        return DryRunReport(workflow.key, version, False, error=f"conditions: {exc}")
+    report = DryRunReport(workflow.key, version, met)
+    if not met:
+        report.steps = [StepPlan(s.id, s.type, "skipped", "conditions are false") for s in workflow.steps]
+        return report
+    outputs: dict[str, Any] = {}
+    with engine(get_registry().connection_id).connect() as conn:
+        transaction = conn.begin()
+        try:
+            for step in workflow.steps:
+                if report.error:
+                    report.steps.append(StepPlan(step.id, step.type, "not_reached"))
+                    continue
+                run = RunInfo(dag_id_for(workflow.key), "dry-run", step.id, workflow_key=workflow.key,
+                              workflow_version=version)  # fmt: skip
+                values = {**context, "steps": {k: {"output": v} for k, v in outputs.items()}}
+                try:
+                    result = execute_step(workflow, step, values, run, dry_run=True, connection=conn)
+                except AutomationError as exc:
+                    report.steps.append(StepPlan(step.id, step.type, "error", str(exc)))
+                    if not step.continue_on_failure:
+                        report.error = f"step {step.id!r} would fail: {exc}"
+                    continue
+                status = {"success": "would_run", "deferred": "planned"}.get(result.status, result.status)
+                detail = result.reason
+                if result.defer is not None:
+                    detail = f"would wait until {result.defer.until.isoformat()}"
+                if result.trigger_run is not None:
+                    detail = f"would start {result.trigger_run.dag_id}"
+                outputs[step.id] = result.output
+                report.steps.append(StepPlan(step.id, step.type, status, detail, result.rendered_config, result.output))
+        finally:
+            transaction.rollback()
+    return report
