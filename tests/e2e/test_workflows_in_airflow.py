@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -71,3 +72,77 @@ def test_imported_workflows_appear_run_and_follow_edits(airflow: AirflowApi, tmp
     assert airflow.dag("automation__create-deal")["is_paused"] is True
     assert "DAG unpaused" in cli("activate", "create-deal")
     assert airflow.dag("automation__create-deal")["is_paused"] is False
+
+
+PARENT = {
+    "key": "release",
+    "name": "Release with approval",
+    "status": "ACTIVE",
+    "trigger": {"type": "manual", "inputs": {"env": {"type": "string", "enum": ["staging", "production"]}}},
+    "steps": [
+        {"id": "approve", "type": "approval", "config": {"subject": "Deploy to {{ params.env }}?", "timeout": "1h"}},
+        {"id": "pause", "type": "wait", "config": {"delay": "2s"}},
+        {
+            "id": "child",
+            "type": "trigger_workflow",
+            "config": {
+                "workflow": "release-child",
+                "wait": True,
+                "poll_interval": 2,
+                "conf": {"env": "{{ params.env }}"},
+            },
+        },
+        {
+            "id": "log",
+            "type": "create_record",
+            "config": {
+                "collection": "deals",
+                "values": {
+                    "name": "{{ steps.approve.output.chosen_options[0] }} by {{ steps.approve.output.responded_by_user.name }}"
+                },
+            },
+        },
+    ],
+}
+CHILD = {
+    "key": "release-child",
+    "name": "Release child",
+    "status": "ACTIVE",
+    "trigger": {"type": "manual", "inputs": {"env": {"type": "string"}}},
+    "steps": [
+        {
+            "id": "mark",
+            "type": "create_record",
+            "config": {"collection": "deals", "values": {"name": "child ran for {{ params.env }}"}},
+        }
+    ],
+}
+
+
+def test_approval_answered_through_the_rest_api_continues_the_run(airflow: AirflowApi, tmp_path) -> None:
+    (tmp_path / "release.yaml").write_text(json.dumps([PARENT, CHILD]))
+    cli("import", str(tmp_path / "release.yaml"))
+    wait_for(lambda: airflow.dag("automation__release") and airflow.dag("automation__release-child"), 60,
+             "the release DAGs")  # fmt: skip
+    run = airflow.post("/dags/automation__release/dagRuns", {"logical_date": None, "conf": {"env": "production"}})
+    hitl = f"/api/v2/dags/automation__release/dagRuns/{run['dag_run_id']}/taskInstances/approve/-1/hitlDetails"
+
+    def waiting_for_answer() -> dict | None:
+        response = airflow.client.get(hitl)
+        return response.json() if response.status_code == 200 else None
+
+    detail = wait_for(waiting_for_answer, 90, "the approval request")
+    assert detail["subject"] == "Deploy to production?" and detail["options"] == ["Approve", "Reject"]
+    answer = airflow.client.patch(hitl, json={"chosen_options": ["Approve"]})
+    assert answer.status_code == 200, answer.text
+
+    def finished() -> str | None:
+        state = airflow.get(f"/dags/automation__release/dagRuns/{run['dag_run_id']}")["state"]
+        return state if state in {"success", "failed"} else None
+
+    assert wait_for(finished, 180, "the release run to finish") == "success"
+    with engine().connect() as conn:
+        names = sorted(conn.execute(text("SELECT name FROM crm.deals")).scalars())
+    assert names == ["Approve by admin", "child ran for production"]
+    child_runs = airflow.get("/dags/automation__release-child/dagRuns")["dag_runs"]
+    assert [r["dag_run_id"] for r in child_runs] == [f"triggered__{run['dag_run_id']}__child"]
