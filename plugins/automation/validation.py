@@ -11,6 +11,7 @@ from automation.actions.base import ALLOW_TEMPLATES
 from automation.definitions import Step, Workflow
 from automation.definitions.issues import issues_from_validation_error
 from automation.errors import DefinitionError, Issue
+from automation.records.registry import get_registry
 
 
 def _step_issues(index: int, step: Step) -> list[Issue]:
@@ -24,6 +25,27 @@ def _step_issues(index: int, step: Step) -> list[Issue]:
     return []
 
 
+def _expand_issues(workflow: Workflow) -> list[Issue]:
+    """Each `settings.expand` path must follow the registry's relations from the trigger's entity."""
+    entity = getattr(workflow.trigger, "entity", None)
+    if not workflow.settings.expand:
+        return []
+    registry = get_registry()
+    if entity not in registry.collections:
+        return [Issue("settings.expand", f"the trigger's entity {entity!r} is not a registered collection")]
+    issues = []
+    for index, path in enumerate(workflow.settings.expand):
+        collection = entity
+        for part in path.split("."):
+            relations = registry.collections[collection].relations
+            if part not in relations:
+                issues.append(Issue(f"settings.expand[{index}]",
+                                    f"{collection!r} has no relation {part!r}; expected one of {sorted(relations)}"))  # fmt: skip
+                break
+            collection = relations[part].collection
+    return issues
+
+
 def validate_definition(data: dict[str, Any] | Workflow, source: str | None = None) -> Workflow:
     """A valid `Workflow`, or `DefinitionError` listing every problem with its path."""
     try:
@@ -31,6 +53,7 @@ def validate_definition(data: dict[str, Any] | Workflow, source: str | None = No
     except ValidationError as exc:
         raise DefinitionError(issues_from_validation_error(exc), source) from None
     issues = [issue for index, step in enumerate(workflow.steps) for issue in _step_issues(index, step)]
+    issues += _expand_issues(workflow)
     if issues:
         raise DefinitionError(issues, source)
     return workflow

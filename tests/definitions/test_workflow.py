@@ -107,3 +107,13 @@ def test_json_schema_covers_triggers_and_action_configs() -> None:
     assert {"create_record", "update_record"} <= set(schema["$defs"]["actions"])
     assert schema["additionalProperties"] is False
     assert Workflow.model_json_schema()["properties"]["key"]["pattern"]
+
+
+def test_expand_paths_follow_registry_relations() -> None:
+    data = workflow("x", trigger={"type": "record_event", "entity": "deals", "events": ["created"]},
+                    settings={"expand": ["owner", "organisation.boss"]})  # fmt: skip
+    issues = issues_of(data)
+    assert (
+        list(issues) == ["settings.expand[1]"]
+        and "'organisations' has no relation 'boss'" in issues["settings.expand[1]"]
+    )

@@ -69,3 +69,21 @@ def test_dry_run_with_false_conditions_skips_everything(tmp_path: Path, capsys: 
     assert main(["dry-run", "signed", "--event", event_file(tmp_path, "LOST")]) == 0
     out = capsys.readouterr().out
     assert "conditions NOT met" in out and out.count("skipped") == 5
+
+
+def test_expand_loads_related_records_for_templates(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with engine().begin() as conn:
+        conn.execute(text("INSERT INTO crm.organisations (name, owner_id) VALUES ('ACME Corp', 3)"))
+    data = workflow(
+        "expanded",
+        trigger={"type": "record_event", "entity": "deals", "events": ["created"]},
+        settings={"expand": ["owner", "organisation.owner"]},
+        steps=[{"id": "note", "type": "add_note", "config": {"entity": "deals", "entity_id": 1, "body":
+                "{{ entity.owner.email }} / {{ entity.organisation.name }} / {{ entity.organisation.owner.name }}"}}],
+    )  # fmt: skip
+    Repository().create(validate_definition(data))
+    event = tmp_path / "e.json"
+    event.write_text(json.dumps({"id": 1, "new": {"id": 1, "name": "D", "owner_id": 1, "organisation_id": 1}}))
+    assert main(["dry-run", "expanded", "--event", str(event), "--json"]) == 0
+    (plan,) = json.loads(capsys.readouterr().out)["steps"]
+    assert plan["output"]["body"] == "alice@example.com / ACME Corp / Carla Manager"

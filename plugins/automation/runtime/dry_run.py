@@ -18,6 +18,7 @@ from automation.errors import AutomationError
 from automation.records.registry import get_registry
 from automation.runtime.context import condition_data, template_context
 from automation.runtime.executor import execute_step
+from automation.runtime.expand import expand_trigger
 from automation.store.db import engine
 
 
@@ -50,7 +51,7 @@ def _trigger(workflow: Workflow, event: dict[str, Any]) -> dict[str, Any]:
 
 
 def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunReport:
-    trigger = _trigger(workflow, event)
+    trigger = expand_trigger(workflow, _trigger(workflow, event))
     context = template_context(workflow, version, trigger, run={"id": "dry-run", "dag_id": dag_id_for(workflow.key)})
     try:
         met = evaluate(workflow.conditions, condition_data(workflow, context))

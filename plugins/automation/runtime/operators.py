@@ -22,6 +22,7 @@ from automation.definitions import Step, Workflow
 from automation.errors import ConditionError, PermanentActionError
 from automation.runtime.context import condition_data, run_info, template_context, trigger_payload
 from automation.runtime.executor import StepResult, execute_step
+from automation.runtime.expand import expand_trigger
 from automation.runtime.retry import RETRY_POLICY
 from automation.runtime.versions import pinned_workflow
 
@@ -60,7 +61,7 @@ class WorkflowTask(BaseOperator):
         return template_context(
             workflow,
             version,
-            trigger_payload(context),
+            expand_trigger(workflow, trigger_payload(context)),
             run=run_info(context),
             params=dict(context.get("params") or {}),
             step_outputs=outputs,
