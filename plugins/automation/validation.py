@@ -39,8 +39,8 @@ def _expand_issues(workflow: Workflow) -> list[Issue]:
         for part in path.split("."):
             relations = registry.collections[collection].relations
             if part not in relations:
-                issues.append(Issue(f"settings.expand[{index}]",
-                                    f"{collection!r} has no relation {part!r}; expected one of {sorted(relations)}"))  # fmt: skip
+                message = f"{collection!r} has no relation {part!r}; expected one of {sorted(relations)}"
+                issues.append(Issue(f"settings.expand[{index}]", message))
                 break
             collection = relations[part].collection
     return issues
