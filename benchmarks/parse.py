@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins"))
+from _env import ROOT, bench_env
 
-from automation.demo.shapes import five_step_workflow  # noqa: E402
-from automation.local.embedded_db import EmbeddedPostgres, free_port  # noqa: E402
+from automation.demo.shapes import five_step_workflow
 
 HANDWRITTEN = """
 from datetime import timedelta
@@ -126,25 +122,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
-    tmp = Path(tempfile.mkdtemp(prefix="automation-bench-"))
-    pg = EmbeddedPostgres(tmp / "pg", free_port()).start()
-    pg.create_database("automation")
-    env = {
-        **os.environ,
-        "AIRFLOW_CONN_AUTOMATION_DB": pg.url("automation"),
-        "AUTOMATION_STATE_DIR": str(tmp / "state"),
-        "AIRFLOW_HOME": str(tmp / "airflow"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp),
-        "PYTHONPATH": str(ROOT / "plugins"),
-    }
-    os.environ.update({k: env[k] for k in ("AIRFLOW_CONN_AUTOMATION_DB", "AUTOMATION_STATE_DIR")})
-    from automation.store.migrate import upgrade
-
-    upgrade()
     factory_file = ROOT / "dags" / "automation_workflows.py"
     rows = []
-    try:
+    with bench_env() as env:
+        tmp = Path(env["BENCH_TMP"])
         for n in sizes:
             keys = store(n)
             handwritten = tmp / f"handwritten_{n}.py"
@@ -166,11 +147,6 @@ def main() -> None:
             assert result["worker"]["dags"] == 1
             rows.append(result)
             print(f"measured N={n}", flush=True)
-    finally:
-        from automation.store.db import dispose_engines
-
-        dispose_engines()
-        pg.stop()
 
     print("\n| workflows | factory (s) | hand-written (s) | dag-factory (s) | factory / hand-written | "
           "dag-factory / factory | worker, one DAG (ms) |")  # fmt: skip
