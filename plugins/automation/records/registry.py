@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from functools import cache
 from pathlib import Path
 from typing import Literal
@@ -80,6 +81,18 @@ def _load(path: str, mtime: float) -> CollectionsRegistry:
     return CollectionsRegistry.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
 
 
+_checked: dict[str, tuple[float, CollectionsRegistry]] = {}
+RECHECK_SECONDS = 2.0
+
+
 def get_registry() -> CollectionsRegistry:
-    path = registry_path()
-    return _load(str(path), path.stat().st_mtime)
+    """The registry file's content, re-read when it changes (its mtime is looked at every 2 s at
+    most: a parse validates thousands of step configs against it)."""
+    path = str(registry_path())
+    now = time.monotonic()
+    cached = _checked.get(path)
+    if cached is not None and now - cached[0] < RECHECK_SECONDS:
+        return cached[1]
+    registry = _load(path, Path(path).stat().st_mtime)
+    _checked[path] = (now, registry)
+    return registry
