@@ -84,3 +84,9 @@ def airflow_db() -> None:
 def tmp_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AUTOMATION_STATE_DIR", str(tmp_path / "state"))
     return tmp_path / "state"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that start the real Airflow processes run last: their scheduler must not compete with
+    the in-process `dag.test()` runs of the other tests for the same metadata database."""
+    items.sort(key=lambda item: item.get_closest_marker("airflow_e2e") is not None)
