@@ -56,7 +56,8 @@ def migrated() -> None:
 
 CLEAN_TABLES = (
     "automation.workflow_versions, automation.workflows, automation.definition_errors, automation.run_versions, "
-    "automation.effects, automation.notifications, automation.round_robin, "
+    "automation.effects, automation.notifications, automation.round_robin, automation.events, automation.event_runs, "
+    "automation.throttle_state, "
     "crm.tags, crm.activities, crm.tasks, crm.deals, crm.contacts, crm.organisations"
 )
 

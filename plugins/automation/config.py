@@ -35,4 +35,7 @@ def dag_id_for(key: str) -> str:
 
 
 def key_for_dag_id(dag_id: str) -> str | None:
-    return dag_id[len(DAG_ID_PREFIX) :] if dag_id.startswith(DAG_ID_PREFIX) else None
+    """The workflow key of one of its DAGs (`automation__<key>`, `automation__<key>__scan`)."""
+    if not dag_id.startswith(DAG_ID_PREFIX):
+        return None
+    return dag_id[len(DAG_ID_PREFIX) :].removesuffix("__scan")

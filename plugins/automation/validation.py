@@ -8,7 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from automation.actions import action_names, get_action
 from automation.actions.base import ALLOW_TEMPLATES
-from automation.definitions import Step, Workflow
+from automation.definitions import InactivityTrigger, Step, Workflow
 from automation.definitions.issues import issues_from_validation_error
 from automation.errors import DefinitionError, Issue
 from automation.records.registry import get_registry
@@ -46,6 +46,21 @@ def _expand_issues(workflow: Workflow) -> list[Issue]:
     return issues
 
 
+def _inactivity_issues(workflow: Workflow) -> list[Issue]:
+    """An inactivity scan queries its entity: a registered collection with the activity column."""
+    trigger = workflow.trigger
+    if not isinstance(trigger, InactivityTrigger):
+        return []
+    registry = get_registry()
+    if trigger.entity not in registry.collections:
+        return [Issue("trigger.entity", f"{trigger.entity!r} is not a registered collection; "
+                                        f"expected one of {sorted(registry.collections)}")]  # fmt: skip
+    columns = registry.collections[trigger.entity].columns
+    if trigger.activity_field not in columns:
+        return [Issue("trigger.activity_field", f"{trigger.entity!r} has no column {trigger.activity_field!r}")]
+    return []
+
+
 def validate_definition(data: dict[str, Any] | Workflow, source: str | None = None) -> Workflow:
     """A valid `Workflow`, or `DefinitionError` listing every problem with its path."""
     try:
@@ -53,7 +68,7 @@ def validate_definition(data: dict[str, Any] | Workflow, source: str | None = No
     except ValidationError as exc:
         raise DefinitionError(issues_from_validation_error(exc), source) from None
     issues = [issue for index, step in enumerate(workflow.steps) for issue in _step_issues(index, step)]
-    issues += _expand_issues(workflow)
+    issues += _expand_issues(workflow) + _inactivity_issues(workflow)
     if issues:
         raise DefinitionError(issues, source)
     return workflow

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import select
+import time
 from collections.abc import Callable
 
 import pytest
@@ -112,7 +114,10 @@ def test_create_task_assign_tag_note_and_notification(run_step: Callable) -> Non
                 },
             }
         )
-        raw.poll()
+        deadline = time.monotonic() + 5
+        while not raw.notifies and time.monotonic() < deadline:
+            select.select([raw], [], [], 0.5)
+            raw.poll()
         assert [n.payload for n in raw.notifies] and '"Deal ACME signed"' in raw.notifies[0].payload
     assert note.output["level"] == "success"
     assert sql("SELECT title, level, recipient FROM automation.notifications") == [
@@ -130,3 +135,17 @@ def test_a_delivered_step_is_not_repeated_unless_asked(run_step: Callable) -> No
     assert sql("SELECT count(*) AS n FROM crm.activities") == [{"n": 1}]
     run_step({**step, "repeat_on_clear": True})
     assert sql("SELECT count(*) AS n FROM crm.activities") == [{"n": 2}]
+
+
+@pytest.mark.usefixtures("deals")
+def test_record_changes_go_to_the_ledger_with_origin_and_depth(run_step: Callable) -> None:
+    run_step(
+        {"id": "s", "type": "update_record", "config": {"collection": "deals", "id": 1, "values": {"stage": "WON"}}}
+    )
+    run_step(
+        {"id": "s", "type": "update_record", "config": {"collection": "deals", "id": 1, "values": {"stage": "WON"}}}
+    )
+    events = sql("SELECT entity, entity_id, event, old_data->>'stage' AS old, new_data->>'stage' AS new, "
+                 "origin_workflow, depth, source, emitted_at FROM automation.events")  # fmt: skip
+    assert events == [{"entity": "deals", "entity_id": "1", "event": "updated", "old": "SIGNED", "new": "WON",
+                       "origin_workflow": "t", "depth": 1, "source": "outbox", "emitted_at": None}]  # fmt: skip

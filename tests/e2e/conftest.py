@@ -16,6 +16,8 @@ from tests.conftest import API_PORT, ENV, TMP
 class AirflowApi:
     """Airflow's own REST API, logged in with a JWT from /auth/token."""
 
+    procs: AirflowProcesses
+
     def __init__(self, base: str, username: str = "admin", password: str = "admin") -> None:
         self.base = base
         token = httpx.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=30)
@@ -33,6 +35,10 @@ class AirflowApi:
         response = self.client.post(f"/api/v2{path}", json=body)
         response.raise_for_status()
         return response.json()
+
+    def runs(self, dag_id: str, state: str | None = None) -> int:
+        params = {"limit": 1, **({"state": state} if state else {})}
+        return self.get(f"/dags/{dag_id}/dagRuns", **params)["total_entries"]
 
     def dag(self, dag_id: str) -> dict[str, Any] | None:
         response = self.client.get(f"/api/v2/dags/{dag_id}")
@@ -64,6 +70,8 @@ def airflow(airflow_db: None, migrated: None) -> Iterator[AirflowApi]:
 
     try:
         wait_for(healthy, 180, "the Airflow api-server")
-        yield AirflowApi(base)
+        api = AirflowApi(base)
+        api.procs = procs
+        yield api
     finally:
         procs.stop()

@@ -26,7 +26,8 @@ def is_template(value: Any) -> bool:
 
 
 class ActionConfig(StrictModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: defer_build: a worker parsing one DAG builds only the configs of that workflow's actions
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     @field_validator("*", mode="wrap")
     @classmethod

@@ -180,6 +180,31 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
     return 1 if report.error else 0
 
 
+def cmd_emit(args: argparse.Namespace) -> int:
+    from automation.events.ingest import ingest
+    from automation.events.models import EventIn
+
+    try:
+        event = EventIn(entity=args.entity, event=args.event, id=args.id, new=json.loads(args.new or "null"),
+                        old=json.loads(args.old or "null"), idempotency_key=args.key, actor=args.actor)  # fmt: skip
+    except ValueError as exc:
+        _err(f"error: {exc}")
+        return 2
+    (result,) = ingest([event], source="cli")
+    _out(f"event {result.id} {'stored and emitted' if result.created else 'already stored (same key)'}")
+    return 0
+
+
+def cmd_emitter(args: argparse.Namespace) -> int:
+    import logging
+
+    from automation.events.emitter_loop import run_forever
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    run_forever(poll_seconds=args.poll)
+    return 0
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from automation.store.migrate import upgrade
 
@@ -232,6 +257,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--event", help="JSON file: {id, new, old, ...} for record events, params for manual ones")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_dry_run)
+
+    p = sub.add_parser("emit", help="store a record event in the ledger and emit it")
+    p.add_argument("entity")
+    p.add_argument("event", help="created, updated, deleted or a custom name")
+    p.add_argument("--id", help="the record's id")
+    p.add_argument("--new", help="the record after the change, as JSON")
+    p.add_argument("--old", help="the record before the change, as JSON")
+    p.add_argument("--key", help="idempotency key (a re-sent event with the same key is stored once)")
+    p.add_argument("--actor")
+    p.set_defaults(func=cmd_emit)
+
+    p = sub.add_parser("emitter", help="run the emitter: outbox inserts and anything left unemitted")
+    p.add_argument("--poll", type=float, default=2.0, help="seconds between sweeps when no NOTIFY arrives")
+    p.set_defaults(func=cmd_emitter)
 
     sub.add_parser("migrate", help="create or upgrade the automation schema").set_defaults(func=cmd_migrate)
     sub.add_parser("demo-setup", help="create the demo CRM tables").set_defaults(func=cmd_demo_setup)

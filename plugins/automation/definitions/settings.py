@@ -28,6 +28,9 @@ class Settings(StrictModel):
     timeout: Duration | None = Field(default=None, description="default execution timeout of a step")
     throttle: Throttle | None = None
     retention_days: int = Field(default=90, ge=1, le=3650)
+    max_depth: int = Field(
+        default=3, ge=0, le=20, description="events caused by workflows deeper than this are dropped (loops)"
+    )
     expand: list[str] = Field(
         default_factory=list,
         description="relations of the trigger's entity to load for templates, e.g. owner or organisation.owner",

@@ -9,6 +9,7 @@ from croniter import croniter
 from pydantic import AfterValidator, Field
 
 from automation.definitions.base import StrictModel
+from automation.definitions.conditions import Condition
 
 RecordEventName = Literal["created", "updated", "deleted"]
 
@@ -32,6 +33,20 @@ TimezoneName = Annotated[str, AfterValidator(_valid_timezone)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 
 
+RELATIVE = r"^\s*[+-]\s*\d+\s*(minute|hour|day|week|month)s?\s*$"
+
+
+class FieldOffset(StrictModel):
+    """A moment taken from the record: `{field: due_date, offset: "-1 day"}`."""
+
+    field: Identifier
+    offset: Annotated[str, Field(pattern=RELATIVE)] = "+0 days"
+
+
+#: Start the steps later: "+3 days" after the event, or at a field of the record plus an offset.
+Delay = Annotated[str, Field(pattern=RELATIVE)] | FieldOffset
+
+
 class RecordEventTrigger(StrictModel):
     """Fires on created/updated/deleted events of one entity; `fields` narrows updates."""
 
@@ -41,6 +56,7 @@ class RecordEventTrigger(StrictModel):
     fields: list[Identifier] | None = Field(
         default=None, description="fire on updates only when one of these fields changed"
     )
+    delay: Delay | None = Field(default=None, description='"+3 days", or {field: due_date, offset: "-1 day"}')
 
 
 class ScheduleTrigger(StrictModel):
@@ -59,6 +75,8 @@ class InactivityTrigger(StrictModel):
     activity_field: Identifier = "updated_at"
     scan_cron: Cron = "0 6 * * *"
     timezone: TimezoneName = "UTC"
+    filter: Condition | None = Field(default=None, description="only records matching this (columns of entity)")
+    max_records: int = Field(default=1000, ge=1, le=100_000, description="runs started by one scan at most")
 
 
 class WebhookTrigger(StrictModel):
@@ -92,3 +110,12 @@ Trigger = Annotated[
     Field(discriminator="type"),
 ]
 TRIGGER_TYPES = frozenset({"record_event", "schedule", "inactivity", "webhook", "manual"})
+
+#: Triggers whose runs come from ledger events (partition key = event id): they get the event gate.
+EVENT_TRIGGERS = frozenset({"record_event", "webhook", "inactivity"})
+SCAN_SUFFIX = "__scan"
+
+
+def inactivity_event(key: str) -> str:
+    """The event name an inactivity scan stores, one asset per workflow."""
+    return f"inactive.{key}"

@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, TriggerRule
+from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule
 
 from automation.actions import get_action
 from automation.config import dag_id_for
 from automation.definitions import Status, Step, Workflow
+from automation.definitions.triggers import EVENT_TRIGGERS, SCAN_SUFFIX, InactivityTrigger
 from automation.factory.doc import doc_md
 from automation.factory.params import params_for
 from automation.factory.schedule import schedule_for, timezone_for
@@ -73,7 +74,7 @@ def build_dag(workflow: Workflow, version: int) -> DAG:
         dag_id=dag_id_for(workflow.key),
         dag_display_name=workflow.name,
         description=(workflow.description or workflow.name)[:500],
-        schedule=schedule_for(trigger),
+        schedule=schedule_for(trigger, workflow.key),
         start_date=pendulum.datetime(*START_DATE, tz=timezone_for(trigger)),
         catchup=getattr(trigger, "catchup", False),
         max_active_runs=settings.max_active_runs,
@@ -95,7 +96,7 @@ def build_dag(workflow: Workflow, version: int) -> DAG:
     for step_id, upstream_ids in upstream.items():
         for upstream_id in upstream_ids:
             tasks[upstream_id][1] >> tasks[step_id][0]
-    if workflow.conditions is not None:
+    if workflow.conditions is not None or trigger.type in EVENT_TRIGGERS:
         gate = GateOperator(
             task_id=GATE_TASK_ID,
             task_display_name="conditions",
@@ -109,4 +110,28 @@ def build_dag(workflow: Workflow, version: int) -> DAG:
         for step_id, upstream_ids in upstream.items():
             if not upstream_ids:
                 gate >> tasks[step_id][0]
+    return dag
+
+
+def build_scan_dag(workflow: Workflow, version: int) -> DAG:
+    """The cron DAG of an `inactivity` workflow: one task that starts a run per idle record."""
+    from automation.runtime.inactivity import InactivityScanOperator
+
+    trigger = workflow.trigger
+    assert isinstance(trigger, InactivityTrigger)
+    dag = DAG(
+        dag_id=f"{dag_id_for(workflow.key)}{SCAN_SUFFIX}",
+        dag_display_name=f"{workflow.name} (inactivity scan)",
+        description=f"Finds {trigger.entity} idle for {trigger.days} days and starts {dag_id_for(workflow.key)}",
+        schedule=CronTriggerTimetable(trigger.scan_cron, timezone=trigger.timezone),
+        start_date=pendulum.datetime(*START_DATE, tz=trigger.timezone),
+        catchup=False,
+        max_active_runs=1,
+        tags={"automation", "inactivity-scan", *workflow.settings.tags},
+        is_paused_upon_creation=workflow.status != Status.ACTIVE,
+    )
+    InactivityScanOperator(
+        task_id="scan", workflow_key=workflow.key, workflow_version=version, retries=workflow.settings.retries,
+        owner=workflow.settings.owner, dag=dag,
+    )  # fmt: skip
     return dag

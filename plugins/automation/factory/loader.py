@@ -8,9 +8,10 @@ from typing import Any
 from airflow.sdk import DAG, get_parsing_context
 
 from automation.config import dag_id_for, key_for_dag_id
+from automation.definitions.triggers import SCAN_SUFFIX
 from automation.errors import DefinitionError, StoreError
 from automation.factory import snapshot
-from automation.factory.build import build_dag
+from automation.factory.build import build_dag, build_scan_dag
 from automation.store.repository import Repository, StoredWorkflow
 from automation.validation import validate_definition
 
@@ -60,6 +61,8 @@ def build_dags() -> dict[str, DAG]:
             try:
                 workflow = validate_definition(item.with_status(), source=item.key)
                 dags[dag_id_for(item.key)] = build_dag(workflow, item.version)
+                if workflow.trigger.type == "inactivity":
+                    dags[dag_id_for(item.key) + SCAN_SUFFIX] = build_scan_dag(workflow, item.version)
             except DefinitionError as exc:
                 errors[item.key] = (item.version, [i.as_dict() for i in exc.issues])
             except Exception as exc:

@@ -12,7 +12,9 @@ from automation.definitions import (
     RecordEventTrigger,
     ScheduleTrigger,
     Trigger,
+    WebhookTrigger,
 )
+from automation.definitions.triggers import inactivity_event
 
 
 def event_asset(entity: str, event: str) -> Asset:
@@ -21,17 +23,19 @@ def event_asset(entity: str, event: str) -> Asset:
     return Asset(name=uri, uri=uri, group="automation")
 
 
-def schedule_for(trigger: Trigger) -> Any:
+def schedule_for(trigger: Trigger, key: str) -> Any:
     if isinstance(trigger, ScheduleTrigger):
         return CronTriggerTimetable(trigger.cron, timezone=trigger.timezone)
-    if isinstance(trigger, InactivityTrigger):
-        return CronTriggerTimetable(trigger.scan_cron, timezone=trigger.timezone)
+    if isinstance(trigger, InactivityTrigger):  # runs per record; the scan DAG has the cron
+        return PartitionedAssetTimetable(assets=event_asset(trigger.entity, inactivity_event(key)))
     if isinstance(trigger, RecordEventTrigger):
         assets = [event_asset(trigger.entity, event) for event in sorted(set(trigger.events))]
         return PartitionedAssetTimetable(assets=assets[0] if len(assets) == 1 else AssetAny(*assets))
+    if isinstance(trigger, WebhookTrigger):
+        return PartitionedAssetTimetable(assets=event_asset("webhook", key))
     if isinstance(trigger, ManualTrigger):
         return None
-    return None  # webhook: runs are created by the webhook endpoint
+    return None
 
 
 def timezone_for(trigger: Trigger) -> str:

@@ -20,6 +20,8 @@ from automation.config import PROJECT_ROOT
 from automation.local.embedded_db import EmbeddedPostgres
 
 AIRFLOW_PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: Processes of this project started beside Airflow's: the event emitter (outbox, crash recovery).
+AUTOMATION_PROCESSES = ("emitter",)
 USERS = {"admin": "admin", "viewer": "viewer"}
 
 
@@ -105,12 +107,14 @@ class AirflowProcesses:
     log_dir: Path
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
-    def start(self, names: tuple[str, ...] = AIRFLOW_PROCESSES) -> AirflowProcesses:
+    def start(self, names: tuple[str, ...] = AIRFLOW_PROCESSES + AUTOMATION_PROCESSES) -> AirflowProcesses:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in names:
             log = (self.log_dir / f"{name}.log").open("ab")
+            command = [sys.executable, "-m", "automation", name] if name in AUTOMATION_PROCESSES else [
+                bin_path("airflow"), *name.split()]  # fmt: skip
             self.processes[name] = subprocess.Popen(
-                [bin_path("airflow"), *name.split()],
+                command,
                 env={**os.environ, **self.env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -120,6 +124,13 @@ class AirflowProcesses:
 
     def dead(self) -> list[str]:
         return [name for name, proc in self.processes.items() if proc.poll() is not None]
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one process group at once (a crash, for recovery tests)."""
+        proc = self.processes.pop(name)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
     def stop(self, timeout: float = 30) -> None:
         """SIGTERM each process group (Airflow forks workers), then SIGKILL what is left."""

@@ -30,28 +30,35 @@ class RecordStore:
     def __init__(self, conn: Connection, registry: CollectionsRegistry | None = None) -> None:
         self.conn = conn
         self.registry = registry or get_registry()
+        #: What changed (collection, event, old, new), so the step can put record events in the ledger.
+        self.changes: list[dict[str, Any]] = []
+
+    def _changed(self, collection: str, event: str, old: dict | None, new: dict | None) -> None:
+        self.changes.append({"collection": collection, "event": event, "old": old, "new": new})
+
+    def _locked_rows(self, spec: Collection, tbl: Any, where: Any, limit: int) -> list[dict[str, Any]]:
+        query = select(tbl).where(where).order_by(tbl.c[spec.primary_key]).limit(limit).with_for_update()
+        return [_plain(r) for r in self.conn.execute(query).mappings()]
 
     def insert(self, collection: str, values: dict[str, Any]) -> dict[str, Any]:
         spec = self.registry.check_columns(collection, list(values))
         tbl = _table(spec)
-        row = self.conn.execute(insert(tbl).values(**values).returning(*tbl.c)).mappings().one()
-        return _plain(row)
+        row = _plain(self.conn.execute(insert(tbl).values(**values).returning(*tbl.c)).mappings().one())
+        self._changed(collection, "created", None, row)
+        return row
 
     def update(self, collection: str, record_id: Any, values: dict[str, Any]) -> dict[str, Any]:
         spec = self.registry.check_columns(collection, list(values))
         tbl = _table(spec)
+        old = self._locked_rows(spec, tbl, tbl.c[spec.primary_key] == record_id, 1)
+        if not old:
+            raise NotFoundError(f"{collection} record {record_id!r} does not exist")
         if "updated_at" in spec.columns and "updated_at" not in values:
             values = {**values, "updated_at": func.now()}
-        row = (
-            self.conn.execute(
-                update(tbl).where(tbl.c[spec.primary_key] == record_id).values(**values).returning(*tbl.c)
-            )
-            .mappings()
-            .one_or_none()
-        )
-        if row is None:
-            raise NotFoundError(f"{collection} record {record_id!r} does not exist")
-        return _plain(row)
+        query = update(tbl).where(tbl.c[spec.primary_key] == record_id).values(**values).returning(*tbl.c)
+        row = _plain(self.conn.execute(query).mappings().one())
+        self._changed(collection, "updated", old[0], row)
+        return row
 
     def get(self, collection: str, record_id: Any) -> dict[str, Any]:
         spec = self.registry.collection(collection)
@@ -71,6 +78,7 @@ class RecordStore:
         )
         if row is None:
             raise NotFoundError(f"{collection} record {record_id!r} does not exist")
+        self._changed(collection, "deleted", _plain(row), None)
         return _plain(row)
 
     def select_where(self, collection: str, condition: Condition | None, limit: int) -> list[dict[str, Any]]:
@@ -85,35 +93,36 @@ class RecordStore:
         """Update every matching row, or none when more than `max_rows` match (the step fails)."""
         spec = self.registry.check_columns(collection, list(values))
         tbl = _table(spec)
-        where = where_clause(condition, tbl.c)
-        matching = self.conn.execute(
-            select(tbl.c[spec.primary_key]).where(where).limit(max_rows + 1).with_for_update()
-        ).all()
-        if len(matching) > max_rows:
+        old_rows = self._locked_rows(spec, tbl, where_clause(condition, tbl.c), max_rows + 1)
+        if len(old_rows) > max_rows:
             raise PermanentActionError(
                 f"more than {max_rows} {collection} records match the filter; nothing was changed "
                 "(raise max_rows if this is intended)"
             )
         if "updated_at" in spec.columns and "updated_at" not in values:
             values = {**values, "updated_at": func.now()}
-        ids = [row[0] for row in matching]
+        pk = spec.primary_key
+        ids = [row[pk] for row in old_rows]
         if ids:
-            self.conn.execute(update(tbl).where(tbl.c[spec.primary_key].in_(ids)).values(**values))
+            query = update(tbl).where(tbl.c[pk].in_(ids)).values(**values).returning(*tbl.c)
+            new_rows = {r[pk]: _plain(r) for r in self.conn.execute(query).mappings()}
+            for old in old_rows:
+                self._changed(collection, "updated", old, new_rows[old[pk]])
         return ids
 
     def delete_where(self, collection: str, condition: Condition | None, max_rows: int) -> list[Any]:
         spec = self.registry.collection(collection)
         tbl = _table(spec)
-        matching = self.conn.execute(
-            select(tbl.c[spec.primary_key]).where(where_clause(condition, tbl.c)).limit(max_rows + 1).with_for_update()
-        ).all()
-        if len(matching) > max_rows:
+        old_rows = self._locked_rows(spec, tbl, where_clause(condition, tbl.c), max_rows + 1)
+        if len(old_rows) > max_rows:
             raise PermanentActionError(
                 f"more than {max_rows} {collection} records match the filter; nothing was deleted"
             )
-        ids = [row[0] for row in matching]
+        ids = [row[spec.primary_key] for row in old_rows]
         if ids:
             self.conn.execute(delete(tbl).where(tbl.c[spec.primary_key].in_(ids)))
+            for old in old_rows:
+                self._changed(collection, "deleted", old, None)
         return ids
 
     def insert_ignore(self, collection: str, rows: list[dict[str, Any]]) -> int:

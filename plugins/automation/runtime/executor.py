@@ -22,6 +22,7 @@ from automation.records.registry import get_registry
 from automation.records.store import RecordStore
 from automation.runtime.context import condition_data
 from automation.store.db import engine
+from automation.store.ledger import EventLedger
 from automation.store.repository import EffectStore
 from automation.templating import render_value
 from automation.validation import parse_step_config
@@ -52,6 +53,29 @@ class _Connections:
         if conn_id not in self.open:
             self.open[conn_id] = self.stack.enter_context(engine(conn_id).begin())
         return self.open[conn_id]
+
+
+def record_events(changes: list[dict[str, Any]], run: RunInfo, depth: int) -> list[dict[str, Any]]:
+    """Ledger rows for what a step changed: other workflows can react; this one will not
+    re-trigger itself (origin), and chains stop at max_depth."""
+    registry = get_registry()
+    rows = []
+    for index, change in enumerate(changes):
+        record = change["new"] or change["old"] or {}
+        pk = registry.collection(change["collection"]).primary_key
+        rows.append({
+            "idempotency_key": f"step:{run.dag_id}:{run.run_id}:{run.task_id}:{run.map_index}:{index}"[:200],
+            "entity": change["collection"],
+            "entity_id": None if record.get(pk) is None else str(record.get(pk)),
+            "event": change["event"],
+            "old_data": to_jsonable(change["old"]),
+            "new_data": to_jsonable(change["new"]),
+            "actor": f"workflow:{run.workflow_key}",
+            "origin_workflow": run.workflow_key,
+            "depth": depth,
+            "source": "outbox",
+        })  # fmt: skip
+    return rows
 
 
 def render_step(workflow: Workflow, step: Step, context: dict[str, Any]) -> tuple[dict[str, Any], Any] | None:
@@ -97,10 +121,18 @@ def execute_step(
             if done:
                 return StepResult("recorded", output=output, rendered_config=rendered,
                                   reason="already delivered by an earlier try; not repeated")  # fmt: skip
+        store: RecordStore | None = None
+
+        def records() -> RecordStore:
+            nonlocal store
+            if store is None:
+                store = RecordStore(conns.get(records_conn_id))
+            return store
+
         ctx = ActionContext(
             run=run,
             template_context=context,
-            records_factory=lambda: RecordStore(conns.get(records_conn_id)),
+            records_factory=records,
             effects_factory=lambda: EffectStore(conns.get(DB_CONN_ID)),
             dry_run=dry_run,
         )
@@ -110,6 +142,9 @@ def execute_step(
         if isinstance(result, TriggerRun):
             return StepResult("deferred", rendered_config=rendered, trigger_run=result)
         output = to_jsonable(result)
+        if store is not None and store.changes and not dry_run:
+            depth = int((context.get("trigger") or {}).get("depth") or 0) + 1
+            EventLedger.append_on(conns.get(DB_CONN_ID), record_events(store.changes, run, depth))
         if keyed:
             ctx.effects.record(run.dag_id, run.run_id, run.task_id, run.map_index, action.name, output, run.try_number)
     return StepResult("success", output=output, rendered_config=rendered)

@@ -10,6 +10,7 @@ import json
 import re
 from typing import Any
 
+import pendulum
 from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
@@ -19,12 +20,15 @@ from automation.actions.base import TriggerRun
 from automation.actions.for_each import InnerAction
 from automation.conditions import evaluate
 from automation.definitions import Step, Workflow
+from automation.definitions.triggers import EVENT_TRIGGERS
 from automation.errors import ConditionError, PermanentActionError
 from automation.runtime.context import condition_data, run_info, template_context, trigger_payload
+from automation.runtime.event_gate import decide, delayed_start, event_trigger
 from automation.runtime.executor import StepResult, execute_step
 from automation.runtime.expand import expand_trigger
 from automation.runtime.retry import RETRY_POLICY
 from automation.runtime.versions import pinned_workflow
+from automation.store.ledger import EventLedger
 
 GATE_TASK_ID = "conditions"
 EACH_SUFFIX = "__each"
@@ -57,11 +61,17 @@ class WorkflowTask(BaseOperator):
             workflow_version=version,
         )
 
+    def trigger(self, context: Any, workflow: Workflow) -> dict[str, Any]:
+        partition_key = getattr(context["dag_run"], "partition_key", None)
+        if partition_key and workflow.trigger.type in EVENT_TRIGGERS:
+            return event_trigger(workflow, partition_key)
+        return trigger_payload(context)
+
     def base_context(self, context: Any, workflow: Workflow, version: int, outputs: dict[str, Any]) -> dict:
         return template_context(
             workflow,
             version,
-            expand_trigger(workflow, trigger_payload(context)),
+            expand_trigger(workflow, self.trigger(context, workflow)),
             run=run_info(context),
             params=dict(context.get("params") or {}),
             step_outputs=outputs,
@@ -69,22 +79,76 @@ class WorkflowTask(BaseOperator):
 
 
 class GateOperator(WorkflowTask, SkipMixin):
-    """Evaluates the workflow's conditions; false skips every downstream step."""
+    """Decides whether the run goes on: the event checks (exactly once, loops, changed fields,
+    throttle/debounce) for event-triggered runs, then the conditions. No skips every step."""
 
     ui_color = "#fff4d6"
 
     def execute(self, context: Any) -> dict[str, Any]:
         workflow, version = self.pinned(context)
         values = self.base_context(context, workflow, version, {})
+        event_id = values["trigger"].get("event_id")
+        if event_id is None:
+            return self._conditions(context, workflow, version, values, None)
+        decision = decide(workflow, values["trigger"], context["dag_run"].run_id, EventLedger())
+        if not decision.run:
+            return self._stop(context, workflow, event_id, decision.outcome, decision.reason)
+        if decision.wait_seconds:
+            self.log.info("Debounce: waiting %s s for later events of %s", decision.wait_seconds, decision.scope)
+            self.defer(
+                trigger=DateTimeTrigger(moment=pendulum.now("UTC").add(seconds=decision.wait_seconds)),
+                method_name="after_debounce",
+                kwargs={"event_id": event_id, "scope": decision.scope},
+            )
+        return self._after_checks(context, workflow, version, values, event_id)
+
+    def after_debounce(self, context: Any, event: Any = None, event_id: int = 0, scope: str = "") -> dict[str, Any]:
+        workflow, version = self.pinned(context)
+        latest = EventLedger().debounce_latest(workflow.key, scope)
+        if latest != event_id:
+            return self._stop(context, workflow, event_id, "debounced", f"event {latest} came later and takes over")
+        values = self.base_context(context, workflow, version, {})
+        return self._after_checks(context, workflow, version, values, event_id)
+
+    def _after_checks(
+        self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int
+    ) -> dict[str, Any]:
+        """The trigger's `delay`: the steps start later, without holding a worker slot."""
+        moment = delayed_start(workflow, values["trigger"])
+        if moment is not None and moment > pendulum.now("UTC"):
+            self.log.info("Delayed start: the steps start at %s", moment)
+            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="after_delay", kwargs={"event_id": event_id})
+        return self._conditions(context, workflow, version, values, event_id)
+
+    def after_delay(self, context: Any, event: Any = None, event_id: int = 0) -> dict[str, Any]:
+        workflow, version = self.pinned(context)
+        values = self.base_context(context, workflow, version, {})
+        return self._conditions(context, workflow, version, values, event_id)
+
+    def _conditions(
+        self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int | None
+    ) -> dict[str, Any]:
         try:
             met = evaluate(workflow.conditions, condition_data(workflow, values))
         except ConditionError as exc:
+            if event_id is not None:
+                EventLedger().set_outcome(event_id, workflow.key, "error", str(exc))
             raise AirflowFailException(str(exc)) from exc
         if not met:
-            self.log.info("Conditions are false: skipping every step of this run")
-            downstream = [t for t in context["task"].get_flat_relatives(upstream=False) if not t.is_teardown]
-            self.skip(ti=context["ti"], tasks=downstream)
-        return {"conditions_met": met, "version": version}
+            return self._stop(context, workflow, event_id, "conditions_false", "the conditions are false")
+        if event_id is not None:
+            EventLedger().set_outcome(event_id, workflow.key, "ran")
+        return {"run": True, "outcome": "ran", "version": version}
+
+    def _stop(
+        self, context: Any, workflow: Workflow, event_id: int | None, outcome: str, reason: str | None
+    ) -> dict[str, Any]:
+        self.log.info("Not running the steps: %s (%s)", outcome, reason)
+        if event_id is not None and outcome != "duplicate":
+            EventLedger().set_outcome(event_id, workflow.key, outcome, reason)
+        downstream = [t for t in context["task"].get_flat_relatives(upstream=False) if not t.is_teardown]
+        self.skip(ti=context["ti"], tasks=downstream)
+        return {"run": False, "outcome": outcome, "reason": reason}
 
 
 _STEP_REF = re.compile(r"steps\.([a-z_][a-z0-9_]*)")

@@ -61,3 +61,16 @@ def engine(conn_id: str = DB_CONN_ID) -> Engine:
 def dispose_engines() -> None:
     """Forget cached engines (tests point the connection elsewhere; forked processes must not share)."""
     _engine.cache_clear()
+
+
+class UsesDatabase:
+    """Base of the store's repositories: a given engine (tests, a dry run) or the definitions DB's."""
+
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = engine()
+        return self._engine

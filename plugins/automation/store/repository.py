@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from automation.definitions import Status, Workflow
 from automation.errors import ConflictError, NotFoundError, StoreError
 from automation.store import tables as t
-from automation.store.db import engine as default_engine
+from automation.store.db import UsesDatabase
 
 #: Statuses that get a DAG: ACTIVE runs, INACTIVE is kept (paused) so its history stays visible.
 BUILDABLE_STATUSES = (Status.ACTIVE.value, Status.INACTIVE.value)
@@ -39,16 +39,7 @@ def _definition_json(workflow: Workflow) -> dict[str, Any]:
     return workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class Repository:
-    def __init__(self, engine: Engine | None = None) -> None:
-        self._engine = engine
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = default_engine()
-        return self._engine
-
+class Repository(UsesDatabase):
     # -- workflows -----------------------------------------------------------------------------
 
     def _current_select(self):

@@ -106,3 +106,48 @@ round_robin = Table(
     Column("key", String(250), primary_key=True),
     Column("position", BigInteger, nullable=False, server_default="0"),
 )
+
+#: The event ledger: the source of truth of record events; emitted once as partitioned asset events.
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(200), nullable=False, unique=True),
+    Column("entity", String(63), nullable=False),
+    Column("entity_id", String(200)),
+    Column("event", String(63), nullable=False),
+    Column("old_data", JSONB),
+    Column("new_data", JSONB),
+    Column("actor", String(200)),
+    Column("origin_workflow", String(63)),
+    Column("depth", Integer, nullable=False, server_default="0"),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("emitted_at", DateTime(timezone=True)),
+    Column("emit_note", Text),
+    #: "api" rows are emitted by the request that stored them; "outbox" rows (apps' own inserts,
+    #: record actions) by the emitter process, at once on NOTIFY.
+    Column("source", String(16), nullable=False, server_default="outbox"),
+)
+
+#: What each workflow did with each event (ran, or why not): claimed once, so one run per pair.
+event_runs = Table(
+    "event_runs",
+    metadata,
+    Column("event_id", BigInteger, nullable=False),
+    Column("workflow_key", String(63), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("reason", Text),
+    Column("decided_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("event_id", "workflow_key"),
+)
+
+throttle_state = Table(
+    "throttle_state",
+    metadata,
+    Column("workflow_key", String(63), nullable=False),
+    Column("scope_key", String(250), nullable=False),
+    Column("last_event_id", BigInteger, nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("workflow_key", "scope_key"),
+)

@@ -1,0 +1,206 @@
+"""Events: ingest throughput and latency of the events API, event-to-first-step latency vs an
+empty DAG triggered through Airflow's REST API (the floor), and a burst: all runs finished, lost 0,
+duplicated 0. Starts a real Airflow (api-server, scheduler, dag-processor, triggerer) + emitter.
+
+Usage: python benchmarks/events.py [--ingest 1000] [--latency 20] [--burst 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+from _env import ROOT, bench_env
+
+FLOOR_DAG = """
+from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.sdk import DAG
+
+with DAG("floor_empty", schedule=None, max_active_runs=64, is_paused_upon_creation=False):
+    EmptyOperator(task_id="first")
+"""
+WORKFLOW = {
+    "key": "bench-events", "name": "bench events", "status": "ACTIVE",
+    "trigger": {"type": "record_event", "entity": "leads", "events": ["created"]},
+    "settings": {"max_active_runs": 1000, "retries": 0},
+    "steps": [{"id": "log", "type": "add_note", "config": {"entity": "leads", "entity_id": "{{ trigger.id }}",
+                                                           "body": "lead {{ trigger.id }}"}}],
+}  # fmt: skip
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Api:
+    def __init__(self, base: str) -> None:
+        token = httpx.post(f"{base}/auth/token", json={"username": "admin", "password": "admin"}).json()["access_token"]
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.http = httpx.Client(base_url=base, headers=self.headers, timeout=60)
+
+    def get(self, path: str, **params: object) -> dict:
+        return self.http.get(f"/api/v2{path}", params=params).raise_for_status().json()
+
+    def runs(self, dag_id: str, **params: object) -> list[dict]:
+        out, offset = [], 0
+        while True:
+            page = self.get(f"/dags/{dag_id}/dagRuns", limit=100, offset=offset, **params)["dag_runs"]
+            out += page
+            offset += 100
+            if len(page) < 100:
+                return out
+
+    def first_task_start(self, dag_id: str, run_id: str, task_id: str) -> float | None:
+        ti = self.http.get(f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").json()
+        start = ti.get("start_date")
+        return None if not start else _ts(start)
+
+
+def _ts(value: str) -> float:
+    import pendulum
+
+    return pendulum.parse(value).timestamp()
+
+
+def wait(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def ingest(api: Api, n: int, workers: int) -> dict[str, float]:
+    def post(i: int) -> float:
+        start = time.perf_counter()
+        response = api.http.post(
+            "/automation/api/v1/events",
+            json={
+                "entity": "ingest_only",
+                "event": "created",
+                "id": i,
+                "new": {"id": i},
+                "idempotency_key": f"ingest-{i}",
+            },
+        )
+        response.raise_for_status()
+        return time.perf_counter() - start
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        latencies = list(pool.map(post, range(n)))
+    wall = time.perf_counter() - started
+    return {"events_per_s": n / wall, "p50_ms": pct(latencies, 50) * 1000, "p99_ms": pct(latencies, 99) * 1000}
+
+
+def _run_for_event(api: Api, event_id: int) -> str | None:
+    for run in api.runs("automation__bench-events"):
+        if run.get("partition_key") == str(event_id):
+            return run["dag_run_id"]
+    return None
+
+
+def latency(api: Api, n: int) -> dict[str, list[float]]:
+    """Sequential samples: an event to our gate task's start, a REST trigger to an empty DAG's task."""
+    ours, floor = [], []
+    for i in range(n):
+        sent = time.time()
+        posted = api.http.post(
+            "/automation/api/v1/events",
+            json={"entity": "leads", "event": "created", "id": f"lat-{i}", "idempotency_key": f"lat-{i}"},
+        )
+        event_id = posted.raise_for_status().json()["id"]
+        sent_floor = time.time()
+        run = api.http.post("/api/v2/dags/floor_empty/dagRuns", json={"logical_date": None}).raise_for_status().json()
+        got_ours = got_floor = None
+        deadline = time.monotonic() + 120
+        while (got_ours is None or got_floor is None) and time.monotonic() < deadline:
+            if got_floor is None:
+                got_floor = api.first_task_start("floor_empty", run["dag_run_id"], "first")
+            if got_ours is None and (run_id := _run_for_event(api, event_id)):
+                got_ours = api.first_task_start("automation__bench-events", run_id, "conditions")
+            time.sleep(0.1)
+        if got_ours and got_floor:
+            ours.append(got_ours - sent)
+            floor.append(got_floor - sent_floor)
+    return {"ours": ours, "floor": floor}
+
+
+def burst(api: Api, n: int) -> dict[str, float]:
+    before = {r["dag_run_id"] for r in api.runs("automation__bench-events")}
+    events = [{"entity": "leads", "event": "created", "id": f"b-{i}", "idempotency_key": f"burst-{i}"}
+              for i in range(n)]  # fmt: skip
+    started = time.perf_counter()
+    for chunk in range(0, n, 500):
+        api.http.post(
+            "/automation/api/v1/events/batch", json={"events": events[chunk : chunk + 500]}
+        ).raise_for_status()
+
+    def done() -> bool:
+        runs = [r for r in api.runs("automation__bench-events") if r["dag_run_id"] not in before]
+        return len(runs) >= n and all(r["state"] in ("success", "failed") for r in runs)
+
+    wait(done, 3600, "the burst's runs")
+    elapsed = time.perf_counter() - started
+    runs = [r for r in api.runs("automation__bench-events") if r["dag_run_id"] not in before]
+    keys = [r.get("partition_key") for r in runs]
+    return {"seconds": elapsed, "runs": len(runs), "lost": n - len(set(keys)), "duplicated": len(keys) - len(set(keys)),
+            "failed": sum(r["state"] == "failed" for r in runs)}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ingest", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--latency", type=int, default=20)
+    parser.add_argument("--burst", type=int, default=1000)
+    args = parser.parse_args()
+    from automation.local.stack import AirflowProcesses, run_command
+
+    with bench_env(airflow=True) as env:
+        tmp = Path(env["BENCH_TMP"])
+        (tmp / "workflows.py").write_text((ROOT / "dags" / "automation_workflows.py").read_text())
+        (tmp / "floor.py").write_text(FLOOR_DAG)
+        (tmp / "wf.json").write_text(json.dumps([WORKFLOW]))
+        run_command(["python", "-m", "automation", "import", str(tmp / "wf.json")], env)
+        procs = AirflowProcesses(env, tmp / "logs").start()
+        try:
+            base = env["AIRFLOW__API__BASE_URL"]
+            wait(lambda: _healthy(base), 180, "the api-server")
+            api = Api(base)
+            wait(lambda: api.http.get("/api/v2/dags/automation__bench-events").status_code == 200
+                 and api.http.get("/api/v2/dags/floor_empty").status_code == 200, 120, "the DAGs")  # fmt: skip
+            time.sleep(5)
+            ing = ingest(api, args.ingest, args.workers)
+            lat = latency(api, args.latency)
+            bur = burst(api, args.burst)
+        finally:
+            procs.stop()
+    print(f"\n| ingest ({args.ingest} events, {args.workers} clients) | value |\n|---|---:|")
+    print(f"| throughput | {ing['events_per_s']:.0f} events/s |\n| p50 | {ing['p50_ms']:.1f} ms |\n"
+          f"| p99 | {ing['p99_ms']:.1f} ms |")  # fmt: skip
+    o, f = lat["ours"], lat["floor"]
+    print(f"\n| start latency ({len(o)} samples) | p50 (s) | p95 (s) |\n|---|---:|---:|")
+    print(f"| event -> first task of the workflow | {pct(o, 50):.2f} | {pct(o, 95):.2f} |")
+    print(f"| REST trigger -> first task of an empty DAG (floor) | {pct(f, 50):.2f} | {pct(f, 95):.2f} |")
+    print(f"| ratio | {pct(o, 50) / pct(f, 50):.2f}x | {pct(o, 95) / pct(f, 95):.2f}x |")
+    print(f"\n| burst of {args.burst} events | value |\n|---|---:|")
+    print(f"| all runs finished after | {bur['seconds']:.0f} s |\n| runs | {bur['runs']} |\n| lost | {bur['lost']} |\n"
+          f"| duplicated | {bur['duplicated']} |\n| failed | {bur['failed']} |")  # fmt: skip
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The plugin's FastAPI app, mounted by Airflow's api-server under /automation."""

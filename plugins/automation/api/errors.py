@@ -1,0 +1,36 @@
+"""4xx with the field path and what was expected; never a 500 or a traceback for bad input."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from automation.definitions.issues import join_path
+from automation.errors import ConflictError, DefinitionError, NotFoundError
+
+
+def _path(loc: tuple) -> str:
+    parts = list(loc[1:]) if loc and loc[0] in {"body", "query", "path"} else list(loc)
+    return join_path(p for p in parts if p not in {"EventIn", "EventBatch"})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [
+            {"path": _path(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()
+        ]
+        return JSONResponse({"detail": "invalid request", "errors": issues}, status_code=422)
+
+    @app.exception_handler(DefinitionError)
+    async def _definition(request: Request, exc: DefinitionError) -> JSONResponse:
+        return JSONResponse({"detail": "invalid definition", "errors": [i.as_dict() for i in exc.issues]}, 422)
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ConflictError)
+    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)

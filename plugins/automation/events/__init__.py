@@ -1,0 +1,1 @@
+"""Record events: the ledger's ways in, emission as partitioned asset events, webhooks."""

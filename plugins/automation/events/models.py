@@ -1,0 +1,53 @@
+"""What the events API accepts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import Field
+
+from automation.definitions.base import StrictModel
+
+EVENT_NAME = r"^[a-z_][a-z0-9_.-]{0,62}$"
+MAX_BATCH = 500
+
+
+class Origin(StrictModel):
+    workflow: str | None = None
+    depth: int = Field(default=0, ge=0, le=100)
+
+
+class EventIn(StrictModel):
+    entity: str = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="e.g. deals")
+    event: str = Field(pattern=EVENT_NAME, description="created, updated, deleted or a custom name")
+    id: str | int | None = Field(default=None, description="the record's id")
+    new: dict[str, Any] | None = None
+    old: dict[str, Any] | None = None
+    actor: str | None = Field(default=None, max_length=200)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
+                                        description="a re-sent event with the same key is stored once")  # fmt: skip
+    origin: Origin | None = None
+
+    def ledger_row(self, source: str) -> dict[str, Any]:
+        return {
+            "idempotency_key": self.idempotency_key or f"auto:{uuid.uuid4()}",
+            "entity": self.entity,
+            "entity_id": None if self.id is None else str(self.id),
+            "event": self.event,
+            "new_data": self.new,
+            "old_data": self.old,
+            "actor": self.actor,
+            "origin_workflow": self.origin.workflow if self.origin else None,
+            "depth": self.origin.depth if self.origin else 0,
+            "source": source,
+        }
+
+
+class EventBatch(StrictModel):
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class IngestResult(StrictModel):
+    id: int
+    created: bool
