@@ -28,8 +28,10 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 bench: $(VENV)/.installed-test
-	$(BIN)/pip install -q dag-factory==1.1.0
+	$(BIN)/pip install -q dag-factory==1.1.0 panzi-json-logic==1.0.1
 	$(BIN)/python benchmarks/parse.py
+	$(BIN)/python benchmarks/steps.py
+	$(BIN)/python benchmarks/events.py
 
 clean-state:
 	rm -rf .automation
