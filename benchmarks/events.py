@@ -106,6 +106,43 @@ def _run_for_event(api: Api, event_id: int) -> str | None:
     return None
 
 
+def _outbox_insert(i: int) -> int:
+    from sqlalchemy import text
+
+    from automation.store.db import engine
+
+    with engine().begin() as conn:
+        return conn.execute(
+            text(
+                "INSERT INTO automation.events (idempotency_key, entity, entity_id, event) "
+                "VALUES (:k, 'leads', :i, 'created') RETURNING id"
+            ),
+            {"k": f"outbox-lat-{i}", "i": str(i)},
+        ).scalar_one()
+
+
+def _start_of_event_run(api: Api, event_id: int, timeout: float = 120) -> float | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if run_id := _run_for_event(api, event_id):
+            start = api.first_task_start("automation__bench-events", run_id, "conditions")
+            if start:
+                return start
+        time.sleep(0.1)
+    return None
+
+
+def outbox_latency(api: Api, n: int) -> list[float]:
+    """An app's own INSERT into the ledger (outbox) to the workflow's first task: NOTIFY -> emitter."""
+    samples = []
+    for i in range(n):
+        sent = time.time()
+        start = _start_of_event_run(api, _outbox_insert(i))
+        if start:
+            samples.append(start - sent)
+    return samples
+
+
 def latency(api: Api, n: int) -> dict[str, list[float]]:
     """Sequential samples: an event to our gate task's start, a REST trigger to an empty DAG's task."""
     ours, floor = [], []
@@ -179,6 +216,7 @@ def main() -> None:
             time.sleep(5)
             ing = ingest(api, args.ingest, args.workers)
             lat = latency(api, args.latency)
+            lat["outbox"] = outbox_latency(api, args.latency)
             bur = burst(api, args.burst)
         finally:
             procs.stop()
@@ -188,6 +226,8 @@ def main() -> None:
     o, f = lat["ours"], lat["floor"]
     print(f"\n| start latency ({len(o)} samples) | p50 (s) | p95 (s) |\n|---|---:|---:|")
     print(f"| event -> first task of the workflow | {pct(o, 50):.2f} | {pct(o, 95):.2f} |")
+    ob = lat["outbox"]
+    print(f"| outbox INSERT -> first task of the workflow | {pct(ob, 50):.2f} | {pct(ob, 95):.2f} |")
     print(f"| REST trigger -> first task of an empty DAG (floor) | {pct(f, 50):.2f} | {pct(f, 95):.2f} |")
     print(f"| ratio | {pct(o, 50) / pct(f, 50):.2f}x | {pct(o, 95) / pct(f, 95):.2f}x |")
     print(f"\n| burst of {args.burst} events | value |\n|---|---:|")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from automation.local.stack import AirflowProcesses
-from tests.conftest import API_PORT, ENV, TMP
+from tests.conftest import API_PORT, ENV, ROOT, TMP
 
 
 class AirflowApi:
@@ -75,3 +76,6 @@ def airflow(airflow_db: None, migrated: None) -> Iterator[AirflowApi]:
         yield api
     finally:
         procs.stop()
+        artifacts = ROOT / "test-artifacts" / "airflow-logs"  # kept for a look after a failure
+        shutil.rmtree(artifacts, ignore_errors=True)
+        shutil.copytree(TMP / "logs", artifacts, dirs_exist_ok=True)

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from automation.client import AutomationClient
 from automation.store.db import engine
 from tests.e2e.conftest import AirflowApi, wait_for
 from tests.e2e.test_workflows_in_airflow import cli
@@ -55,8 +56,13 @@ def import_workflows(tmp_path, airflow: AirflowApi, *definitions: dict) -> None:
     time.sleep(3)  # the dag-processor registers the assets with the DAGs
 
 
+def lead_notes() -> int:
+    return sql("SELECT count(*) AS n FROM crm.activities WHERE body LIKE 'lead %'")[0]["n"]
+
+
 def test_a_burst_makes_one_run_per_event_and_reposting_adds_nothing(airflow: AirflowApi, tmp_path) -> None:
     import_workflows(tmp_path, airflow, LEADS, OTHER)
+    runs_before = airflow.runs("automation__lead-log")
     events = [{"entity": "leads", "event": "created", "id": i, "new": {"id": i}, "idempotency_key": f"lead-{i}"}
               for i in range(300)]  # fmt: skip
     response = airflow.client.post("/automation/api/v1/events/batch", json={"events": events})
@@ -153,5 +159,33 @@ def test_signed_webhooks_and_api_errors(airflow: AirflowApi, tmp_path, monkeypat
     paths = {e["path"] for e in bad.json()["errors"]}
     assert {"events[1].entity", "events[1].colour"} <= paths
     assert httpx.post(f"{airflow.base}/automation/api/v1/events", json={"entity": "a", "event": "b"}).status_code == 401
+    client = AutomationClient(airflow.base, username="admin", password="admin")
+    first = client.emit("leads", "updated", id=5, new={"x": 1}, idempotency_key="client-5")
+    assert first["created"] is True and client.emit("leads", "updated", id=5, idempotency_key="client-5") == {
+        "id": first["id"], "created": False}  # fmt: skip
     viewer = AirflowApi(airflow.base, "viewer", "viewer")
     assert viewer.client.post("/automation/api/v1/events", json={"entity": "a", "event": "b"}).status_code == 403
+
+
+IDLE = {
+    "key": "idle-deals", "name": "Idle deals follow-up", "status": "ACTIVE",
+    "trigger": {"type": "inactivity", "entity": "deals", "days": 30, "scan_cron": "0 6 * * *",
+                "filter": {"field": "stage", "op": "in", "value": ["PROPOSITION", "QUALIFICATION"]}},
+    "steps": [{"id": "task", "type": "create_task", "config": {"title": "Follow up {{ trigger.new.name }}",
+                                                               "due": "+7 days", "values": {"deal_id": "{{ trigger.id }}"}}}],
+}  # fmt: skip
+
+
+def test_inactivity_scan_starts_one_run_per_idle_record_once(airflow: AirflowApi, tmp_path) -> None:
+    import_workflows(tmp_path, airflow, IDLE)
+    wait_for(lambda: airflow.dag("automation__idle-deals__scan"), 60, "the scan DAG")
+    sql("INSERT INTO crm.deals (name, stage, updated_at) VALUES ('Idle A', 'PROPOSITION', now() - interval '40 days'), "
+        "('Idle B', 'QUALIFICATION', now() - interval '31 days'), ('Lost', 'LOST', now() - interval '90 days'), "
+        "('Busy', 'PROPOSITION', now())")  # fmt: skip
+    for _ in range(2):  # a second scan of the same idle period starts nothing new
+        scan = airflow.post("/dags/automation__idle-deals__scan/dagRuns", {"logical_date": None})
+        wait_for(lambda scan=scan: airflow.get(f"/dags/automation__idle-deals__scan/dagRuns/{scan['dag_run_id']}")
+                 ["state"] == "success", 120, "the scan")  # fmt: skip
+    wait_for(lambda: len(sql("SELECT id FROM crm.tasks")) == 2, 120, "one run per idle deal")
+    time.sleep(5)
+    assert sorted(r["title"] for r in sql("SELECT title FROM crm.tasks")) == ["Follow up Idle A", "Follow up Idle B"]

@@ -132,6 +132,8 @@ def test_approval_answered_through_the_rest_api_continues_the_run(airflow: Airfl
         return response.json() if response.status_code == 200 else None
 
     detail = wait_for(waiting_for_answer, 90, "the approval request")
+    task = f"/dags/automation__release/dagRuns/{run['dag_run_id']}/taskInstances/approve"
+    wait_for(lambda: airflow.get(task)["state"] == "awaiting_input", 60, "the approval task to wait for input")
     assert detail["subject"] == "Deploy to production?" and detail["options"] == ["Approve", "Reject"]
     answer = airflow.client.patch(hitl, json={"chosen_options": ["Approve"]})
     assert answer.status_code == 200, answer.text

@@ -73,3 +73,20 @@ def test_webhook_signature_checks() -> None:
         verify("s", body, None)
     with pytest.raises(SignatureError, match="must look like"):
         verify("s", body, "sha256=abc")
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_cli_emit_stores_once_and_emits(capsys: pytest.CaptureFixture[str]) -> None:
+    from automation.cli.main import main
+
+    args = ["emit", "deals", "updated", "--id", "4", "--new", '{"stage": "SIGNED"}', "--old", '{"stage": "LOST"}',
+            "--key", "deal-4-v2"]  # fmt: skip
+    assert main(args) == 0
+    assert "stored and emitted" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "already stored" in capsys.readouterr().out
+    ((event_id, _),) = EventLedger().append([row("deal-4-v2")])
+    stored = EventLedger().get(event_id)
+    assert stored["new_data"] == {"stage": "SIGNED"} and stored["old_data"] == {"stage": "LOST"}
+    assert stored["emitted_at"] is not None and stored["emit_note"] == "no workflow listens to this event"
+    assert main(["emit", "Deals", "updated"]) == 2
