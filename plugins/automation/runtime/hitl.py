@@ -27,9 +27,6 @@ class ApprovalStepOperator(StepOperator, ApprovalOperator):
         super().__init__(**kwargs)
 
     def execute(self, context: Any) -> Any:
-        answered = self._earlier_answer(context)
-        if answered is not None:
-            return self.execute_complete(context, answered)
         workflow, _, step, values = self.step_and_context(context)
         prepared = render_step(workflow, step, values)
         if prepared is None:
@@ -41,25 +38,6 @@ class ApprovalStepOperator(StepOperator, ApprovalOperator):
         self.fail_on_reject = config.fail_on_reject
         self.assigned_users = [{"id": u, "name": u} for u in config.assigned_users] or None
         return ApprovalOperator.execute(self, context)
-
-    def _earlier_answer(self, context: Any) -> dict[str, Any] | None:
-        """An answer given to an earlier try. Airflow 3.3.2 can take an answer that arrives within a
-        second of the task parking for a failed attempt and retry the task; asking again would
-        reset that answer, so a retry honours it instead."""
-        ti = context["ti"]
-        if (getattr(ti, "try_number", 1) or 1) <= 1:
-            return None
-        from airflow.sdk.execution_time.hitl import get_hitl_detail_content_detail
-
-        try:
-            detail = get_hitl_detail_content_detail(ti.id)
-        except Exception:
-            return None
-        if not detail.response_received:
-            return None
-        user = detail.responded_by_user.model_dump() if detail.responded_by_user else None
-        return {"chosen_options": detail.chosen_options or [], "params_input": detail.params_input or {},
-                "responded_at": detail.responded_at, "responded_by_user": user}  # fmt: skip
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
         return to_jsonable(dict(ApprovalOperator.execute_complete(self, context, event)))
