@@ -30,6 +30,8 @@ def _wait_for_ui(url: str, procs: AirflowProcesses, timeout: float = 180) -> boo
 
 
 def main() -> int:
+    # Ctrl-C must stop everything even when started from a shell that ignores SIGINT (background jobs)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     root = Path(os.environ.get("AUTOMATION_HOME", ".automation")).resolve()
     pg_port = int(os.environ.get("AUTOMATION_PG_PORT", "54329"))
     api_port = int(os.environ.get("AUTOMATION_UI_PORT", "8080"))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
 from automation.actions import ActionContext, RunInfo, get_action
 from automation.actions.base import Defer, TriggerRun
@@ -136,7 +137,10 @@ def execute_step(
             effects_factory=lambda: EffectStore(conns.get(DB_CONN_ID)),
             dry_run=dry_run,
         )
-        result = action.run(config, ctx)
+        try:
+            result = action.run(config, ctx)
+        except (IntegrityError, DataError) as exc:  # the data is wrong: another attempt fails the same way
+            raise PermanentActionError(f"step {step.id!r}: the database refused the change: {exc.orig}") from exc
         if isinstance(result, Defer):
             return StepResult("deferred", rendered_config=rendered, defer=result)
         if isinstance(result, TriggerRun):
