@@ -189,3 +189,45 @@ def test_inactivity_scan_starts_one_run_per_idle_record_once(airflow: AirflowApi
     wait_for(lambda: len(sql("SELECT id FROM crm.tasks")) == 2, 120, "one run per idle deal")
     time.sleep(5)
     assert sorted(r["title"] for r in sql("SELECT title FROM crm.tasks")) == ["Follow up Idle A", "Follow up Idle B"]
+
+
+DEBOUNCED = {
+    "key": "debounced", "name": "Debounced", "status": "ACTIVE",
+    "trigger": {"type": "record_event", "entity": "leads", "events": ["updated"]},
+    "settings": {"throttle": {"window": "4s", "scope": "entity", "mode": "debounce"}, "retries": 0},
+    "steps": [{"id": "log", "type": "add_note", "config": {"entity": "leads", "entity_id": "{{ trigger.id }}",
+                                                           "body": "debounced {{ trigger.new.v }}"}}],
+}  # fmt: skip
+DELAYED = {
+    "key": "delayed", "name": "Delayed start", "status": "ACTIVE",
+    "trigger": {"type": "record_event", "entity": "leads", "events": ["created"],
+                "delay": {"field": "call_at", "offset": "+0 days"}},
+    "settings": {"retries": 0},
+    "steps": [{"id": "log", "type": "add_note", "config": {"entity": "leads", "entity_id": "{{ trigger.id }}",
+                                                           "body": "called {{ trigger.id }}"}}],
+}  # fmt: skip
+
+
+def test_debounce_keeps_the_last_event_and_delay_defers_the_start(airflow: AirflowApi, tmp_path) -> None:
+    import_workflows(tmp_path, airflow, DEBOUNCED, DELAYED)
+    post = airflow.client.post
+    for version in (1, 2, 3):  # three quick updates of lead 1, one of lead 2
+        post("/automation/api/v1/events", json={"entity": "leads", "event": "updated", "id": 1, "new": {"v": version}})
+    post("/automation/api/v1/events", json={"entity": "leads", "event": "updated", "id": 2, "new": {"v": 9}})
+    call_at = time.time() + 8
+    created = post("/automation/api/v1/events", json={
+        "entity": "leads", "event": "created", "id": 7,
+        "new": {"call_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(call_at))}})  # fmt: skip
+    assert created.status_code == 201
+    wait_for(
+        lambda: len(sql("SELECT body FROM crm.activities WHERE body LIKE 'debounced%'")) == 2, 120, "debounced runs"
+    )
+    wait_for(lambda: sql("SELECT body FROM crm.activities WHERE body = 'called 7'"), 120, "the delayed run")
+    time.sleep(6)
+    assert sorted(r["body"] for r in sql("SELECT body FROM crm.activities WHERE body LIKE 'debounced%'")) == [
+        "debounced 3", "debounced 9"]  # fmt: skip
+    outcomes = sql("SELECT outcome, count(*) AS n FROM automation.event_runs WHERE workflow_key = 'debounced' "
+                   "GROUP BY outcome ORDER BY outcome")  # fmt: skip
+    assert outcomes == [{"outcome": "debounced", "n": 2}, {"outcome": "ran", "n": 2}]
+    (called,) = sql("SELECT extract(epoch FROM created_at) AS at FROM crm.activities WHERE body = 'called 7'")
+    assert float(called["at"]) >= call_at - 1  # not before the record's call_at
