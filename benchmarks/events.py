@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -205,7 +206,7 @@ def main() -> None:
         (tmp / "workflows.py").write_text((ROOT / "dags" / "automation_workflows.py").read_text())
         (tmp / "floor.py").write_text(FLOOR_DAG)
         (tmp / "wf.json").write_text(json.dumps([WORKFLOW]))
-        run_command(["python", "-m", "automation", "import", str(tmp / "wf.json")], env)
+        run_command([sys.executable, "-m", "automation", "import", str(tmp / "wf.json")], env)
         procs = AirflowProcesses(env, tmp / "logs").start()
         try:
             base = env["AIRFLOW__API__BASE_URL"]

@@ -191,7 +191,12 @@ def cmd_emit(args: argparse.Namespace) -> int:
         _err(f"error: {exc}")
         return 2
     (result,) = ingest([event], source="cli")
-    _out(f"event {result.id} {'stored and emitted' if result.created else 'already stored (same key)'}")
+    if not result.created:
+        _out(f"event {result.id} already stored (same key)")
+    elif result.emitted:
+        _out(f"event {result.id} stored and emitted")
+    else:
+        _out(f"event {result.id} stored; the emitter process emits it (Airflow's database is not reachable here)")
     return 0
 
 

@@ -17,9 +17,11 @@ def ingest(events: list[EventIn], *, source: str = "api", ledger: EventLedger | 
     ledger = ledger or EventLedger()
     stored = ledger.append([event.ledger_row(source) for event in events])
     new_ids = [event_id for event_id, created in stored if created]
+    emitted = True
     if new_ids:
         try:
             emit_pending(ledger, ids=new_ids)
         except Exception:
-            log.exception("Emitting events %s failed; the emitter will retry them", new_ids[:10])
-    return [IngestResult(id=event_id, created=created) for event_id, created in stored]
+            emitted = False
+            log.warning("Emitting events %s failed; the emitter will emit them", new_ids[:10], exc_info=True)
+    return [IngestResult(id=event_id, created=created, emitted=emitted or not created) for event_id, created in stored]
