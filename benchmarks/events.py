@@ -151,7 +151,7 @@ def latency(api: Api, n: int) -> dict[str, list[float]]:
         sent = time.time()
         posted = api.http.post(
             "/automation/api/v1/events",
-            json={"entity": "leads", "event": "created", "id": f"lat-{i}", "idempotency_key": f"lat-{i}"},
+            json={"entity": "leads", "event": "created", "id": 50000 + i, "idempotency_key": f"lat-{i}"},
         )
         event_id = posted.raise_for_status().json()["id"]
         sent_floor = time.time()
@@ -172,7 +172,7 @@ def latency(api: Api, n: int) -> dict[str, list[float]]:
 
 def burst(api: Api, n: int) -> dict[str, float]:
     before = {r["dag_run_id"] for r in api.runs("automation__bench-events")}
-    events = [{"entity": "leads", "event": "created", "id": f"b-{i}", "idempotency_key": f"burst-{i}"}
+    events = [{"entity": "leads", "event": "created", "id": 100000 + i, "idempotency_key": f"burst-{i}"}
               for i in range(n)]  # fmt: skip
     started = time.perf_counter()
     for chunk in range(0, n, 500):
