@@ -17,12 +17,14 @@ from pathlib import Path
 import httpx
 from _env import ROOT, bench_env
 
+# The floor: a DAG whose one task does nothing, but runs on a worker like our first task does (an
+# EmptyOperator would be marked done by the scheduler without ever starting on a worker).
 FLOOR_DAG = """
-from airflow.providers.standard.operators.empty import EmptyOperator
+from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG
 
 with DAG("floor_empty", schedule=None, max_active_runs=64, is_paused_upon_creation=False):
-    EmptyOperator(task_id="first")
+    PythonOperator(task_id="first", python_callable=lambda: None)
 """
 WORKFLOW = {
     "key": "bench-events", "name": "bench events", "status": "ACTIVE",

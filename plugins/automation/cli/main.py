@@ -181,7 +181,7 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
-    from automation.events.ingest import ingest
+    from automation.events.ingest import emit_now, ingest
     from automation.events.models import EventIn
 
     try:
@@ -193,7 +193,7 @@ def cmd_emit(args: argparse.Namespace) -> int:
     (result,) = ingest([event], source="cli")
     if not result.created:
         _out(f"event {result.id} already stored (same key)")
-    elif result.emitted:
+    elif emit_now([result]):
         _out(f"event {result.id} stored and emitted")
     else:
         _out(f"event {result.id} stored; the emitter process emits it (Airflow's database is not reachable here)")

@@ -1,8 +1,8 @@
 """Emit stored events as partitioned asset events (`partition_key` = ledger id): one run per event.
 
-Runs where Airflow's metadata database is reachable: in the api-server (the events route emits
-what it stored) and in the emitter process (`automation emitter`), which picks up apps' outbox
-inserts on NOTIFY and anything a crash left unemitted.
+Runs where Airflow's metadata database is reachable: in the emitter process (`automation emitter`),
+woken by the ledger insert's NOTIFY (the events API and webhooks only store, so a request costs one
+insert and emission is batched), and in `automation emit`.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def emit_rows(rows: list[dict[str, Any]]) -> dict[int, str | None]:
 
 
 def emit_pending(ledger: EventLedger, *, ids: list[int] | None = None, limit: int = 500) -> int:
-    """Emit unemitted events (`ids`, or any outbox/overdue ones); returns how many were handled."""
+    """Emit unemitted events (`ids`, or the oldest `limit` ones); returns how many were handled."""
     with ledger.claim_unemitted(ids=ids, limit=limit) as (rows, mark):
         if rows:
             mark(emit_rows(rows))

@@ -1,4 +1,5 @@
-"""Store events in the ledger, then emit the new ones at once."""
+"""Store events in the ledger. The emitter process emits them on the insert's NOTIFY (in batches,
+one Airflow session each); `emit_now` lets a caller without an emitter emit its own at once."""
 
 from __future__ import annotations
 
@@ -12,16 +13,20 @@ log = logging.getLogger(__name__)
 
 
 def ingest(events: list[EventIn], *, source: str = "api", ledger: EventLedger | None = None) -> list[IngestResult]:
-    """A repeated idempotency key gives the first event's id with `created=False`. If emitting fails
-    the events stay stored; the emitter process emits them later (nothing is lost)."""
-    ledger = ledger or EventLedger()
-    stored = ledger.append([event.ledger_row(source) for event in events])
-    new_ids = [event_id for event_id, created in stored if created]
-    emitted = True
-    if new_ids:
-        try:
-            emit_pending(ledger, ids=new_ids)
-        except Exception:
-            emitted = False
-            log.warning("Emitting events %s failed; the emitter will emit them", new_ids[:10], exc_info=True)
-    return [IngestResult(id=event_id, created=created, emitted=emitted or not created) for event_id, created in stored]
+    """A repeated idempotency key gives the first event's id with `created=False` and stores nothing."""
+    stored = (ledger or EventLedger()).append([event.ledger_row(source) for event in events])
+    return [IngestResult(id=event_id, created=created) for event_id, created in stored]
+
+
+def emit_now(results: list[IngestResult], ledger: EventLedger | None = None) -> bool:
+    """Emit the newly stored events here; False when Airflow's database is not reachable (the
+    emitter process emits them later: nothing is lost)."""
+    new_ids = [r.id for r in results if r.created]
+    if not new_ids:
+        return True
+    try:
+        emit_pending(ledger or EventLedger(), ids=new_ids)
+    except Exception:
+        log.warning("Emitting events %s failed; the emitter will emit them", new_ids[:10], exc_info=True)
+        return False
+    return True

@@ -51,5 +51,3 @@ class EventBatch(StrictModel):
 class IngestResult(StrictModel):
     id: int
     created: bool
-    #: False when storing worked but emitting did not (yet): the emitter process will emit it.
-    emitted: bool = True

@@ -83,7 +83,7 @@ class EventLedger(UsesDatabase):
 
     @contextmanager
     def claim_unemitted(
-        self, *, ids: list[int] | None = None, limit: int = 500, api_grace_seconds: float = 5.0
+        self, *, ids: list[int] | None = None, limit: int = 500
     ) -> Iterator[tuple[list[dict[str, Any]], Callable[[dict[int, str | None]], None]]]:
         """Lock events not emitted yet (others skip locked rows, so no event is emitted twice by two
         emitters); yields them and `mark(notes by id)`, which commits with the block."""
@@ -91,8 +91,6 @@ class EventLedger(UsesDatabase):
             query = select(t.events).where(t.events.c.emitted_at.is_(None)).order_by(t.events.c.id).limit(limit)
             if ids is not None:
                 query = query.where(t.events.c.id.in_(ids))
-            else:
-                query = query.where((t.events.c.source != "api") | (t.events.c.received_at < _ago(api_grace_seconds)))
             rows = [dict(r) for r in conn.execute(query.with_for_update(skip_locked=True)).mappings()]
 
             def mark(notes: dict[int, str | None]) -> None:

@@ -124,8 +124,7 @@ events = Table(
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("emitted_at", DateTime(timezone=True)),
     Column("emit_note", Text),
-    #: "api" rows are emitted by the request that stored them; "outbox" rows (apps' own inserts,
-    #: record actions) by the emitter process, at once on NOTIFY.
+    #: Where the event came from (api, cli, outbox, a webhook); the emitter emits every kind on NOTIFY.
     Column("source", String(16), nullable=False, server_default="outbox"),
 )
 
