@@ -194,7 +194,7 @@ def test_inactivity_scan_starts_one_run_per_idle_record_once(airflow: AirflowApi
 DEBOUNCED = {
     "key": "debounced", "name": "Debounced", "status": "ACTIVE",
     "trigger": {"type": "record_event", "entity": "leads", "events": ["updated"]},
-    "settings": {"throttle": {"window": "4s", "scope": "entity", "mode": "debounce"}, "retries": 0},
+    "settings": {"throttle": {"window": "4s", "scope": "entity", "mode": "debounce"}, "retry_delay": 1},
     "steps": [{"id": "log", "type": "add_note", "config": {"entity": "leads", "entity_id": "{{ trigger.id }}",
                                                            "body": "debounced {{ trigger.new.v }}"}}],
 }  # fmt: skip
@@ -202,7 +202,7 @@ DELAYED = {
     "key": "delayed", "name": "Delayed start", "status": "ACTIVE",
     "trigger": {"type": "record_event", "entity": "leads", "events": ["created"],
                 "delay": {"field": "call_at", "offset": "+0 days"}},
-    "settings": {"retries": 0},
+    "settings": {"retry_delay": 1},
     "steps": [{"id": "log", "type": "add_note", "config": {"entity": "leads", "entity_id": "{{ trigger.id }}",
                                                            "body": "called {{ trigger.id }}"}}],
 }  # fmt: skip

@@ -40,6 +40,7 @@ def test_claim_run_gives_each_event_and_workflow_one_owner() -> None:
 def test_throttle_and_debounce_state() -> None:
     ledger = EventLedger()
     assert ledger.throttle("wf", "deals:1", 1, 60) is True
+    assert ledger.throttle("wf", "deals:1", 1, 60) is True  # a retry of the same event's run
     assert ledger.throttle("wf", "deals:1", 2, 60) is False
     assert ledger.throttle("wf", "deals:2", 3, 60) is True
     ledger.debounce_mark("wf", "deals:9", 10)

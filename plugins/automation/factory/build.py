@@ -102,7 +102,11 @@ def build_dag(workflow: Workflow, version: int) -> DAG:
             task_display_name="conditions",
             workflow_key=workflow.key,
             workflow_version=version,
-            retries=0,
+            # idempotent (the run's claim, throttle and debounce marks are keyed by run and event), so a
+            # retry is safe; Airflow 3.3.2 can fail a short deferral whose trigger fires before the
+            # scheduler handled the deferring attempt's exit, and the retry recovers it
+            retries=settings.retries,
+            retry_delay=_seconds(settings.retry_delay),
             priority_weight=settings.priority,
             owner=settings.owner,
             dag=dag,

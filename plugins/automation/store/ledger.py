@@ -148,7 +148,14 @@ class EventLedger(UsesDatabase):
                 )
                 .returning(t.throttle_state.c.last_event_id)
             ).one_or_none()
-        return row is not None
+            if row is None:  # a retry of the run that opened the window keeps it
+                current = conn.execute(
+                    select(t.throttle_state.c.last_event_id).where(
+                        t.throttle_state.c.workflow_key == workflow_key, t.throttle_state.c.scope_key == scope_key
+                    )
+                ).scalar_one_or_none()
+                return current == event_id
+        return True
 
     def debounce_mark(self, workflow_key: str, scope_key: str, event_id: int) -> None:
         """The latest event of a scope; a waiting run gives way when a later one arrived."""
