@@ -220,13 +220,15 @@ def main() -> None:
             ing = ingest(api, args.ingest, args.workers)
             lat = latency(api, args.latency)
             lat["outbox"] = outbox_latency(api, args.latency)
-            bur = burst(api, args.burst)
+            bur = burst(api, args.burst) if args.burst else {"runs": 0}
         finally:
             procs.stop()
     print(f"\n| ingest ({args.ingest} events, {args.workers} clients) | value |\n|---|---:|")
     print(f"| throughput | {ing['events_per_s']:.0f} events/s |\n| p50 | {ing['p50_ms']:.1f} ms |\n"
           f"| p99 | {ing['p99_ms']:.1f} ms |")  # fmt: skip
     o, f = lat["ours"], lat["floor"]
+    if not o or not bur["runs"]:
+        return
     print(f"\n| start latency ({len(o)} samples) | p50 (s) | p95 (s) |\n|---|---:|---:|")
     print(f"| event -> first task of the workflow | {pct(o, 50):.2f} | {pct(o, 95):.2f} |")
     ob = lat["outbox"]
