@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from automation import __version__
-from automation.api import events, webhooks
+from automation.api import events, webhooks, workflows
 from automation.api.errors import install_error_handlers
 
 
@@ -14,4 +14,5 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     app.include_router(events.router)
     app.include_router(webhooks.router)
+    app.include_router(workflows.router)
     return app

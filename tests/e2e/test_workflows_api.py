@@ -1,0 +1,47 @@
+"""The workflows API of the plugin app, with real Airflow auth (JWT from /auth/token)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import AirflowApi, wait_for
+from tests.helpers import workflow
+
+pytestmark = [pytest.mark.airflow_e2e, pytest.mark.usefixtures("db")]
+BASE = "/automation/api/v1/workflows"
+
+
+def test_workflows_crud_validation_and_permissions(airflow: AirflowApi) -> None:
+    api = airflow.client
+    created = api.post(BASE, json=workflow("api-made"))
+    assert created.status_code == 201, created.text
+    assert created.json()["version"] == 1 and created.json()["dag_id"] == "automation__api-made"
+    assert api.post(BASE, json=workflow("api-made")).status_code == 409
+
+    bad = workflow("api-bad")
+    bad["steps"][1]["config"]["values"] = {"stag": "X"}
+    invalid = api.post(BASE, json=bad)
+    assert invalid.status_code == 422 and invalid.json()["errors"][0]["path"] == "steps[1].config.values"
+    assert api.post(f"{BASE}/validate", json=bad).status_code == 422
+    assert api.post(f"{BASE}/validate", json=workflow("ok")).json() == {"valid": True, "key": "ok"}
+
+    changed = workflow("api-made", name="Renamed by API")
+    updated = api.put(f"{BASE}/api-made", json=changed)
+    assert updated.status_code == 200 and updated.json()["version"] == 2
+    assert api.get(f"{BASE}/api-made/versions/1").json()["definition"]["name"] == "Manual deal"
+    listing = api.get(BASE, params={"q": "renamed"}).json()
+    assert listing["total"] == 1 and listing["workflows"][0]["name"] == "Renamed by API"
+
+    wait_for(lambda: airflow.dag("automation__api-made"), 60, "the API-made DAG")
+    assert api.post(f"{BASE}/api-made/deactivate").json()["status"] == "INACTIVE"
+    assert airflow.dag("automation__api-made")["is_paused"] is True
+    assert api.post(f"{BASE}/api-made/activate").json()["status"] == "ACTIVE"
+    assert airflow.dag("automation__api-made")["is_paused"] is False
+
+    viewer = AirflowApi(airflow.base, "viewer", "viewer").client
+    assert viewer.get(f"{BASE}/api-made").status_code == 200
+    assert viewer.post(BASE, json=workflow("viewer-made")).status_code == 403
+    assert viewer.delete(f"{BASE}/api-made").status_code == 403
+    assert api.delete(f"{BASE}/api-made").status_code == 204
+    assert api.get(f"{BASE}/api-made").status_code == 404
+    assert api.get(f"{BASE}/nope").status_code == 404
