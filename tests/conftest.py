@@ -81,12 +81,6 @@ def airflow_db() -> None:
     subprocess.run([bin_path("airflow"), "db", "migrate"], check=True, capture_output=True, timeout=600)
 
 
-@pytest.fixture
-def tmp_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("AUTOMATION_STATE_DIR", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that start the real Airflow processes run last: their scheduler must not compete with
     the in-process `dag.test()` runs of the other tests for the same metadata database."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
@@ -12,6 +12,8 @@ from automation.errors import RegistryError
 from automation.records.registry import get_registry
 
 RecordId = int | str
+#: How many rows one bulk step may touch; more matches fail the step and change nothing.
+MaxRows = Annotated[int, Field(ge=1, le=100_000, description="more matches fail the step, changing nothing")]
 
 
 def check_collection(name: str, columns: list[str] | None = None, path: str = "collection") -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field
 
-from automation.actions._records import CollectionValues
+from automation.actions._records import CollectionValues, MaxRows
 from automation.actions.base import Action, ActionContext
 from automation.actions.registry import register
 from automation.definitions.conditions import Condition
@@ -14,7 +14,7 @@ from automation.definitions.conditions import Condition
 
 class UpdateManyConfig(CollectionValues):
     filter: Condition | None = Field(default=None, description="clauses on the collection's columns")
-    max_rows: int = Field(default=100, ge=1, le=100_000, description="more matches fail the step, changing nothing")
+    max_rows: MaxRows = 100
 
 
 @register

@@ -65,7 +65,6 @@ Condition = Annotated[
 ]
 
 _TAGGED = (("all", AllGroup), ("any", AnyGroup), ("not", NotGroup), ("jsonlogic", JsonLogicCondition))
-CONDITION_TAGS = frozenset({"all", "any", "not", "jsonlogic", "clause"})
 
 for _model in (AllGroup, AnyGroup, NotGroup):
     _model.model_rebuild()
