@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from automation import __version__
-from automation.api import events, webhooks, workflows
+from automation.api import bundles, events, executions, stats, templates, webhooks, workflows
 from automation.api.errors import install_error_handlers
+from automation.pages import routes as pages
 
 
 def create_app() -> FastAPI:
@@ -15,4 +16,9 @@ def create_app() -> FastAPI:
     app.include_router(events.router)
     app.include_router(webhooks.router)
     app.include_router(workflows.router)
+    app.include_router(bundles.router)
+    app.include_router(templates.router)
+    app.include_router(executions.router)
+    app.include_router(stats.router)
+    app.include_router(pages.router)
     return app

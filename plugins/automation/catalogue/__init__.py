@@ -1,0 +1,1 @@
+"""The workflow templates catalogue (include/templates/workflows/): parameters, rendering into definitions."""

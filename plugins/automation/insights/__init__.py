@@ -1,0 +1,1 @@
+"""What Airflow ran: executions of workflow DAGs and their statistics, read from Airflow's own metadata."""
