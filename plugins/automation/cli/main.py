@@ -41,7 +41,7 @@ def _documents(paths: list[str]) -> tuple[list[tuple[str, dict]], list[Definitio
             continue
         for file in definition_files(path):
             try:
-                items = read_documents(file)
+                items = _bundle_items(read_documents(file), str(file))
             except DefinitionError as exc:
                 errors.append(exc)
                 continue
@@ -49,6 +49,18 @@ def _documents(paths: list[str]) -> tuple[list[tuple[str, dict]], list[Definitio
                 where = f"{file}[{index}]" if len(items) > 1 else str(file)
                 documents.append((where, item))
     return documents, errors
+
+
+def _bundle_items(items: list[dict], source: str) -> list[dict]:
+    """A bundle file (`{workflows: [...]}`, as the API exports) stands for its workflows."""
+    from automation.catalogue.bundles import parse_bundle
+
+    if len(items) == 1 and "workflows" in items[0] and "key" not in items[0]:
+        try:
+            return parse_bundle(items[0])
+        except DefinitionError as exc:
+            raise DefinitionError(exc.issues, source) from None
+    return items
 
 
 def _print_definition_error(exc: DefinitionError) -> None:
@@ -98,29 +110,30 @@ def _sync_pause(key: str, status: str) -> str:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from automation.definitions import Status
-    from automation.store.repository import Repository
+    from automation.catalogue.bundles import import_definitions
 
-    workflows, failures = _validated(args.paths)
-    if failures and not args.partial:
+    documents, errors = _documents(args.paths)
+    imported = []
+    if args.partial or not errors:
+        report = import_definitions(documents, activate=args.activate, partial=args.partial, created_by="cli")
+        errors, imported = errors + report.errors, report.imported
+    for exc in errors:
+        _print_definition_error(exc)
+    if errors and not args.partial:
         _err("nothing imported; fix the errors above (or pass --partial to import the valid ones)")
         return 1
-    repo = Repository()
-    for workflow in workflows:
-        if args.activate:
-            workflow = workflow.model_copy(update={"status": Status.ACTIVE})
-        stored, created = repo.save(workflow, created_by="cli")
+    for item in imported:
+        stored = item.workflow
         note = _sync_pause(stored.key, stored.status)
-        _out(f"{'created' if created else 'updated'} {stored.key} v{stored.version} {stored.status}{note}")
-    return 1 if failures else 0
+        verb = "created" if item.outcome == "created" else "updated"
+        _out(f"{verb} {stored.key} v{stored.version} {stored.status}{note}")
+    return 1 if errors else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from automation.store.repository import Repository
+    from automation.catalogue.bundles import export_definitions
 
-    repo = Repository()
-    items = [repo.get(args.key)] if args.key else repo.list()
-    documents = [item.with_status() for item in items]
+    documents = export_definitions([args.key] if args.key else None)
     if args.format == "json":
         _out(json.dumps(documents, indent=2, sort_keys=False))
     else:

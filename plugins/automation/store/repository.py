@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -33,6 +33,17 @@ class StoredWorkflow:
     def with_status(self) -> dict[str, Any]:
         """The definition as the user sees it: the workflow's live status, not the one saved with it."""
         return {**self.definition, "status": self.status}
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    created_at: datetime | None
+    created_by: str | None
+    comment: str | None
+
+
+SaveOutcome = Literal["created", "updated", "unchanged"]
 
 
 def _definition_json(workflow: Workflow) -> dict[str, Any]:
@@ -74,74 +85,85 @@ class Repository(UsesDatabase):
     def create(self, workflow: Workflow, *, created_by: str | None = None) -> StoredWorkflow:
         try:
             with self.engine.begin() as conn:
-                workflow_id = conn.execute(
-                    insert(t.workflows)
-                    .values(
-                        key=workflow.key,
-                        name=workflow.name,
-                        status=workflow.status.value,
-                        trigger_type=workflow.trigger.type,
-                        current_version=1,
-                    )
-                    .returning(t.workflows.c.id)
-                ).scalar_one()
-                conn.execute(
-                    insert(t.workflow_versions).values(
-                        workflow_id=workflow_id,
-                        version=1,
-                        definition=_definition_json(workflow),
-                        created_by=created_by,
-                    )
-                )
+                self._insert(conn, workflow, created_by)
         except IntegrityError as exc:
             raise ConflictError(f"workflow {workflow.key!r} already exists; update it instead") from exc
         return self.get(workflow.key)
+
+    @staticmethod
+    def _insert(conn: Connection, workflow: Workflow, created_by: str | None, comment: str | None = None) -> None:
+        workflow_id = conn.execute(
+            insert(t.workflows)
+            .values(
+                key=workflow.key,
+                name=workflow.name,
+                status=workflow.status.value,
+                trigger_type=workflow.trigger.type,
+                current_version=1,
+            )
+            .returning(t.workflows.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(t.workflow_versions).values(
+                workflow_id=workflow_id,
+                version=1,
+                definition=_definition_json(workflow),
+                created_by=created_by,
+                comment=comment,
+            )
+        )
 
     def update(
         self, workflow: Workflow, *, created_by: str | None = None, comment: str | None = None
     ) -> StoredWorkflow:
         """Save a new version (and the definition's status); a definition equal to the current one
         changes nothing, so re-importing the same files creates no versions."""
-        new_definition = _definition_json(workflow)
         with self.engine.begin() as conn:
-            row = conn.execute(
-                select(t.workflows.c.id, t.workflows.c.current_version, t.workflows.c.status)
-                .where(t.workflows.c.key == workflow.key, t.workflows.c.deleted_at.is_(None))
-                .with_for_update()
-            ).one_or_none()
-            if row is None:
-                raise NotFoundError(f"workflow {workflow.key!r} does not exist")
-            current = conn.execute(
-                select(t.workflow_versions.c.definition).where(
-                    t.workflow_versions.c.workflow_id == row.id,
-                    t.workflow_versions.c.version == row.current_version,
-                )
-            ).scalar_one()
-            version = row.current_version
-            if current != new_definition:
-                version += 1
-                conn.execute(
-                    insert(t.workflow_versions).values(
-                        workflow_id=row.id,
-                        version=version,
-                        definition=new_definition,
-                        created_by=created_by,
-                        comment=comment,
-                    )
-                )
-            if current != new_definition or row.status != workflow.status.value:
-                conn.execute(
-                    update(t.workflows)
-                    .where(t.workflows.c.id == row.id)
-                    .values(
-                        name=workflow.name,
-                        status=workflow.status.value,
-                        trigger_type=workflow.trigger.type,
-                        current_version=version,
-                        updated_at=func.now(),
-                    )
-                )
+            self._new_version(conn, workflow, created_by, comment)
         return self.get(workflow.key)
+
+    @staticmethod
+    def _new_version(conn: Connection, workflow: Workflow, created_by: str | None, comment: str | None) -> bool:
+        """`update` on an open transaction; True when a new version was added."""
+        new_definition = _definition_json(workflow)
+        row = conn.execute(
+            select(t.workflows.c.id, t.workflows.c.current_version, t.workflows.c.status)
+            .where(t.workflows.c.key == workflow.key, t.workflows.c.deleted_at.is_(None))
+            .with_for_update()
+        ).one_or_none()
+        if row is None:
+            raise NotFoundError(f"workflow {workflow.key!r} does not exist")
+        current = conn.execute(
+            select(t.workflow_versions.c.definition).where(
+                t.workflow_versions.c.workflow_id == row.id,
+                t.workflow_versions.c.version == row.current_version,
+            )
+        ).scalar_one()
+        version = row.current_version
+        if current != new_definition:
+            version += 1
+            conn.execute(
+                insert(t.workflow_versions).values(
+                    workflow_id=row.id,
+                    version=version,
+                    definition=new_definition,
+                    created_by=created_by,
+                    comment=comment,
+                )
+            )
+        if current != new_definition or row.status != workflow.status.value:
+            conn.execute(
+                update(t.workflows)
+                .where(t.workflows.c.id == row.id)
+                .values(
+                    name=workflow.name,
+                    status=workflow.status.value,
+                    trigger_type=workflow.trigger.type,
+                    current_version=version,
+                    updated_at=func.now(),
+                )
+            )
+        return current != new_definition
 
     def save(self, workflow: Workflow, *, created_by: str | None = None) -> tuple[StoredWorkflow, bool]:
         """Create or update; returns the stored workflow and whether it was created."""
@@ -205,6 +227,57 @@ class Repository(UsesDatabase):
         if definition is None:
             raise NotFoundError(f"workflow {key!r} has no version {version}")
         return definition
+
+    def list_versions(self, key: str) -> list[VersionInfo]:
+        """Every version of a (not deleted) workflow, oldest first."""
+        with self.engine.connect() as conn:
+            workflow_id = conn.execute(
+                select(t.workflows.c.id).where(t.workflows.c.key == key, t.workflows.c.deleted_at.is_(None))
+            ).scalar_one_or_none()
+            if workflow_id is None:
+                raise NotFoundError(f"workflow {key!r} does not exist")
+            rows = conn.execute(
+                select(
+                    t.workflow_versions.c.version,
+                    t.workflow_versions.c.created_at,
+                    t.workflow_versions.c.created_by,
+                    t.workflow_versions.c.comment,
+                )
+                .where(t.workflow_versions.c.workflow_id == workflow_id)
+                .order_by(t.workflow_versions.c.version)
+            )
+            return [VersionInfo(r.version, r.created_at, r.created_by, r.comment) for r in rows]
+
+    def save_all(
+        self, workflows: list[Workflow], *, created_by: str | None = None, comment: str | None = None
+    ) -> list[tuple[StoredWorkflow, SaveOutcome]]:
+        """Create or update every workflow in ONE transaction: all are saved or none is."""
+        outcomes: list[SaveOutcome] = []
+        key = ""
+        try:
+            with self.engine.begin() as conn:
+                for workflow in workflows:
+                    key = workflow.key
+                    exists = conn.execute(
+                        select(t.workflows.c.id).where(t.workflows.c.key == key, t.workflows.c.deleted_at.is_(None))
+                    ).first()
+                    if exists is None:
+                        self._insert(conn, workflow, created_by, comment)
+                        outcomes.append("created")
+                    else:
+                        changed = self._new_version(conn, workflow, created_by, comment)
+                        outcomes.append("updated" if changed else "unchanged")
+        except IntegrityError as exc:
+            raise ConflictError(f"workflow {key!r} cannot be created: a deleted workflow holds the key") from exc
+        return [(self.get(w.key), outcome) for w, outcome in zip(workflows, outcomes, strict=True)]
+
+    def deleted_keys(self, keys: list[str]) -> set[str]:
+        """The keys among `keys` held by deleted workflows (a key is never reused: history stays)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t.workflows.c.key).where(t.workflows.c.key.in_(keys), t.workflows.c.deleted_at.is_not(None))
+            )
+            return {r.key for r in rows}
 
     # -- the factory's reads (one query each) ---------------------------------------------------
 
