@@ -7,6 +7,7 @@ pinned for the run, so an edit made while a run is going does not change that ru
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -29,9 +30,36 @@ from automation.runtime.expand import expand_trigger
 from automation.runtime.retry import RETRY_POLICY
 from automation.runtime.versions import pinned_workflow
 from automation.store.ledger import EventLedger
+from automation.store.runs import RunRecords
 
 GATE_TASK_ID = "conditions"
 EACH_SUFFIX = "__each"
+
+
+def _record_failure(context: Any, will_retry: bool) -> None:
+    """Keep why an attempt failed (Airflow keeps no message on a task instance); never raises."""
+    ti, error = context["ti"], context.get("exception")
+    try:
+        RunRecords().record_failure(
+            dag_id=ti.dag_id,
+            run_id=ti.run_id,
+            task_id=ti.task_id,
+            map_index=-1 if getattr(ti, "map_index", None) is None else ti.map_index,
+            try_number=getattr(ti, "try_number", None) or 1,
+            error_class=type(error).__name__ if isinstance(error, BaseException) else "TaskFailure",
+            message=str(error or "") or (type(error).__name__ if error is not None else "the task failed"),
+            will_retry=will_retry,
+        )
+    except Exception:
+        logging.getLogger(__name__).exception("Could not record the failure of %s", ti.task_id)
+
+
+def record_failed_attempt(context: Any) -> None:
+    _record_failure(context, will_retry=False)
+
+
+def record_retried_attempt(context: Any) -> None:
+    _record_failure(context, will_retry=True)
 
 
 class WorkflowTask(BaseOperator):
@@ -40,6 +68,8 @@ class WorkflowTask(BaseOperator):
 
     def __init__(self, *, workflow_key: str, workflow_version: int, **kwargs: Any) -> None:
         kwargs.setdefault("retry_policy", RETRY_POLICY)
+        kwargs.setdefault("on_failure_callback", record_failed_attempt)
+        kwargs.setdefault("on_retry_callback", record_retried_attempt)
         super().__init__(**kwargs)
         self.workflow_key = workflow_key
         self.workflow_version = workflow_version

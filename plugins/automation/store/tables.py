@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKeyConstraint,
@@ -149,4 +150,21 @@ throttle_state = Table(
     Column("last_event_id", BigInteger, nullable=False),
     Column("last_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("workflow_key", "scope_key"),
+)
+
+#: Why a step attempt failed (class and message), written by the step's failure callback; Airflow
+#: itself keeps no error message on a task instance.
+step_failures = Table(
+    "step_failures",
+    metadata,
+    Column("dag_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("task_id", String(250), nullable=False),
+    Column("map_index", Integer, nullable=False, server_default="-1"),
+    Column("try_number", Integer, nullable=False),
+    Column("error_class", String(200), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("will_retry", Boolean, nullable=False, server_default="false"),
+    Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("dag_id", "run_id", "task_id", "map_index", "try_number"),
 )

@@ -1,0 +1,308 @@
+"""Executions of a workflow: Airflow's runs of its DAG, read from Airflow's metadata database through
+its ORM (no second copy of run state), with what the store adds: the definition version each run
+executed, the ledger event that started it, step effects and why failed attempts failed.
+
+Retry and cancel go through Airflow's own code: `dag.clear` (what "clear failed tasks" does) and the
+function behind `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` with state=failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+from pydantic import BaseModel
+from sqlalchemy import and_, case, exists, func, or_, select
+
+from automation.config import dag_id_for
+from automation.errors import ConflictError, NotFoundError
+from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID
+from automation.store.repository import Repository
+from automation.store.runs import RunRecords, StepFailure
+
+ExecutionStatus = Literal["success", "failed", "skipped", "running", "queued"]
+EXECUTION_STATUSES: tuple[str, ...] = ("success", "failed", "skipped", "running", "queued")
+
+
+class StepRun(BaseModel):
+    task_id: str
+    step_id: str
+    map_index: int = -1
+    state: str | None
+    attempts: int
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    output: Any = None
+    error: str | None = None
+    error_class: str | None = None
+    #: every failed attempt of this step in the run, oldest first (also those a retry recovered)
+    failed_attempts: list[dict[str, Any]] = []
+
+
+class Execution(BaseModel):
+    key: str
+    dag_id: str
+    run_id: str
+    status: ExecutionStatus
+    run_type: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_s: float | None
+    version: int | None
+    event: dict[str, Any] | None
+    airflow_url: str
+    run_after: datetime | None = None
+    conf: dict[str, Any] | None = None
+
+
+class ExecutionDetail(Execution):
+    steps: list[StepRun]
+
+
+# -- SQL over Airflow's tables (shared with the statistics) ----------------------------------------
+
+
+def airflow_models() -> tuple[Any, Any]:
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+
+    return DagRun, TaskInstance
+
+
+def status_expression() -> Any:
+    """A run's execution status in SQL: Airflow's run state, except that a successful run whose
+    conditions gate succeeded while every step was skipped is "skipped" (the gate said no)."""
+    DagRun, TI = airflow_models()
+    same_run = and_(TI.dag_id == DagRun.dag_id, TI.run_id == DagRun.run_id)
+    gate_passed = exists().where(same_run, TI.task_id == GATE_TASK_ID, TI.state == "success")
+    a_step_ran = exists().where(
+        same_run, TI.task_id != GATE_TASK_ID, or_(TI.state.is_(None), TI.state != "skipped")
+    )
+    return case((and_(DagRun.state == "success", gate_passed, ~a_step_ran), "skipped"), else_=DagRun.state)
+
+
+def duration_expression() -> Any:
+    DagRun, _ = airflow_models()
+    return func.extract("epoch", DagRun.end_date - DagRun.start_date)
+
+
+def run_columns() -> list[Any]:
+    DagRun, _ = airflow_models()
+    return [
+        DagRun.dag_id,
+        DagRun.run_id,
+        DagRun.run_type,
+        DagRun.start_date,
+        DagRun.end_date,
+        DagRun.run_after,
+        DagRun.partition_key,
+        DagRun.conf,
+        status_expression().label("status"),
+    ]
+
+
+def airflow_url(dag_id: str, run_id: str) -> str:
+    return f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}"
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    return (end - start).total_seconds() if start and end else None
+
+
+def _event_id(partition_key: str | None) -> int | None:
+    return int(partition_key) if partition_key and partition_key.isdigit() else None
+
+
+def to_executions(rows: Sequence[Any], keys: dict[str, str] | None = None) -> list[Execution]:
+    """Rows of `run_columns()` as executions; versions and events are read in one batch.
+    `keys`: workflow key by DAG id (default: the DAG id's own key)."""
+    from automation.config import key_for_dag_id
+
+    def key_of(dag_id: str) -> str:
+        return (keys or {}).get(dag_id) or key_for_dag_id(dag_id) or dag_id
+
+    records = RunRecords()
+    versions = records.versions([(r.dag_id, r.run_id) for r in rows])
+    wanted = {(key_of(r.dag_id), eid) for r in rows if (eid := _event_id(r.partition_key)) is not None}
+    events = records.events(wanted)
+    return [
+        Execution(
+            key=key_of(r.dag_id),
+            dag_id=r.dag_id,
+            run_id=r.run_id,
+            status=r.status,
+            run_type=str(getattr(r.run_type, "value", r.run_type)),
+            started_at=r.start_date,
+            ended_at=r.end_date,
+            duration_s=_seconds(r.start_date, r.end_date),
+            version=versions.get((r.dag_id, r.run_id)),
+            event=events.get((key_of(r.dag_id), _event_id(r.partition_key) or -1)),
+            airflow_url=airflow_url(r.dag_id, r.run_id),
+            run_after=r.run_after,
+            conf=r.conf or None,
+        )
+        for r in rows
+    ]
+
+
+# -- reads ---------------------------------------------------------------------------------------
+
+
+def _session():
+    from airflow.utils.session import create_session
+
+    return create_session()
+
+
+def _workflow_dag_id(key: str) -> str:
+    Repository().get(key)  # NotFoundError for an unknown (or deleted) workflow
+    return dag_id_for(key)
+
+
+def list_executions(
+    key: str, *, status: str | None = None, limit: int = 50, offset: int = 0
+) -> tuple[int, list[Execution]]:
+    """The workflow's runs, newest first, and how many match in all."""
+    if status is not None and status not in EXECUTION_STATUSES:
+        raise ValueError(f"status must be one of {', '.join(EXECUTION_STATUSES)}")
+    DagRun, _ = airflow_models()
+    dag_id = _workflow_dag_id(key)
+    runs = select(*run_columns()).where(DagRun.dag_id == dag_id).subquery()
+    matching = select(runs)
+    if status is not None:
+        matching = matching.where(runs.c.status == status)
+    with _session() as session:
+        total = session.scalar(select(func.count()).select_from(matching.subquery()))
+        rows = session.execute(
+            matching.order_by(runs.c.run_after.desc(), runs.c.run_id.desc()).limit(limit).offset(offset)
+        ).all()
+    return int(total or 0), to_executions(rows, {dag_id: key})
+
+
+def _run_row(session: Any, dag_id: str, run_id: str) -> Any:
+    DagRun, _ = airflow_models()
+    row = session.execute(select(*run_columns()).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one_or_none()
+    if row is None:
+        raise NotFoundError(f"workflow {dag_id.removeprefix('automation__')!r} has no execution {run_id!r}")
+    return row
+
+
+def _step_order(key: str, version: int | None) -> dict[str, int]:
+    repo = Repository()
+    try:
+        definition = repo.get_version(key, version) if version else repo.get(key).definition
+    except NotFoundError:
+        definition = repo.get(key).definition
+    ids = [GATE_TASK_ID, *(s.get("id") for s in definition.get("steps") or [])]
+    return {step_id: index for index, step_id in enumerate(ids)}
+
+
+def _xcom_outputs(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int], Any]:
+    from airflow.models.xcom import XComModel
+
+    rows = session.execute(
+        select(XComModel.task_id, XComModel.map_index, XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+        )
+    ).all()
+    return {(r.task_id, r.map_index): XComModel.deserialize_value(r) for r in rows}
+
+
+def _failure_dict(failure: StepFailure) -> dict[str, Any]:
+    return {
+        "try_number": failure.try_number,
+        "error_class": failure.error_class,
+        "message": failure.message,
+        "will_retry": failure.will_retry,
+        "failed_at": failure.failed_at,
+    }
+
+
+def get_execution(key: str, run_id: str) -> ExecutionDetail:
+    _, TI = airflow_models()
+    dag_id = _workflow_dag_id(key)
+    with _session() as session:
+        row = _run_row(session, dag_id, run_id)
+        tis = session.execute(
+            select(TI.task_id, TI.map_index, TI.state, TI.try_number, TI.start_date, TI.end_date).where(
+                TI.dag_id == dag_id, TI.run_id == run_id
+            )
+        ).all()
+        xcoms = _xcom_outputs(session, dag_id, run_id)
+    execution = to_executions([row], {dag_id: key})[0]
+    records = RunRecords()
+    effects = records.effects(dag_id, run_id)
+    failures: dict[tuple[str, int], list[StepFailure]] = {}
+    for failure in records.failures(dag_id, run_id):
+        failures.setdefault((failure.task_id, failure.map_index), []).append(failure)
+    order = _step_order(key, execution.version)
+    steps = []
+    for ti in tis:
+        where = (ti.task_id, ti.map_index)
+        state = str(getattr(ti.state, "value", ti.state)) if ti.state is not None else None
+        attempts = failures.get(where, [])
+        last = attempts[-1] if attempts and state in {"failed", "up_for_retry"} else None
+        steps.append(
+            StepRun(
+                task_id=ti.task_id,
+                step_id=ti.task_id.removesuffix(EACH_SUFFIX),
+                map_index=ti.map_index,
+                state=state,
+                attempts=ti.try_number or 0,
+                started_at=ti.start_date,
+                ended_at=ti.end_date,
+                duration_s=_seconds(ti.start_date, ti.end_date),
+                output=effects[where] if where in effects else xcoms.get(where),
+                error=last.message if last else None,
+                error_class=last.error_class if last else None,
+                failed_attempts=[_failure_dict(f) for f in attempts],
+            )
+        )
+    steps.sort(key=lambda s: (order.get(s.step_id, len(order)), s.task_id, s.map_index))
+    return ExecutionDetail(**execution.model_dump(), steps=steps)
+
+
+# -- changes through Airflow ----------------------------------------------------------------------
+
+
+def _dag_run_and_dag(session: Any, dag_id: str, run_id: str) -> tuple[Any, Any]:
+    from airflow.models.dagbag import DBDagBag
+
+    DagRun, _ = airflow_models()
+    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if dag_run is None:
+        raise NotFoundError(f"workflow {dag_id.removeprefix('automation__')!r} has no execution {run_id!r}")
+    dag = DBDagBag().get_dag_for_run(dag_run, session=session)
+    if dag is None:
+        raise NotFoundError(f"Airflow has no DAG {dag_id!r} for execution {run_id!r}")
+    return dag_run, dag
+
+
+def retry_execution(key: str, run_id: str) -> ExecutionDetail:
+    """Clear the run's failed and upstream-failed steps (Airflow's `dag.clear(only_failed=True)`), so
+    the scheduler runs them again; effect records keep delivered side effects from repeating."""
+    dag_id = _workflow_dag_id(key)
+    with _session() as session:
+        _, dag = _dag_run_and_dag(session, dag_id, run_id)
+        cleared = dag.clear(run_id=run_id, only_failed=True, session=session)
+        if not cleared:
+            raise ConflictError(f"execution {run_id!r} has no failed steps to retry")
+    return get_execution(key, run_id)
+
+
+def cancel_execution(key: str, run_id: str) -> ExecutionDetail:
+    """Mark the run failed and stop its running tasks, with the function behind Airflow's
+    `PATCH dagRuns/{run_id}` state=failed (listeners notified the same way)."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import DagRunMutableStates
+    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
+
+    dag_id = _workflow_dag_id(key)
+    with _session() as session:
+        dag_run, dag = _dag_run_and_dag(session, dag_id, run_id)
+        if dag_run.state not in {"queued", "running"}:
+            raise ConflictError(f"execution {run_id!r} already ended ({dag_run.state}); only a queued or running one can be cancelled")
+        patch_dag_run_state(dag=dag, dag_run=dag_run, state=DagRunMutableStates.FAILED, session=session)
+    return get_execution(key, run_id)

@@ -1,0 +1,63 @@
+"""Executions read from Airflow's own runs (real `dag.test()` runs on the test Postgres)."""
+
+from __future__ import annotations
+
+import pytest
+
+from automation.errors import ConflictError, NotFoundError
+from automation.insights.executions import get_execution, list_executions
+from tests.insights.conftest import failing_workflow, guarded_workflow
+from tests.helpers import workflow
+
+pytestmark = pytest.mark.usefixtures("db", "airflow_db")
+
+
+def test_success_failed_and_skipped_runs_are_listed_with_status_version_and_steps(create, run_workflow) -> None:
+    create(guarded_workflow("ins-guarded"))
+    ok = run_workflow("ins-guarded", name="VIP account")
+    skipped = run_workflow("ins-guarded", name="small fish")
+
+    total, executions = list_executions("ins-guarded")
+    assert total == 2
+    by_run = {e.run_id: e for e in executions}
+    assert by_run[ok.run_id].status == "success"
+    assert by_run[skipped.run_id].status == "skipped"
+    assert {e.version for e in executions} == {1}
+    assert all(e.duration_s is not None and e.duration_s >= 0 for e in executions)
+    assert by_run[ok.run_id].airflow_url.startswith("/dags/automation__ins-guarded/runs/")
+    assert list_executions("ins-guarded", status="skipped")[0] == 1
+
+    detail = get_execution("ins-guarded", ok.run_id)
+    assert [s.step_id for s in detail.steps] == ["conditions", "create_deal", "to_proposition"]
+    created = detail.steps[1]
+    assert created.state == "success" and created.attempts == 1
+    assert created.output["name"] == "VIP account"  # the recorded effect: the created deal
+    assert detail.steps[0].output["run"] is True  # the gate's XCom
+
+    skipped_detail = get_execution("ins-guarded", skipped.run_id)
+    assert [s.state for s in skipped_detail.steps] == ["success", "skipped", "skipped"]
+
+
+def test_a_failed_step_records_its_error_message(create, run_workflow) -> None:
+    create(failing_workflow("ins-closer"))
+    run = run_workflow("ins-closer", deal_id=424242)
+    assert run.state == "failed"
+
+    total, executions = list_executions("ins-closer", status="failed")
+    assert total == 1 and executions[0].status == "failed"
+    detail = get_execution("ins-closer", run.run_id)
+    steps = {s.step_id: s for s in detail.steps}
+    assert steps["note"].state == "success"
+    failed = steps["close_missing"]
+    assert failed.state == "failed" and failed.attempts == 1
+    assert "424242" in failed.error and failed.error_class
+    assert failed.failed_attempts[0]["try_number"] == 1
+
+
+def test_unknown_workflow_or_run_is_not_found(create) -> None:
+    with pytest.raises(NotFoundError):
+        list_executions("nope")
+    create(workflow("ins-known"))
+    assert list_executions("ins-known") == (0, [])
+    with pytest.raises(NotFoundError):
+        get_execution("ins-known", "manual__nope")
