@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from automation.definitions.issues import join_path
-from automation.errors import ConflictError, DefinitionError, NotFoundError
+from automation.errors import AutomationError, ConflictError, DefinitionError, NotFoundError, StoreError
 
 
 def _path(loc: tuple) -> str:
@@ -34,3 +34,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ConflictError)
     async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(StoreError)
+    async def _store(request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(AutomationError)
+    async def _automation(request: Request, exc: AutomationError) -> JSONResponse:
+        """Any other deliberate error (a template, condition or registry problem) is the request's."""
+        return JSONResponse({"detail": str(exc)}, status_code=422)
