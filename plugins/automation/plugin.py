@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+APP_PREFIX = "/automation"
+
 
 def _app():
     from automation.api.app import create_app
@@ -11,9 +13,26 @@ def _app():
     return create_app()
 
 
+def _nav_item(name: str, page: str) -> dict[str, str]:
+    """A Browse menu entry; with a `url_route` the Airflow UI shows the page inside its own frame
+    at /plugin/<url_route>, and the UI's session cookie authenticates it."""
+    return {
+        "name": name,
+        "href": f"{APP_PREFIX}/ui/{page}",
+        "url_route": f"automation-{page}",
+        "category": "Browse",
+        "destination": "nav",
+    }
+
+
 class AutomationPlugin(AirflowPlugin):
     name = "automation"
+    external_views = [
+        _nav_item("Automation stats", "stats"),
+        _nav_item("Automation templates", "templates"),
+        _nav_item("Automation workflows", "workflows"),
+    ]
 
     @property
     def fastapi_apps(self) -> list[dict]:  # type: ignore[override]
-        return [{"app": _app(), "url_prefix": "/automation", "name": "Airflow Automations"}]
+        return [{"app": _app(), "url_prefix": APP_PREFIX, "name": "Airflow Automations"}]

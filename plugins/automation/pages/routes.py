@@ -1,7 +1,162 @@
-"""HTML pages: automation stats, templates catalogue, workflow detail."""
+"""HTML pages: automation stats, templates catalogue, workflow list and detail.
+
+Reads need DAG read access, creating a workflow from a template DAG create access (Airflow auth,
+the UI session's cookie works, so the pages load inside the Airflow UI's iframe).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+from urllib.parse import parse_qs
 
-router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False)
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from automation.definitions import Status
+from automation.definitions.diff import definition_diff
+from automation.errors import ConflictError, DefinitionError
+from automation.pages import auth
+from automation.pages.readable import as_yaml, readable
+from automation.pages.render import Links, pages_dir, render
+from automation.store.repository import Repository
+
+router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False, route_class=auth.PageRoute)
+STATIC_FILES = {"pages.css": "text/css", "pages.js": "text/javascript"}
+RECENT_EXECUTIONS = 20
+
+
+@router.get("", dependencies=[auth.access("GET")])
+async def home(request: Request) -> Response:
+    return RedirectResponse(Links(request).page("stats"), status_code=303)
+
+
+@router.get("/static/{name}", dependencies=[auth.user()])
+async def static(name: str) -> Response:
+    if name not in STATIC_FILES:
+        raise HTTPException(404, f"no static file {name!r}")
+    return FileResponse(pages_dir() / "static" / name, media_type=STATIC_FILES[name])
+
+
+@router.get("/stats", dependencies=[auth.access("GET")])
+async def stats_page(request: Request) -> Response:
+    from automation.insights.stats import stats_report
+
+    report = await run_in_threadpool(stats_report)
+    return render(request, "stats.html", report=report, nav="stats")
+
+
+@router.get("/templates", dependencies=[auth.access("GET")])
+async def templates_page(request: Request) -> Response:
+    from automation.catalogue.templates import list_templates
+
+    templates = await run_in_threadpool(list_templates)
+    categories: dict[str, list[Any]] = {}
+    for template in templates:
+        categories.setdefault(template.category, []).append(template)
+    return render(request, "templates.html", categories=categories, nav="templates")
+
+
+def _template_page(request: Request, template: Any, form: Any, user: Any, status_code: int = 200):
+    return render(
+        request,
+        "template_detail.html",
+        status_code=status_code,
+        template=template,
+        definition=readable(template.definition),
+        definition_yaml=as_yaml(template.definition),
+        form=form,
+        statuses=[s.value for s in Status],
+        csrf_token=auth.csrf_token(user),
+        nav="templates",
+    )
+
+
+@router.get("/templates/{template_id}", dependencies=[auth.access("GET")])
+async def template_page(request: Request, template_id: str, user: Annotated[Any, auth.user()]) -> Response:
+    from automation.catalogue.templates import get_template
+    from automation.pages.forms import TemplateForm
+
+    template = await run_in_threadpool(get_template, template_id)
+    return _template_page(request, template, TemplateForm.initial(template), user)
+
+
+@router.post("/templates/{template_id}", dependencies=[auth.access("POST")])
+async def create_from_template_page(request: Request, template_id: str, user: Annotated[Any, auth.user()]) -> Response:
+    from automation.catalogue.templates import create_from_template, get_template
+    from automation.pages.forms import TemplateForm
+
+    template = await run_in_threadpool(get_template, template_id)
+    fields = {k: v[-1] for k, v in parse_qs((await request.body()).decode(), keep_blank_values=True).items()}
+    auth.check_form_post(request, user, fields.get(auth.CSRF_FIELD, ""))
+    form = TemplateForm.from_post(template, fields)
+    if not form.errors:
+        try:
+            stored = await run_in_threadpool(
+                lambda: create_from_template(
+                    template.id,
+                    form.parameter_values(),
+                    key=form.key,
+                    name=form.name or None,
+                    status=form.status,
+                    created_by=f"ui:{user.get_name()}",
+                )
+            )
+        except DefinitionError as exc:
+            form.add_issues(exc.issues)
+        except ConflictError as exc:
+            form.errors["key"] = str(exc)
+        else:
+            target = Links(request).page("workflows", stored.key, created=template.id)
+            return RedirectResponse(target, status_code=303)
+    return _template_page(request, template, form, user, status_code=422)
+
+
+@router.get("/workflows", dependencies=[auth.access("GET")])
+async def workflows_page(request: Request) -> Response:
+    repository = Repository()
+    workflows = await run_in_threadpool(repository.list)
+    errors = await run_in_threadpool(repository.definition_errors)
+    return render(request, "workflows.html", workflows=workflows, errors=errors, nav="workflows")
+
+
+def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, Any]:
+    from automation.insights.executions import list_executions
+
+    repository = Repository()
+    stored = repository.get(key)
+    versions = repository.list_versions(key)
+    numbers = [v.version for v in versions]
+    new = new if new in numbers else stored.version
+    old = old if old in numbers else max((n for n in numbers if n < new), default=new)
+    diff = None
+    if old != new:
+        diff = definition_diff(
+            repository.get_version(key, old), repository.get_version(key, new), old_label=f"v{old}", new_label=f"v{new}"
+        )
+    total, executions = list_executions(key, limit=RECENT_EXECUTIONS)
+    error = repository.definition_errors().get(key)
+    return {
+        "workflow": stored,
+        "definition": readable(stored.definition),
+        "definition_yaml": as_yaml(stored.with_status()),
+        "versions": list(reversed(versions)),
+        "old": old,
+        "new": new,
+        "diff_lines": diff.splitlines() if diff else [],
+        "executions": executions,
+        "executions_total": total,
+        "definition_error": {"version": error[0], "issues": error[1]} if error else None,
+    }
+
+
+@router.get("/workflows/{key}", dependencies=[auth.access("GET")])
+async def workflow_page(
+    request: Request,
+    key: str,
+    old: Annotated[int | None, Query(alias="from", ge=1)] = None,
+    new: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    created: str | None = None,
+) -> Response:
+    context = await run_in_threadpool(_workflow_detail, key, old, new)
+    return render(request, "workflow_detail.html", created=created, nav="workflows", **context)

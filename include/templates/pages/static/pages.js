@@ -1,0 +1,30 @@
+// Links to Airflow's own pages (data-airflow-link) leave the plugin's frame. The Airflow UI shows
+// plugin pages in a sandboxed iframe that may not navigate the top window, so when framed (same
+// origin), hand the path to the Airflow UI's router through its history instead; opened on its
+// own, the link is an ordinary link.
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a[data-airflow-link]");
+    if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
+      return;
+    }
+    if (window.top === window.self) {
+      return;
+    }
+    try {
+      var top = window.top;
+      var url = new URL(link.href, window.location.href);
+      if (url.origin !== top.location.origin) {
+        return;
+      }
+      var index = (top.history.state && typeof top.history.state.idx === "number") ? top.history.state.idx : 0;
+      var state = { usr: null, key: Math.random().toString(36).slice(2, 10), idx: index + 1 };
+      top.history.pushState(state, "", url.pathname + url.search + url.hash);
+      top.dispatchEvent(new top.PopStateEvent("popstate", { state: state }));
+      event.preventDefault();
+    } catch (error) {
+      // Not allowed to reach the Airflow UI's window: follow the link inside the frame.
+    }
+  });
+})();

@@ -1,0 +1,161 @@
+"""Charts as inline SVG, drawn on the server (nothing fetched by the browser).
+
+Each function returns markup safe to put in a page: every text in it is escaped here. Colours come
+from CSS classes (`c-success`, `c-failed`, ...) so the stylesheet owns the palette.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+from typing import Protocol
+
+from markupsafe import Markup, escape
+
+from automation.pages.formatting import duration
+
+#: Stacking order of a day's bar, bottom first; each is a `DayCount` field and a CSS class.
+SERIES = ("success", "failed", "skipped", "other")
+
+
+class DayLike(Protocol):
+    day: date
+    success: int
+    failed: int
+    skipped: int
+    other: int
+
+
+def _total(day: DayLike) -> int:
+    return sum(getattr(day, s) for s in SERIES)
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2 or 5 x 10^k at or above `value` (an axis maximum); 1 for 0 or less."""
+    if value <= 0:
+        return 1
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        candidate = step * 10**exponent
+        if candidate >= value:
+            return candidate
+    return 10 ** (exponent + 1)  # pragma: no cover - the loop always returns
+
+
+def _fmt(number: float) -> str:
+    return f"{number:.2f}".rstrip("0").rstrip(".")
+
+
+def _svg(width: int, height: int, label: str, body: list[str], css_class: str) -> Markup:
+    return Markup(
+        f'<svg class="{css_class}" viewBox="0 0 {width} {height}" role="img" aria-label="{escape(label)}" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label)}</title>{"".join(body)}</svg>'
+    )
+
+
+def _day_title(day: DayLike) -> str:
+    parts = ", ".join(f"{getattr(day, s)} {s}" for s in SERIES if getattr(day, s))
+    return f"{day.day.isoformat()}: {parts or 'no executions'}"
+
+
+def _stacked_bar(day: DayLike, x: float, width: float, bottom: float, scale: float) -> list[str]:
+    rects = []
+    y = bottom
+    for series in SERIES:
+        count = getattr(day, series)
+        if not count:
+            continue
+        height = count * scale
+        y -= height
+        rects.append(
+            f'<rect class="c-{series}" x="{_fmt(x)}" y="{_fmt(y)}" width="{_fmt(width)}" height="{_fmt(height)}"/>'
+        )
+    return rects
+
+
+def sparkline(days: Sequence[DayLike], *, width: int = 120, height: int = 28) -> Markup:
+    """One small stacked bar per day (the table's 30-day trend)."""
+    total = sum(_total(d) for d in days)
+    failed = sum(d.failed for d in days)
+    label = f"{total} executions in {len(days)} days, {failed} failed"
+    if not days:
+        return _svg(width, height, label, [], "sparkline")
+    peak = max(_total(d) for d in days) or 1
+    slot = width / len(days)
+    bar = max(slot - 1, 1)
+    body = [f'<line class="axis" x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}"/>']
+    for index, day in enumerate(days):
+        body += _stacked_bar(day, index * slot, bar, height - 1, (height - 2) / peak)
+    return _svg(width, height, label, body, "sparkline")
+
+
+def executions_per_day(days: Sequence[DayLike], *, width: int = 560, height: int = 200) -> Markup:
+    """Stacked bars of executions per day by status, with a y axis and a date every week."""
+    left, right, top, bottom = 34, 6, 8, 22
+    plot_w, plot_h = width - left - right, height - top - bottom
+    total = sum(_total(d) for d in days)
+    label = f"Executions per day by status: {total} in {len(days)} days"
+    peak = nice_ceiling(max((_total(d) for d in days), default=0))
+    body = []
+    for tick in (0, peak / 2, peak):
+        y = top + plot_h - tick / peak * plot_h
+        body.append(f'<line class="grid" x1="{left}" y1="{_fmt(y)}" x2="{width - right}" y2="{_fmt(y)}"/>')
+        body.append(f'<text class="tick" x="{left - 4}" y="{_fmt(y + 4)}" text-anchor="end">{_fmt(tick)}</text>')
+    if days:
+        slot = plot_w / len(days)
+        for index, day in enumerate(days):
+            x = left + index * slot
+            bars = _stacked_bar(day, x + slot * 0.1, slot * 0.8, top + plot_h, plot_h / peak)
+            title = escape(_day_title(day))
+            body.append(f"<g><title>{title}</title>{''.join(bars)}</g>")
+            if (len(days) - 1 - index) % 7 == 0:
+                text = escape(day.day.strftime("%m-%d"))
+                body.append(
+                    f'<text class="tick" x="{_fmt(x + slot / 2)}" y="{height - 6}" text-anchor="middle">{text}</text>'
+                )
+    return _svg(width, height, label, body, "chart")
+
+
+def histogram_bins(values: Sequence[float], count: int = 10) -> list[tuple[float, float, int]]:
+    """`count` equal bins from 0 to a round maximum: (low, high, how many values in [low, high))."""
+    if not values:
+        return []
+    top = nice_ceiling(max(values))
+    size = top / count
+    counts = [0] * count
+    for value in values:
+        counts[min(int(max(value, 0) / size), count - 1)] += 1
+    return [(i * size, (i + 1) * size, n) for i, n in enumerate(counts)]
+
+
+def duration_histogram(values: Sequence[float], *, width: int = 560, height: int = 200) -> Markup:
+    """How many finished executions took how long (bins of equal width from 0 s)."""
+    left, right, top, bottom = 34, 6, 8, 22
+    plot_w, plot_h = width - left - right, height - top - bottom
+    bins = histogram_bins(values)
+    label = f"Duration distribution of {len(values)} finished executions"
+    peak = nice_ceiling(max((n for _, _, n in bins), default=0))
+    body = []
+    for tick in (0, peak / 2, peak):
+        y = top + plot_h - tick / peak * plot_h
+        body.append(f'<line class="grid" x1="{left}" y1="{_fmt(y)}" x2="{width - right}" y2="{_fmt(y)}"/>')
+        body.append(f'<text class="tick" x="{left - 4}" y="{_fmt(y + 4)}" text-anchor="end">{_fmt(tick)}</text>')
+    if bins:
+        slot = plot_w / len(bins)
+        for index, (low, high, n) in enumerate(bins):
+            x = left + index * slot
+            bar_h = n / peak * plot_h
+            title = escape(f"{duration(low)} to {duration(high)}: {n} executions")
+            body.append(
+                f'<g><title>{title}</title><rect class="c-duration" x="{_fmt(x + slot * 0.08)}" '
+                f'y="{_fmt(top + plot_h - bar_h)}" width="{_fmt(slot * 0.84)}" height="{_fmt(bar_h)}"/></g>'
+            )
+            if index % 2 == 0:
+                text = escape(duration(low))
+                body.append(f'<text class="tick" x="{_fmt(x)}" y="{height - 6}" text-anchor="middle">{text}</text>')
+        body.append(
+            f'<text class="tick" x="{width - right}" y="{height - 6}" text-anchor="end">'
+            f"{escape(duration(bins[-1][1]))}</text>"
+        )
+    return _svg(width, height, label, body, "chart")

@@ -1,0 +1,120 @@
+"""A definition (stored JSON, or a template with placeholders) as something a person reads:
+labelled trigger fields, a condition tree in words, steps with their config as YAML."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from automation.definitions.conditions import UNARY_OPERATORS
+
+_OPERATOR_WORDS = {
+    "contains": "contains",
+    "in": "is one of",
+    "not_in": "is not one of",
+    "is_empty": "is empty",
+    "is_not_empty": "is not empty",
+    "changed": "changed",
+    "matches": "matches",
+    "older_than_days": "is older than (days)",
+    "newer_than_days": "is newer than (days)",
+    "before": "is before",
+    "after": "is after",
+}
+_STEP_POLICY = ("retries", "retry_delay", "timeout", "continue_on_failure", "repeat_on_clear", "depends_on")
+
+
+class Field(BaseModel):
+    label: str
+    value: str
+
+
+class ConditionNode(BaseModel):
+    text: str
+    children: list[ConditionNode] = []
+
+
+class ReadableStep(BaseModel):
+    id: str
+    type: str
+    name: str | None = None
+    when: ConditionNode | None = None
+    config_yaml: str = ""
+    policy: list[Field] = []
+
+
+class ReadableDefinition(BaseModel):
+    trigger_type: str
+    trigger: list[Field]
+    conditions: ConditionNode | None
+    steps: list[ReadableStep]
+    settings: list[Field]
+
+
+def _label(name: str) -> str:
+    return name.replace("_", " ").capitalize()
+
+
+def value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list) and all(isinstance(v, str | int | float) for v in value):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return str(value)
+
+
+def _fields(values: dict[str, Any], skip: tuple[str, ...] = ()) -> list[Field]:
+    return [Field(label=_label(k), value=value_text(v)) for k, v in values.items() if k not in skip and v is not None]
+
+
+def condition_tree(condition: Any) -> ConditionNode:
+    if not isinstance(condition, dict):
+        return ConditionNode(text=value_text(condition))
+    if "all" in condition:
+        return ConditionNode(text="all of", children=[condition_tree(c) for c in condition["all"]])
+    if "any" in condition:
+        return ConditionNode(text="any of", children=[condition_tree(c) for c in condition["any"]])
+    if "not" in condition:
+        return ConditionNode(text="not", children=[condition_tree(condition["not"])])
+    if "jsonlogic" in condition:
+        return ConditionNode(text=f"JSONLogic {json.dumps(condition['jsonlogic'], sort_keys=True)}")
+    op = str(condition.get("op", "?"))
+    words = _OPERATOR_WORDS.get(op, op)
+    field = condition.get("field", "?")
+    if op in UNARY_OPERATORS:
+        return ConditionNode(text=f"{field} {words}")
+    return ConditionNode(text=f"{field} {words} {json.dumps(condition.get('value'), ensure_ascii=False)}")
+
+
+def as_yaml(value: Any) -> str:
+    if value in (None, {}, []):
+        return ""
+    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, width=100).rstrip()
+
+
+def readable(definition: dict[str, Any]) -> ReadableDefinition:
+    trigger = definition.get("trigger") or {}
+    steps = [
+        ReadableStep(
+            id=str(step.get("id", "?")),
+            type=str(step.get("type", "?")),
+            name=step.get("name"),
+            when=condition_tree(step["when"]) if step.get("when") else None,
+            config_yaml=as_yaml(step.get("config")),
+            policy=[Field(label=_label(k), value=value_text(step[k])) for k in _STEP_POLICY if step.get(k)],
+        )
+        for step in definition.get("steps") or []
+    ]
+    conditions = definition.get("conditions")
+    return ReadableDefinition(
+        trigger_type=_label(str(trigger.get("type", "unknown"))),
+        trigger=_fields(trigger, skip=("type",)),
+        conditions=condition_tree(conditions) if conditions else None,
+        steps=steps,
+        settings=_fields(definition.get("settings") or {}),
+    )
