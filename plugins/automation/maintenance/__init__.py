@@ -1,0 +1,1 @@
+"""Maintenance jobs of the automation DAGs: retention cleanup and periodic reports."""
