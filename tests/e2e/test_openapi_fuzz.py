@@ -41,7 +41,7 @@ def _fuzz(operation: Any, mode: GenerationMode, base_url: str, headers: dict[str
         response = case.call(base_url=base_url, headers=headers, timeout=60)
         try:
             case.validate_response(response, checks=checks)
-        except Exception as exc:  # a failed check: keep it, and the request, for the report
+        except (Exception, BaseExceptionGroup) as exc:  # a failed check: keep it, and the request, for the report
             failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}: {str(exc)[:600]}")
 
     run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from automation.definitions.issues import join_path
 from automation.errors import AutomationError, ConflictError, DefinitionError, NotFoundError, StoreError
@@ -43,3 +44,16 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _automation(request: Request, exc: AutomationError) -> JSONResponse:
         """Any other deliberate error (a template, condition or registry problem) is the request's."""
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError) -> JSONResponse:
+        """Postgres refused a value (a \\u0000 in JSON, a number out of range): the input's fault."""
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
+        return JSONResponse({"detail": f"a value cannot be stored: {' '.join(reason[:3])}"}, status_code=422)
+
+    @app.exception_handler(ValueError)
+    async def _nul(request: Request, exc: ValueError) -> JSONResponse:
+        """psycopg2 refuses NUL characters in text before Postgres sees them."""
+        if "NUL (0x00)" not in str(exc):
+            raise exc
+        return JSONResponse({"detail": "text cannot contain NUL (\\u0000) characters"}, status_code=422)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,6 +18,7 @@ from automation.store.repository import Repository, StoredWorkflow
 from automation.validation import validate_definition
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
+MAX_VERSION = 2_147_483_647  # versions are Postgres integers
 
 
 def _access(method: Literal["GET", "PUT", "POST", "DELETE"]):
@@ -82,7 +83,7 @@ class DuplicateIn(BaseModel):
 
 class RollbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1, description="the version whose content becomes a new version")
+    version: int = Field(ge=1, le=MAX_VERSION, description="the version whose content becomes a new version")
 
 
 class SampleEvent(BaseModel):
@@ -98,7 +99,7 @@ class DryRunIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     event: SampleEvent | None = Field(default=None, description="for record, inactivity and webhook triggers")
     params: dict[str, Any] | None = Field(default=None, description="for manual triggers: the inputs")
-    version: int | None = Field(default=None, ge=1, description="default: the current version")
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="default: the current version")
 
 
 class StepPlanOut(BaseModel):
@@ -225,8 +226,8 @@ async def list_versions(key: str) -> VersionList:
 @router.get("/{key}/versions/diff", dependencies=[_access("GET")])
 async def diff_versions(
     key: str,
-    from_version: int = Query(alias="from", ge=1, description="the older version"),
-    to_version: int | None = Query(default=None, alias="to", ge=1, description="default: the current version"),
+    from_version: int = Query(alias="from", ge=1, le=MAX_VERSION, description="the older version"),
+    to_version: int | None = Query(None, alias="to", ge=1, le=MAX_VERSION, description="default: the current version"),
 ) -> VersionDiff:
     def diff() -> VersionDiff:
         repo = Repository()
@@ -239,7 +240,7 @@ async def diff_versions(
 
 
 @router.get("/{key}/versions/{version}", dependencies=[_access("GET")])
-async def read_version(key: str, version: int) -> VersionRead:
+async def read_version(key: str, version: int = Path(ge=1, le=MAX_VERSION)) -> VersionRead:
     definition = await run_in_threadpool(Repository().get_version, key, version)
     return VersionRead(key=key, version=version, definition=definition)
 
