@@ -13,7 +13,7 @@ from typing import Protocol
 
 from markupsafe import Markup, escape
 
-from automation.pages.formatting import duration
+from automation.pages.formatting import duration, duration_short
 
 #: Stacking order of a day's bar, bottom first; each is a `DayCount` field and a CSS class.
 SERIES = ("success", "failed", "skipped", "other")
@@ -92,7 +92,7 @@ def sparkline(days: Sequence[DayLike], *, width: int = 120, height: int = 28) ->
 
 def executions_per_day(days: Sequence[DayLike], *, width: int = 560, height: int = 200) -> Markup:
     """Stacked bars of executions per day by status, with a y axis and a date every week."""
-    left, right, top, bottom = 34, 6, 8, 22
+    left, right, top, bottom = 40, 6, 8, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     total = sum(_total(d) for d in days)
     label = f"Executions per day by status: {total} in {len(days)} days"
@@ -131,7 +131,7 @@ def histogram_bins(values: Sequence[float], count: int = 10) -> list[tuple[float
 
 def duration_histogram(values: Sequence[float], *, width: int = 560, height: int = 200) -> Markup:
     """How many finished executions took how long (bins of equal width from 0 s)."""
-    left, right, top, bottom = 34, 6, 8, 22
+    left, right, top, bottom = 40, 6, 8, 24
     plot_w, plot_h = width - left - right, height - top - bottom
     bins = histogram_bins(values)
     label = f"Duration distribution of {len(values)} finished executions"
@@ -146,16 +146,16 @@ def duration_histogram(values: Sequence[float], *, width: int = 560, height: int
         for index, (low, high, n) in enumerate(bins):
             x = left + index * slot
             bar_h = n / peak * plot_h
-            title = escape(f"{duration(low)} to {duration(high)}: {n} executions")
+            title = escape(f"{duration(low)} to {duration(high)}: {n} execution{'' if n == 1 else 's'}")
             body.append(
                 f'<g><title>{title}</title><rect class="c-duration" x="{_fmt(x + slot * 0.08)}" '
                 f'y="{_fmt(top + plot_h - bar_h)}" width="{_fmt(slot * 0.84)}" height="{_fmt(bar_h)}"/></g>'
             )
             if index % 2 == 0:
-                text = escape(duration(low))
+                text = escape(duration_short(low))
                 body.append(f'<text class="tick" x="{_fmt(x)}" y="{height - 6}" text-anchor="middle">{text}</text>')
         body.append(
             f'<text class="tick" x="{width - right}" y="{height - 6}" text-anchor="end">'
-            f"{escape(duration(bins[-1][1]))}</text>"
+            f"{escape(duration_short(bins[-1][1]))}</text>"
         )
     return _svg(width, height, label, body, "chart")

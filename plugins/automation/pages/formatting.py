@@ -21,6 +21,14 @@ def duration(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
 
 
+def duration_short(seconds: float) -> str:
+    """An axis tick: one unit, at most one decimal ("40 s", "1.3 min", "2 h")."""
+    for unit, size in (("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{round(seconds / size, 1):g} {unit}"
+    return f"{round(seconds, 1):g} s"
+
+
 def percent(ratio: float | None) -> str:
     if ratio is None:
         return EMPTY

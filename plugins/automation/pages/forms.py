@@ -11,7 +11,7 @@ from automation.catalogue.templates import TemplateParameter, WorkflowTemplate
 from automation.definitions import Status
 from automation.errors import Issue
 
-#: Input types per parameter type (booleans are checkboxes, lists comma-separated text).
+#: Input types per parameter type (booleans are checkboxes, choices a select, lists comma-separated text).
 INPUT_TYPES = {"string": "text", "email": "email", "integer": "number", "number": "number", "list": "text"}
 GENERAL = ""  # errors[GENERAL]: a problem with no field of its own
 
@@ -28,26 +28,6 @@ def _shown(parameter: TemplateParameter, value: Any) -> str:
     if parameter.type == "boolean":
         return "true" if value is True or str(value).lower() in ("true", "1", "yes", "on") else ""
     return str(value)
-
-
-def _typed(parameter: TemplateParameter, text: str) -> Any:
-    """The value a field's text means; ValueError with what was expected."""
-    text = text.strip()
-    if parameter.type == "boolean":
-        return text == "true"
-    if parameter.type == "integer":
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError("expected a whole number") from None
-    if parameter.type == "number":
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError("expected a number") from None
-    if parameter.type == "list":
-        return [item.strip() for item in text.split(",") if item.strip()]
-    return text
 
 
 class TemplateForm(BaseModel):
@@ -76,26 +56,21 @@ class TemplateForm(BaseModel):
             form.errors["key"] = "required: a workflow key such as deal-follow-up (lowercase, digits, - and _)"
         if form.status not in {s.value for s in Status}:
             form.errors["status"] = f"expected one of {', '.join(s.value for s in Status)}"
-        for parameter in template.parameters:
-            text = form.values[field_name(parameter)]
-            if text.strip() and parameter.type != "boolean":
-                try:
-                    _typed(parameter, text)
-                except ValueError as exc:
-                    form.errors[field_name(parameter)] = str(exc)
         return form
 
     def input_type(self, parameter: TemplateParameter) -> str:
         return INPUT_TYPES.get(parameter.type, "text")
 
     def parameter_values(self) -> dict[str, Any]:
-        """Typed values of the fields that were filled (an empty field lets the template's default
-        apply, or the template report the parameter as missing)."""
+        """The filled fields as typed (the catalogue coerces and checks them); an empty field is left
+        out so the template's default applies, or the catalogue reports the parameter missing."""
         values: dict[str, Any] = {}
         for parameter in self.template.parameters:
-            text = self.values[field_name(parameter)]
-            if parameter.type == "boolean" or text.strip():
-                values[parameter.name] = _typed(parameter, text)
+            text = self.values[field_name(parameter)].strip()
+            if parameter.type == "boolean":
+                values[parameter.name] = text == "true"
+            elif text:
+                values[parameter.name] = text
         return values
 
     def add_issues(self, issues: list[Issue]) -> None:

@@ -54,7 +54,7 @@ class ReadableDefinition(BaseModel):
     settings: list[Field]
 
 
-def _label(name: str) -> str:
+def label(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
@@ -69,7 +69,11 @@ def value_text(value: Any) -> str:
 
 
 def _fields(values: dict[str, Any], skip: tuple[str, ...] = ()) -> list[Field]:
-    return [Field(label=_label(k), value=value_text(v)) for k, v in values.items() if k not in skip and v is not None]
+    return [
+        Field(label=label(k), value=value_text(v))
+        for k, v in values.items()
+        if k not in skip and v not in (None, [], {}, "")
+    ]
 
 
 def condition_tree(condition: Any) -> ConditionNode:
@@ -106,13 +110,13 @@ def readable(definition: dict[str, Any]) -> ReadableDefinition:
             name=step.get("name"),
             when=condition_tree(step["when"]) if step.get("when") else None,
             config_yaml=as_yaml(step.get("config")),
-            policy=[Field(label=_label(k), value=value_text(step[k])) for k in _STEP_POLICY if step.get(k)],
+            policy=[Field(label=label(k), value=value_text(step[k])) for k in _STEP_POLICY if step.get(k)],
         )
         for step in definition.get("steps") or []
     ]
     conditions = definition.get("conditions")
     return ReadableDefinition(
-        trigger_type=_label(str(trigger.get("type", "unknown"))),
+        trigger_type=label(str(trigger.get("type", "unknown"))),
         trigger=_fields(trigger, skip=("type",)),
         conditions=condition_tree(conditions) if conditions else None,
         steps=steps,

@@ -13,6 +13,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from automation.config import dag_id_for, include_dir
 from automation.pages import charts, formatting
+from automation.pages.readable import label
 
 
 def pages_dir():
@@ -68,6 +69,7 @@ def environment() -> SandboxedEnvironment:
         percent=formatting.percent,
         when=formatting.when,
         iso=formatting.iso,
+        label=label,
     )
     env.globals.update(
         sparkline=charts.sparkline,
@@ -78,6 +80,6 @@ def environment() -> SandboxedEnvironment:
     return env
 
 
-def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = environment().get_template(template).render(links=Links(request), request_path=request.url.path, **context)
+def render(request: Request, template_name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = environment().get_template(template_name).render(links=Links(request), **context)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})

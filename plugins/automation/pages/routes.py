@@ -13,10 +13,14 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from automation.catalogue.templates import WorkflowTemplate, create_from_template, get_template, list_templates
 from automation.definitions import Status
 from automation.definitions.diff import definition_diff
 from automation.errors import ConflictError, DefinitionError
+from automation.insights.executions import list_executions
+from automation.insights.stats import stats_report
 from automation.pages import auth
+from automation.pages.forms import TemplateForm
 from automation.pages.readable import as_yaml, readable
 from automation.pages.render import Links, pages_dir, render
 from automation.store.repository import Repository
@@ -40,24 +44,22 @@ async def static(name: str) -> Response:
 
 @router.get("/stats", dependencies=[auth.access("GET")])
 async def stats_page(request: Request) -> Response:
-    from automation.insights.stats import stats_report
-
     report = await run_in_threadpool(stats_report)
     return render(request, "stats.html", report=report, nav="stats")
 
 
 @router.get("/templates", dependencies=[auth.access("GET")])
 async def templates_page(request: Request) -> Response:
-    from automation.catalogue.templates import list_templates
-
     templates = await run_in_threadpool(list_templates)
-    categories: dict[str, list[Any]] = {}
+    categories: dict[str, list[WorkflowTemplate]] = {}
     for template in templates:
         categories.setdefault(template.category, []).append(template)
     return render(request, "templates.html", categories=categories, nav="templates")
 
 
-def _template_page(request: Request, template: Any, form: Any, user: Any, status_code: int = 200):
+def _template_page(
+    request: Request, template: WorkflowTemplate, form: TemplateForm, user: Any, status_code: int = 200
+) -> Response:
     return render(
         request,
         "template_detail.html",
@@ -74,18 +76,12 @@ def _template_page(request: Request, template: Any, form: Any, user: Any, status
 
 @router.get("/templates/{template_id}", dependencies=[auth.access("GET")])
 async def template_page(request: Request, template_id: str, user: Annotated[Any, auth.user()]) -> Response:
-    from automation.catalogue.templates import get_template
-    from automation.pages.forms import TemplateForm
-
     template = await run_in_threadpool(get_template, template_id)
     return _template_page(request, template, TemplateForm.initial(template), user)
 
 
 @router.post("/templates/{template_id}", dependencies=[auth.access("POST")])
 async def create_from_template_page(request: Request, template_id: str, user: Annotated[Any, auth.user()]) -> Response:
-    from automation.catalogue.templates import create_from_template, get_template
-    from automation.pages.forms import TemplateForm
-
     template = await run_in_threadpool(get_template, template_id)
     fields = {k: v[-1] for k, v in parse_qs((await request.body()).decode(), keep_blank_values=True).items()}
     auth.check_form_post(request, user, fields.get(auth.CSRF_FIELD, ""))
@@ -121,8 +117,6 @@ async def workflows_page(request: Request) -> Response:
 
 
 def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, Any]:
-    from automation.insights.executions import list_executions
-
     repository = Repository()
     stored = repository.get(key)
     versions = repository.list_versions(key)
