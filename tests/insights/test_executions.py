@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from automation.errors import ConflictError, NotFoundError
-from automation.insights.executions import get_execution, list_executions
-from tests.insights.conftest import failing_workflow, guarded_workflow
+from automation.insights.executions import cancel_execution, get_execution, list_executions, retry_execution
 from tests.helpers import workflow
+from tests.insights.conftest import failing_workflow, guarded_workflow
 
 pytestmark = pytest.mark.usefixtures("db", "airflow_db")
 
@@ -61,3 +61,25 @@ def test_unknown_workflow_or_run_is_not_found(create) -> None:
     assert list_executions("ins-known") == (0, [])
     with pytest.raises(NotFoundError):
         get_execution("ins-known", "manual__nope")
+
+
+def test_retry_clears_the_failed_steps_and_cancel_fails_the_run(create, run_workflow) -> None:
+    create(failing_workflow("ins-retry"))
+    run = run_workflow("ins-retry", deal_id=515151)
+    with pytest.raises(ConflictError):
+        cancel_execution("ins-retry", run.run_id)  # already ended
+
+    retried = retry_execution("ins-retry", run.run_id)
+    assert retried.status == "queued"  # Airflow's clear re-queued the run for the scheduler
+    steps = {s.step_id: s for s in retried.steps}
+    assert steps["note"].state == "success"  # only the failed step is cleared
+    assert steps["close_missing"].state is None and steps["close_missing"].error is None
+    assert steps["close_missing"].failed_attempts[0]["try_number"] == 1  # the history stays
+    with pytest.raises(ConflictError):
+        retry_execution("ins-retry", run.run_id)  # nothing failed any more
+
+    cancelled = cancel_execution("ins-retry", run.run_id)
+    assert cancelled.status == "failed"
+    assert list_executions("ins-retry", status="failed")[0] == 1
+    with pytest.raises(NotFoundError):
+        retry_execution("ins-retry", "manual__nope")

@@ -78,9 +78,7 @@ def status_expression() -> Any:
     DagRun, TI = airflow_models()
     same_run = and_(TI.dag_id == DagRun.dag_id, TI.run_id == DagRun.run_id)
     gate_passed = exists().where(same_run, TI.task_id == GATE_TASK_ID, TI.state == "success")
-    a_step_ran = exists().where(
-        same_run, TI.task_id != GATE_TASK_ID, or_(TI.state.is_(None), TI.state != "skipped")
-    )
+    a_step_ran = exists().where(same_run, TI.task_id != GATE_TASK_ID, or_(TI.state.is_(None), TI.state != "skipped"))
     return case((and_(DagRun.state == "success", gate_passed, ~a_step_ran), "skipped"), else_=DagRun.state)
 
 
@@ -303,6 +301,6 @@ def cancel_execution(key: str, run_id: str) -> ExecutionDetail:
     with _session() as session:
         dag_run, dag = _dag_run_and_dag(session, dag_id, run_id)
         if dag_run.state not in {"queued", "running"}:
-            raise ConflictError(f"execution {run_id!r} already ended ({dag_run.state}); only a queued or running one can be cancelled")
+            raise ConflictError(f"execution {run_id!r} already ended ({dag_run.state}); only a running one stops")
         patch_dag_run_state(dag=dag, dag_run=dag_run, state=DagRunMutableStates.FAILED, session=session)
     return get_execution(key, run_id)
