@@ -1,7 +1,50 @@
-"""Execution statistics per workflow and overall."""
+"""Execution statistics per workflow and overall (default: the last 30 days).
+Reads need read access to DAG runs (Airflow auth)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+
+from automation.api.executions import run_access
+from automation.insights.stats import StatsReport, WorkflowStats, stats_report
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
+
+
+def _all_runs_access():
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+    from airflow.api_fastapi.core_api.security import requires_access_dag
+
+    return Depends(requires_access_dag("GET", DagAccessEntity.RUN))
+
+
+SINCE = Query(default=None, description="start of the period (ISO 8601; UTC when no offset is given)")
+UNTIL = Query(default=None, description="end of the period, exclusive (default: now)")
+
+
+async def _report(keys: list[str] | None, since: datetime | None, until: datetime | None) -> StatsReport:
+    try:
+        return await run_in_threadpool(stats_report, keys=keys, since=since, until=until)
+    except ValueError as exc:  # the period: reversed or too long
+        field, _, message = str(exc).partition(": ")
+        raise RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}]) from exc
+
+
+@router.get("/stats", dependencies=[_all_runs_access()])
+async def overall_stats(
+    since: datetime | None = SINCE,
+    until: datetime | None = UNTIL,
+    key: Annotated[list[str] | None, Query(description="only these workflows (repeat the parameter)")] = None,
+) -> StatsReport:
+    return await _report(key, since, until)
+
+
+@router.get("/workflows/{key}/stats", dependencies=[run_access("GET")])
+async def workflow_stats(key: str, since: datetime | None = SINCE, until: datetime | None = UNTIL) -> WorkflowStats:
+    report = await _report([key], since, until)
+    return report.workflows[0]

@@ -90,12 +90,14 @@ def default_period(now: datetime | None = None) -> tuple[datetime, datetime]:
 
 def check_period(since: datetime, until: datetime) -> None:
     """ValueError (with the field name first) for a period that is empty, reversed or too long."""
-    if since.tzinfo is None or until.tzinfo is None:
-        raise ValueError("since/until: give a timezone (e.g. 2026-01-01T00:00:00Z)")
     if since >= until:
         raise ValueError("since: must be before until")
     if until - since > timedelta(days=MAX_DAYS):
         raise ValueError(f"since: the period is at most {MAX_DAYS} days")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _days(since: datetime, until: datetime) -> list[date]:
@@ -196,6 +198,8 @@ def _fill(stats: WorkflowStats, counts: dict[date, dict[str, int]], days: list[d
 def stats_report(
     *, keys: list[str] | None = None, since: datetime | None = None, until: datetime | None = None
 ) -> StatsReport:
+    """Naive datetimes are taken as UTC."""
+    since, until = _utc(since), _utc(until)
     default_since, default_until = default_period()
     until = until or default_until
     since = since or (default_since if until == default_until else until - timedelta(days=DEFAULT_DAYS))
