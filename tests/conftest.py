@@ -57,7 +57,7 @@ def migrated() -> None:
 CLEAN_TABLES = (
     "automation.workflow_versions, automation.workflows, automation.definition_errors, automation.run_versions, "
     "automation.effects, automation.notifications, automation.round_robin, automation.events, automation.event_runs, "
-    "automation.throttle_state, automation.step_failures, "
+    "automation.throttle_state, automation.step_failures, automation.workflow_health, automation.reports, "
     "crm.tags, crm.activities, crm.tasks, crm.deals, crm.contacts, crm.organisations"
 )
 

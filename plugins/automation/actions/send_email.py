@@ -56,9 +56,52 @@ class SendEmailConfig(ActionConfig):
         return self
 
 
-def build_message(config: SendEmailConfig, ctx: ActionContext, sender: str) -> EmailMessage:
+def smtp_send(message: EmailMessage, recipients: list[str], conn_id: str = "smtp_default") -> None:
+    """Deliver through the SMTP server of an Airflow connection (extra: from_email, ssl, starttls).
+    A refusal is permanent (no retry); an unreachable server or a 4xx reply is retryable."""
+    conn = get_connection(conn_id)
+    extra = connection_extra(conn)
+    if not message["From"]:
+        message["From"] = extra.get("from_email") or conn.login or "automation@localhost"
+    host, port = conn.host or "localhost", int(conn.port or (465 if extra.get("ssl") else 25))
+    try:
+        if extra.get("ssl"):
+            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(host, port, timeout=30)
+        with client:
+            if extra.get("starttls"):
+                client.starttls(context=ssl.create_default_context())
+            if conn.login and conn.password:
+                client.login(conn.login, conn.password)
+            client.send_message(message, to_addrs=recipients)
+    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as exc:
+        raise PermanentActionError(f"SMTP refused the message: {exc}") from exc
+    except smtplib.SMTPResponseException as exc:
+        if 500 <= exc.smtp_code < 600:
+            raise PermanentActionError(f"SMTP error {exc.smtp_code}: {exc.smtp_error!r}") from exc
+        raise ActionError(f"SMTP temporary error {exc.smtp_code}: {exc.smtp_error!r}") from exc
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ActionError(f"SMTP server {host}:{port} unreachable: {exc}") from exc
+
+
+def plain_message(subject: str, body: str, to: list[str], html: str | None = None) -> EmailMessage:
+    """A message of the project's own (alerts, reports): the connection's sender, text (+ HTML)."""
     message = EmailMessage()
-    message["From"] = config.from_email or sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="automation.local")
+    message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
+    return message
+
+
+def build_message(config: SendEmailConfig, ctx: ActionContext) -> EmailMessage:
+    message = EmailMessage()
+    if config.from_email:
+        message["From"] = config.from_email
     message["To"] = ", ".join(_addresses(config.to))
     if cc := _addresses(config.cc):
         message["Cc"] = ", ".join(cc)
@@ -91,31 +134,8 @@ class SendEmail(Action):
         return f"would email {', '.join(_addresses(config.to))}: {config.subject!r}"
 
     def run(self, config: SendEmailConfig, ctx: ActionContext) -> dict[str, Any]:
-        conn = get_connection(config.conn_id)
-        extra = connection_extra(conn)
-        sender = extra.get("from_email") or conn.login or "automation@localhost"
-        message = build_message(config, ctx, sender)
-        recipients = _addresses(config.to) + _addresses(config.cc) + _addresses(config.bcc)
-        host, port = conn.host or "localhost", int(conn.port or (465 if extra.get("ssl") else 25))
-        try:
-            if extra.get("ssl"):
-                client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=ssl.create_default_context())
-            else:
-                client = smtplib.SMTP(host, port, timeout=30)
-            with client:
-                if extra.get("starttls"):
-                    client.starttls(context=ssl.create_default_context())
-                if conn.login and conn.password:
-                    client.login(conn.login, conn.password)
-                client.send_message(message, to_addrs=recipients)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as exc:
-            raise PermanentActionError(f"SMTP refused the message: {exc}") from exc
-        except smtplib.SMTPResponseException as exc:
-            if 500 <= exc.smtp_code < 600:
-                raise PermanentActionError(f"SMTP error {exc.smtp_code}: {exc.smtp_error!r}") from exc
-            raise ActionError(f"SMTP temporary error {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        except (OSError, smtplib.SMTPException) as exc:
-            raise ActionError(f"SMTP server {host}:{port} unreachable: {exc}") from exc
+        message = build_message(config, ctx)
+        smtp_send(message, _addresses(config.to) + _addresses(config.cc) + _addresses(config.bcc), config.conn_id)
         return {
             "message_id": message["Message-ID"],
             "to": _addresses(config.to),

@@ -17,6 +17,16 @@ class Throttle(StrictModel):
     mode: Literal["throttle", "debounce"] = "throttle"
 
 
+class Alerts(StrictModel):
+    """Failure alerts of a workflow: sent once when it fails `after_failures` runs in a row, and a
+    recovery message at its next success; `deadline` raises an Airflow deadline alert for a slow run."""
+
+    after_failures: int = Field(default=3, ge=1, le=1000)
+    email: list[str] = Field(default_factory=list, description="recipients; default AUTOMATION_ALERT_EMAILS")
+    notify: bool = Field(default=True, description="also a notification (automation.notifications)")
+    deadline: Duration | None = Field(default=None, description="a run still going this long after it was queued")
+
+
 class Settings(StrictModel):
     max_active_runs: int = Field(default=16, ge=1, le=1000)
     priority: int = Field(default=1, ge=1, le=1000, description="Airflow priority_weight of every step")
@@ -28,6 +38,7 @@ class Settings(StrictModel):
     timeout: Duration | None = Field(default=None, description="default execution timeout of a step")
     throttle: Throttle | None = None
     retention_days: int = Field(default=90, ge=1, le=3650)
+    alerts: Alerts = Field(default_factory=Alerts)
     max_depth: int = Field(
         default=3, ge=0, le=20, description="events caused by workflows deeper than this are dropped (loops)"
     )

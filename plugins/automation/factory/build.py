@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule
+from airflow.sdk import DAG, AsyncCallback, CronTriggerTimetable, DeadlineAlert, DeadlineReference, TriggerRule
 
 from automation.actions import get_action
+from automation.alerts.deadline import CALLBACK_PATH as DEADLINE_CALLBACK
+from automation.alerts.failures import on_run_finished
 from automation.config import dag_id_for
 from automation.definitions import Status, Step, Workflow
 from automation.definitions.triggers import EVENT_TRIGGERS, SCAN_SUFFIX, InactivityTrigger
@@ -67,6 +70,27 @@ def _step_tasks(step: Step, args: dict[str, Any]) -> tuple[Any, Any]:
     return task, each
 
 
+def _alert_args(workflow: Workflow) -> dict[str, Any]:
+    """DAG callbacks that count failure streaks (alerts, recovery), and the run deadline alert."""
+    alerts = workflow.settings.alerts
+    callback_args = {"alerts": alerts.model_dump(mode="json"), "name": workflow.name}
+    args: dict[str, Any] = {
+        "on_failure_callback": partial(on_run_finished, failed=True, **callback_args),
+        "on_success_callback": partial(on_run_finished, failed=False, **callback_args),
+    }
+    if alerts.deadline is not None:
+        args["deadline"] = DeadlineAlert(
+            reference=DeadlineReference.DAGRUN_QUEUED_AT,
+            interval=timedelta(seconds=alerts.deadline),
+            callback=AsyncCallback(
+                DEADLINE_CALLBACK,
+                kwargs={"key": workflow.key, "name": workflow.name, "deadline_s": alerts.deadline,
+                        "recipients": alerts.email, "notify": alerts.notify},
+            ),
+        )  # fmt: skip
+    return args
+
+
 def build_dag(workflow: Workflow, version: int) -> DAG:
     trigger = workflow.trigger
     settings = workflow.settings
@@ -83,6 +107,7 @@ def build_dag(workflow: Workflow, version: int) -> DAG:
         doc_md=doc_md(workflow, version),
         is_paused_upon_creation=workflow.status != Status.ACTIVE,
         render_template_as_native_obj=False,
+        **_alert_args(workflow),
     )
     upstream = workflow.upstream_map()
     by_id = {s.id: s for s in workflow.steps}

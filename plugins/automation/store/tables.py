@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -167,4 +168,29 @@ step_failures = Table(
     Column("will_retry", Boolean, nullable=False, server_default="false"),
     Column("failed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("dag_id", "run_id", "task_id", "map_index", "try_number"),
+)
+
+#: Consecutive failed runs of each workflow; `alerting` once the alert went out, until a success.
+workflow_health = Table(
+    "workflow_health",
+    metadata,
+    Column("workflow_key", String(63), primary_key=True),
+    Column("failure_streak", Integer, nullable=False, server_default="0"),
+    Column("alerting", Boolean, nullable=False, server_default="false"),
+    Column("last_run_id", String(250)),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+#: Daily and weekly statistics, one row per kind and period (a re-run or backfill replaces it).
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("period_start", DateTime(timezone=True), nullable=False),
+    Column("period_end", DateTime(timezone=True), nullable=False),
+    Column("data", JSONB, nullable=False),
+    Column("emailed_to", JSONB),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("kind", "period_start", name="uq_reports_kind_period"),
 )

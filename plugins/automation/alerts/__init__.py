@@ -1,0 +1,1 @@
+"""Operator alerts: failure streaks and recoveries (DAG callbacks), missed deadlines (DeadlineAlert)."""
