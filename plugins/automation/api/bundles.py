@@ -52,7 +52,7 @@ _IMPORT_BODY = {
         "required": True,
         "content": {
             "application/json": {"schema": Bundle.model_json_schema()},
-            "application/yaml": {"schema": {"type": "string", "description": "the same bundle as YAML"}},
+            "application/yaml": {"schema": Bundle.model_json_schema()},
         },
     }
 }
@@ -62,7 +62,7 @@ _IMPORT_BODY = {
     "/export",
     dependencies=[_access("GET")],
     response_model=BundleOut,
-    responses={200: {"content": {"application/yaml": {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {"application/yaml": {"schema": {"$ref": "#/components/schemas/BundleOut"}}}}},
 )
 async def export_workflows(
     keys: Annotated[list[str] | None, Query(description="keys (repeat or comma-separate); default all")] = None,
