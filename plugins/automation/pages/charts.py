@@ -111,9 +111,9 @@ def executions_per_day(days: Sequence[DayLike], *, width: int = 560, height: int
             body.append(f"<g><title>{title}</title>{''.join(bars)}</g>")
             if (len(days) - 1 - index) % 7 == 0:
                 text = escape(day.day.strftime("%m-%d"))
-                body.append(
-                    f'<text class="tick" x="{_fmt(x + slot / 2)}" y="{height - 6}" text-anchor="middle">{text}</text>'
-                )
+                last = index == len(days) - 1  # the newest day's label ends at the plot's edge
+                anchor, at = ("end", x + slot) if last else ("middle", x + slot / 2)
+                body.append(f'<text class="tick" x="{_fmt(at)}" y="{height - 6}" text-anchor="{anchor}">{text}</text>')
     return _svg(width, height, label, body, "chart")
 
 
@@ -151,11 +151,8 @@ def duration_histogram(values: Sequence[float], *, width: int = 560, height: int
                 f'<g><title>{title}</title><rect class="c-duration" x="{_fmt(x + slot * 0.08)}" '
                 f'y="{_fmt(top + plot_h - bar_h)}" width="{_fmt(slot * 0.84)}" height="{_fmt(bar_h)}"/></g>'
             )
-            if index % 2 == 0:
+            if index % 2 == 0:  # every other bin's lower bound; the first one starts at the axis
                 text = escape(duration_short(low))
-                body.append(f'<text class="tick" x="{_fmt(x)}" y="{height - 6}" text-anchor="middle">{text}</text>')
-        body.append(
-            f'<text class="tick" x="{width - right}" y="{height - 6}" text-anchor="end">'
-            f"{escape(duration_short(bins[-1][1]))}</text>"
-        )
+                anchor = "start" if index == 0 else "middle"
+                body.append(f'<text class="tick" x="{_fmt(x)}" y="{height - 6}" text-anchor="{anchor}">{text}</text>')
     return _svg(width, height, label, body, "chart")

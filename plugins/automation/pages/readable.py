@@ -30,6 +30,7 @@ _STEP_POLICY = ("retries", "retry_delay", "timeout", "continue_on_failure", "rep
 class Field(BaseModel):
     label: str
     value: str
+    block: bool = False  # a nested value, shown as YAML
 
 
 class ConditionNode(BaseModel):
@@ -69,11 +70,14 @@ def value_text(value: Any) -> str:
 
 
 def _fields(values: dict[str, Any], skip: tuple[str, ...] = ()) -> list[Field]:
-    return [
-        Field(label=label(k), value=value_text(v))
-        for k, v in values.items()
-        if k not in skip and v not in (None, [], {}, "")
-    ]
+    return [_field(k, v) for k, v in values.items() if k not in skip and v not in (None, [], {}, "")]
+
+
+def _field(name: str, value: Any) -> Field:
+    flat_list = isinstance(value, list) and all(isinstance(v, str | int | float) for v in value)
+    if isinstance(value, dict) or (isinstance(value, list) and not flat_list):
+        return Field(label=label(name), value=as_yaml(value), block=True)
+    return Field(label=label(name), value=value_text(value))
 
 
 def condition_tree(condition: Any) -> ConditionNode:
@@ -110,7 +114,7 @@ def readable(definition: dict[str, Any]) -> ReadableDefinition:
             name=step.get("name"),
             when=condition_tree(step["when"]) if step.get("when") else None,
             config_yaml=as_yaml(step.get("config")),
-            policy=[Field(label=label(k), value=value_text(step[k])) for k in _STEP_POLICY if step.get(k)],
+            policy=[_field(k, step[k]) for k in _STEP_POLICY if step.get(k)],
         )
         for step in definition.get("steps") or []
     ]
