@@ -21,7 +21,13 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 run: $(VENV)/.installed
 	$(BIN)/python -m automation.local.run
 
-test: $(VENV)/.installed-test
+# The browser test drives Debian's chromium (never a downloaded browser); installed only when missing.
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+test: $(VENV)/.installed-test $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
