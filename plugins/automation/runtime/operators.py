@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from typing import Any
 
 import pendulum
@@ -16,6 +17,7 @@ from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from automation import metrics
 from automation.actions import RunInfo
 from automation.actions.base import TriggerRun
 from automation.actions.for_each import InnerAction
@@ -168,12 +170,14 @@ class GateOperator(WorkflowTask, SkipMixin):
             return self._stop(context, workflow, event_id, "conditions_false", "the conditions are false")
         if event_id is not None:
             EventLedger().set_outcome(event_id, workflow.key, "ran")
+        metrics.count("automation.runs.started", workflow=workflow.key)
         return {"run": True, "outcome": "ran", "version": version}
 
     def _stop(
         self, context: Any, workflow: Workflow, event_id: int | None, outcome: str, reason: str | None
     ) -> dict[str, Any]:
         self.log.info("Not running the steps: %s (%s)", outcome, reason)
+        metrics.count("automation.runs.skipped", workflow=workflow.key, outcome=outcome)
         if event_id is not None and outcome != "duplicate":
             EventLedger().set_outcome(event_id, workflow.key, outcome, reason)
         downstream = [t for t in context["task"].get_flat_relatives(upstream=False) if not t.is_teardown]
@@ -210,7 +214,10 @@ class StepOperator(WorkflowTask):
 
     def execute(self, context: Any) -> Any:
         workflow, version, step, values = self.step_and_context(context)
-        return self.finish(step, execute_step(workflow, step, values, self.run_info(context, version)))
+        started = time.monotonic()
+        result = execute_step(workflow, step, values, self.run_info(context, version))
+        metrics.timing("automation.step.duration", time.monotonic() - started, workflow=workflow.key, step=step.id)
+        return self.finish(step, result)
 
     def finish(self, step: Step, result: StepResult) -> Any:
         if result.status == "skipped":

@@ -1,0 +1,59 @@
+"""Automation metrics reach a real StatsD listener (UDP on loopback) through Airflow's stats module."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from automation.factory.build import build_dag
+from automation.store.repository import Repository
+from automation.validation import validate_definition
+from tests.helpers import workflow
+
+pytestmark = pytest.mark.usefixtures("db", "airflow_db")
+
+
+@pytest.fixture
+def statsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """Airflow's Task SDK stats initialised as a task process does, sending to a UDP socket here."""
+    from airflow.sdk._shared.observability.metrics import stats
+    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
+    from airflow.sdk.observability.metrics import stats_utils
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(listener.getsockname()[1]))
+    stats.initialize(factory=stats_utils.get_stats_factory(), export_legacy_names=False)
+    try:
+        yield listener
+    finally:
+        stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
+        listener.close()
+
+
+def received(listener: socket.socket) -> list[str]:
+    lines = []
+    while True:
+        try:
+            lines += listener.recv(65536).decode().splitlines()
+        except TimeoutError:
+            return lines
+
+
+def test_runs_skipped_started_and_step_durations_are_counted(statsd: socket.socket) -> None:
+    guarded = workflow("vip-only", conditions={"field": "params.name", "op": "matches", "value": "^VIP"})
+    Repository().create(validate_definition(guarded))
+    dag = build_dag(validate_definition(guarded), 1)
+    assert dag.test(run_conf={"name": "small fish"}).state == "success"
+    assert dag.test(run_conf={"name": "VIP deal"}).state == "success"
+    metrics = received(statsd)
+    names = {line.split(":")[0].removeprefix("airflow.") for line in metrics}  # Airflow's statsd_prefix
+    assert "automation.runs.skipped.vip-only.conditions_false" in names
+    assert {"automation.runs.started.vip-only", "automation.runs.succeeded.vip-only"} <= names
+    durations = [line for line in metrics if line.startswith("airflow.automation.step.duration.vip-only.create_deal:")]
+    assert len(durations) == 1 and durations[0].endswith("|ms")
