@@ -38,6 +38,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/parse.py
 	$(BIN)/python benchmarks/steps.py
 	$(BIN)/python benchmarks/events.py
+	$(BIN)/python benchmarks/scale.py
 
 clean-state:
 	rm -rf .automation
