@@ -40,11 +40,13 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError as JinjaError, meta
+from jinja2 import StrictUndefined, meta
+from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
@@ -298,6 +300,13 @@ def _step_summary(step: dict[str, Any]) -> str:
 
 
 def _load(path: Path) -> WorkflowTemplate:
+    """The parsed template, re-read only when the file changes."""
+    stat = path.stat()
+    return _load_cached(path, stat.st_mtime_ns, stat.st_size).model_copy(deep=True)
+
+
+@lru_cache(maxsize=256)
+def _load_cached(path: Path, mtime_ns: int, size: int) -> WorkflowTemplate:
     source = str(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
