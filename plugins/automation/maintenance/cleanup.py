@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from automation.airflow_db import metadata_session
 from automation.config import DAG_ID_PREFIX, key_for_dag_id
 from automation.maintenance.settings import MaintenanceSettings
 from automation.store.repository import Repository
@@ -44,7 +45,6 @@ def retention_days(settings: MaintenanceSettings) -> dict[str, int]:
 def expired_runs(now: datetime, days: dict[str, int], settings: MaintenanceSettings) -> list[tuple[int, str, str, str]]:
     """(id, dag_id, run_id, key) of finished workflow runs past retention, beyond each DAG's newest N."""
     from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
     from sqlalchemy import func, select
 
     newest_first = func.row_number().over(partition_by=DagRun.dag_id, order_by=DagRun.run_after.desc())
@@ -57,7 +57,7 @@ def expired_runs(now: datetime, days: dict[str, int], settings: MaintenanceSetti
         ranked.c.rank > settings.keep_last_runs, ranked.c.state.in_(FINISHED)
     )
     expired = []
-    with create_session() as session:
+    with metadata_session() as session:
         for run_pk, dag_id, run_id, run_after in session.execute(query):
             key = key_for_dag_id(dag_id) or dag_id
             if run_after < now - timedelta(days=days.get(key, settings.default_retention_days)):
@@ -68,10 +68,9 @@ def expired_runs(now: datetime, days: dict[str, int], settings: MaintenanceSetti
 def _delete_airflow_runs(run_pks: list[int]) -> None:
     """Airflow's schema cascades a run's deletion to its task instances, XComs, HITL rows, history."""
     from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
     from sqlalchemy import delete
 
-    with create_session() as session:
+    with metadata_session() as session:
         session.execute(delete(DagRun).where(DagRun.id.in_(run_pks)))
 
 

@@ -9,6 +9,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable
 
 from automation.maintenance.cleanup import run_cleanup
+from automation.maintenance.reports import Kind, run_report
 from automation.maintenance.settings import MaintenanceSettings
 
 CLEANUP_DAG_ID = "automation_maintenance_cleanup"
@@ -16,10 +17,11 @@ START_DATE = pendulum.datetime(2024, 1, 1, tz="UTC")
 DEFAULT_ARGS = {"owner": "automation", "retries": 2, "retry_delay": timedelta(minutes=5)}
 
 
-def _dag(dag_id: str, cron: str, settings: MaintenanceSettings, doc: str) -> DAG:
+def _dag(dag_id: str, cron: str, settings: MaintenanceSettings, doc: str, interval: timedelta | None = None) -> DAG:
+    """`interval` makes each run's data interval the period before its cron time (reports)."""
     return DAG(
         dag_id=dag_id,
-        schedule=CronTriggerTimetable(cron, timezone=settings.timezone),
+        schedule=CronTriggerTimetable(cron, timezone=settings.timezone, interval=interval or timedelta()),
         start_date=START_DATE,
         catchup=False,
         max_active_runs=1,
@@ -41,7 +43,25 @@ def cleanup_dag(settings: MaintenanceSettings) -> DAG:
     return dag
 
 
+def report_dag(kind: Kind, cron: str, period: timedelta, settings: MaintenanceSettings) -> DAG:
+    with _dag(
+        f"automation_maintenance_{kind}_report",
+        cron,
+        settings,
+        f"The {kind} automation report: the statistics of the run's data interval, stored in "
+        "`automation.reports` and emailed to `AUTOMATION_REPORT_EMAILS`. A backfill writes the reports of "
+        "its own periods.",
+        interval=period,
+    ) as dag:
+        PythonOperator(task_id="report", python_callable=run_report, op_kwargs={"kind": kind})
+    return dag
+
+
 def maintenance_dags(settings: MaintenanceSettings | None = None) -> dict[str, DAG]:
     settings = settings or MaintenanceSettings()
-    dags = [cleanup_dag(settings)]
+    dags = [
+        cleanup_dag(settings),
+        report_dag("daily", settings.daily_report_cron, timedelta(days=1), settings),
+        report_dag("weekly", settings.weekly_report_cron, timedelta(days=7), settings),
+    ]
     return {dag.dag_id: dag for dag in dags}
