@@ -71,6 +71,8 @@ def airflow_env(
         "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": str(parse_interval),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
         "AIRFLOW_CONN_AUTOMATION_DB": pg.url(automation_db),
+        # the maintenance tasks' way into Airflow's DB (Airflow 3 blocks its ORM in task processes)
+        "AIRFLOW_CONN_AIRFLOW_METADATA_DB": pg.url(airflow_db),
         "AUTOMATION_STATE_DIR": str(airflow_home / "automation"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
         "NO_PROXY": "*",
