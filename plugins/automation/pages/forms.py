@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from automation.catalogue.templates import TemplateParameter, WorkflowTemplate
 from automation.definitions import Status
+from automation.definitions.base import Slug
 from automation.errors import Issue
 
 #: Input types per parameter type (booleans are checkboxes, choices a select, lists comma-separated text).
 INPUT_TYPES = {"string": "text", "email": "email", "integer": "number", "number": "number", "list": "text"}
 GENERAL = ""  # errors[GENERAL]: a problem with no field of its own
+_KEY = TypeAdapter(Slug)
 
 
 def field_name(parameter: TemplateParameter) -> str:
@@ -52,8 +54,11 @@ class TemplateForm(BaseModel):
             status=fields.get("status", Status.ACTIVE.value),
             values={field_name(p): fields.get(field_name(p), "") for p in template.parameters},
         )
-        if not form.key:
-            form.errors["key"] = "required: a workflow key such as deal-follow-up (lowercase, digits, - and _)"
+        try:
+            _KEY.validate_python(form.key)
+        except ValidationError:
+            what = "required" if not form.key else f"{form.key!r} is not a key"
+            form.errors["key"] = f"{what}: expected lowercase letters, digits, - and _, such as deal-follow-up"
         if form.status not in {s.value for s in Status}:
             form.errors["status"] = f"expected one of {', '.join(s.value for s in Status)}"
         return form

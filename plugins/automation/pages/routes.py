@@ -13,7 +13,13 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from automation.catalogue.templates import WorkflowTemplate, create_from_template, get_template, list_templates
+from automation.catalogue.templates import (
+    WorkflowTemplate,
+    create_from_template,
+    get_template,
+    list_templates,
+    render_template,
+)
 from automation.definitions import Status
 from automation.definitions.diff import definition_diff
 from automation.errors import ConflictError, DefinitionError
@@ -28,6 +34,7 @@ from automation.store.repository import Repository
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False, route_class=auth.PageRoute)
 STATIC_FILES = {"pages.css": "text/css", "pages.js": "text/javascript"}
 RECENT_EXECUTIONS = 20
+STAND_IN_KEY = "form-check"  # renders the template to check its parameters while the key is invalid
 
 
 @router.get("", dependencies=[auth.access("GET")])
@@ -83,11 +90,14 @@ async def template_page(request: Request, template_id: str, user: Annotated[Any,
 @router.post("/templates/{template_id}", dependencies=[auth.access("POST")])
 async def create_from_template_page(request: Request, template_id: str, user: Annotated[Any, auth.user()]) -> Response:
     template = await run_in_threadpool(get_template, template_id)
-    fields = {k: v[-1] for k, v in parse_qs((await request.body()).decode(), keep_blank_values=True).items()}
+    body = (await request.body()).decode(errors="replace")
+    fields = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
     auth.check_form_post(request, user, fields.get(auth.CSRF_FIELD, ""))
     form = TemplateForm.from_post(template, fields)
-    if not form.errors:
-        try:
+    try:
+        if form.errors:  # the parameters are still checked, so every problem shows at once
+            await run_in_threadpool(lambda: render_template(template.id, form.parameter_values(), key=STAND_IN_KEY))
+        else:
             stored = await run_in_threadpool(
                 lambda: create_from_template(
                     template.id,
@@ -98,13 +108,11 @@ async def create_from_template_page(request: Request, template_id: str, user: An
                     created_by=f"ui:{user.get_name()}",
                 )
             )
-        except DefinitionError as exc:
-            form.add_issues(exc.issues)
-        except ConflictError as exc:
-            form.errors["key"] = str(exc)
-        else:
-            target = Links(request).page("workflows", stored.key, created=template.id)
-            return RedirectResponse(target, status_code=303)
+            return RedirectResponse(Links(request).page("workflows", stored.key, created=template.id), status_code=303)
+    except DefinitionError as exc:
+        form.add_issues(exc.issues)
+    except ConflictError as exc:
+        form.errors["key"] = str(exc)
     return _template_page(request, template, form, user, status_code=422)
 
 
