@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
+from automation.airflow_db import metadata_session
 from automation.config import dag_id_for
 from automation.errors import NotFoundError
 from automation.insights.executions import (
@@ -214,10 +215,8 @@ def stats_report(
     durations: list[float] = []
     last: list[Execution] = []
     if dag_ids:
-        from airflow.utils.session import create_session
-
         count_query, duration_query, last_query = _queries(dag_ids, since, until)
-        with create_session() as session:
+        with metadata_session() as session:
             for row in session.execute(count_query):
                 for dag_id in (row.dag_id, None):
                     per_status = counts[dag_id][row.day]
