@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.concurrency import run_in_threadpool
 
 from automation.events.ingest import ingest
-from automation.events.models import EventBatch, EventIn, IngestResult
+from automation.events.models import EventBatch, EventIn, IngestResult, results_json
 
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
@@ -17,16 +16,22 @@ def _can_post_events():
     return Depends(requires_access_asset(method="POST"))
 
 
-@router.post("/events", response_model=IngestResult, dependencies=[_can_post_events()],
+def _stored(results: list[IngestResult], body: bytes) -> Response:
+    """201 when anything new was stored, 200 when all were already (same idempotency keys). The
+    body is serialized here, in the worker thread, rather than by FastAPI on the event loop."""
+    status = 201 if any(r.created for r in results) else 200
+    return Response(body, status_code=status, media_type="application/json")
+
+
+@router.post("/events", response_model=IngestResult, status_code=201, dependencies=[_can_post_events()],
              responses={200: {"description": "already stored (same idempotency key)"}})  # fmt: skip
-async def post_event(event: EventIn, response: Response) -> IngestResult:
-    (result,) = await run_in_threadpool(ingest, [event])
-    response.status_code = 201 if result.created else 200
-    return result
+def post_event(event: EventIn) -> Response:
+    results = ingest([event])
+    return _stored(results, results[0].model_dump_json().encode())
 
 
-@router.post("/events/batch", response_model=list[IngestResult], dependencies=[_can_post_events()])
-async def post_events(batch: EventBatch, response: Response) -> list[IngestResult]:
-    results = await run_in_threadpool(ingest, batch.events)
-    response.status_code = 201 if any(r.created for r in results) else 200
-    return results
+@router.post("/events/batch", response_model=list[IngestResult], status_code=201, dependencies=[_can_post_events()],
+             responses={200: {"description": "all already stored (same idempotency keys)"}})  # fmt: skip
+def post_events(batch: EventBatch) -> Response:
+    results = ingest(batch.events)
+    return _stored(results, results_json(results))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter
 
 from automation.definitions.base import StrictModel
 
@@ -51,3 +51,10 @@ class EventBatch(StrictModel):
 class IngestResult(StrictModel):
     id: int
     created: bool
+
+
+_RESULTS = TypeAdapter(list[IngestResult])
+
+
+def results_json(results: list[IngestResult]) -> bytes:
+    return _RESULTS.dump_json(results)

@@ -44,18 +44,23 @@ def database_url(conn_id: str = DB_CONN_ID) -> str:
 
 
 @cache
-def _engine(url: str) -> Engine:
+def _engine(url: str, pre_ping: bool) -> Engine:
     return create_engine(
         url,
         connect_args={"connect_timeout": db_connect_timeout(), "application_name": "airflow-automations"},
-        pool_pre_ping=True,
-        pool_size=2,
-        max_overflow=8,
+        pool_pre_ping=pre_ping,
+        pool_recycle=1800,
+        # an api-server worker serves requests concurrently: a smaller pool opened and closed an
+        # overflow connection (a new Postgres backend) for most requests under load
+        pool_size=10,
+        max_overflow=10,
     )
 
 
-def engine(conn_id: str = DB_CONN_ID) -> Engine:
-    return _engine(database_url(conn_id))
+def engine(conn_id: str = DB_CONN_ID, *, pre_ping: bool = True) -> Engine:
+    """`pre_ping=False` saves a round trip per checkout; only for callers that retry an idempotent
+    unit of work once when the connection turns out dead (`is_disconnect`), like the events API."""
+    return _engine(database_url(conn_id), pre_ping)
 
 
 def dispose_engines() -> None:

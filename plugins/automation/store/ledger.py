@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Interval, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
 
 from automation.store import tables as t
 from automation.store.db import UsesDatabase
@@ -19,6 +20,13 @@ EVENT_COLUMNS = ("idempotency_key", "entity", "entity_id", "event", "old_data", 
 
 def _ago(seconds: float) -> Any:
     return func.now() - literal(timedelta(seconds=seconds), Interval())
+
+
+_INSERT = (
+    pg_insert(t.events)
+    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(t.events.c.id, t.events.c.idempotency_key)
+)
 
 
 def event_payload(row: Any) -> dict[str, Any]:
@@ -45,15 +53,9 @@ class EventLedger(UsesDatabase):
         if not events:
             return []
         rows = [{k: e.get(k) for k in EVENT_COLUMNS if e.get(k) is not None} for e in events]
-        created = {
-            r.idempotency_key: r.id
-            for r in conn.execute(
-                pg_insert(t.events)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(t.events.c.id, t.events.c.idempotency_key)
-            )
-        }
+        # one row: parameters of the constant statement (compiled once); a batch: one multi-row VALUES
+        statement = conn.execute(_INSERT, rows[0]) if len(rows) == 1 else conn.execute(_INSERT.values(rows))
+        created = {r.idempotency_key: r.id for r in statement}
         missing = [e["idempotency_key"] for e in events if e["idempotency_key"] not in created]
         existing = {}
         if missing:
@@ -73,6 +75,14 @@ class EventLedger(UsesDatabase):
         return result
 
     def append(self, events: list[dict[str, Any]]) -> list[tuple[int, bool]]:
+        """Retried once on a dead connection (the pool reconnects): keys are fixed, so a retry stores
+        nothing twice; an insert that committed before the connection died reads `created=False`."""
+        try:
+            with self.engine.begin() as conn:
+                return self.append_on(conn, events)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
         with self.engine.begin() as conn:
             return self.append_on(conn, events)
 
@@ -94,9 +104,12 @@ class EventLedger(UsesDatabase):
             rows = [dict(r) for r in conn.execute(query.with_for_update(skip_locked=True)).mappings()]
 
             def mark(notes: dict[int, str | None]) -> None:
+                by_note: dict[str | None, list[int]] = {}
                 for event_id, note in notes.items():
+                    by_note.setdefault(note, []).append(event_id)
+                for note, ids in by_note.items():  # one UPDATE per distinct note, not per event
                     conn.execute(
-                        update(t.events).where(t.events.c.id == event_id).values(emitted_at=func.now(), emit_note=note)
+                        update(t.events).where(t.events.c.id.in_(ids)).values(emitted_at=func.now(), emit_note=note)
                     )
 
             yield rows, mark
