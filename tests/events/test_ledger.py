@@ -91,3 +91,26 @@ def test_cli_emit_stores_once_and_emits(capsys: pytest.CaptureFixture[str]) -> N
     assert stored["new_data"] == {"stage": "SIGNED"} and stored["old_data"] == {"stage": "LOST"}
     assert stored["emitted_at"] is not None and stored["emit_note"] == "no workflow listens to this event"
     assert main(["emit", "Deals", "updated"]) == 2
+
+
+def test_ingest_survives_a_dead_pooled_connection_and_stores_once() -> None:
+    """The events API's pool has no pre-ping: a connection the server dropped (a restart, an idle
+    timeout) is found dead on use, and the insert is retried once on a fresh connection."""
+    from sqlalchemy import text
+
+    from automation.events.ingest import ingest
+    from automation.store.db import engine
+
+    def event(key: str) -> EventIn:
+        return EventIn(entity="deals", event="created", id=7, idempotency_key=key)
+
+    (first,) = ingest([event("before")])  # leaves an idle connection in the ingest pool
+    with engine().connect() as admin:
+        killed = admin.execute(
+            text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                 "WHERE application_name = 'airflow-automations' AND pid <> pg_backend_pid()")
+        ).scalar_one()  # fmt: skip
+    assert killed >= 1
+    (after,) = ingest([event("after")])
+    (again,) = ingest([event("after")])
+    assert after.created and again == after.model_copy(update={"created": False}) and after.id != first.id
