@@ -4,6 +4,19 @@
 // own, the link is an ordinary link.
 (function () {
   "use strict";
+  // Framed by the Airflow UI: use its light/dark mode (a class on its <html>), and follow changes.
+  try {
+    if (window.top !== window.self) {
+      var airflowRoot = window.top.document.documentElement;
+      var syncTheme = function () {
+        document.documentElement.setAttribute("data-theme", airflowRoot.classList.contains("dark") ? "dark" : "light");
+      };
+      syncTheme();
+      new MutationObserver(syncTheme).observe(airflowRoot, { attributes: true, attributeFilter: ["class"] });
+    }
+  } catch (error) {
+    // Not the Airflow UI's frame: the system's preference applies.
+  }
   document.addEventListener("click", function (event) {
     var link = event.target.closest && event.target.closest("a[data-airflow-link]");
     if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
