@@ -16,7 +16,7 @@ from urllib.parse import quote
 from pydantic import BaseModel
 from sqlalchemy import and_, case, exists, func, or_, select
 
-from automation.config import dag_id_for
+from automation.config import dag_id_for, key_for_dag_id
 from automation.errors import ConflictError, NotFoundError
 from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID
 from automation.store.repository import Repository
@@ -117,7 +117,6 @@ def _event_id(partition_key: str | None) -> int | None:
 def to_executions(rows: Sequence[Any], keys: dict[str, str] | None = None) -> list[Execution]:
     """Rows of `run_columns()` as executions; versions and events are read in one batch.
     `keys`: workflow key by DAG id (default: the DAG id's own key)."""
-    from automation.config import key_for_dag_id
 
     def key_of(dag_id: str) -> str:
         return (keys or {}).get(dag_id) or key_for_dag_id(dag_id) or dag_id
