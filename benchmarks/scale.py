@@ -206,6 +206,7 @@ def main() -> None:
         (tmp / "plain.py").write_text(PLAIN_DAG)
         (tmp / "wf.json").write_text(json.dumps([WORKFLOW]))
         run_command([sys.executable, "-m", "automation", "import", str(tmp / "wf.json")], env)
+        env["AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT"] = "30"  # a busy machine answers task calls slowly
         metadata = create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         slots = env["AIRFLOW__CORE__PARALLELISM"]
         with stack(env, tmp / "logs-local") as (api, _):

@@ -1,0 +1,204 @@
+"""Scale-out: the scheduler on CeleryExecutor, two Celery workers on Redis, the machine's Postgres 15.
+
+200 events through the events API become exactly 200 runs of a two-step workflow, each step of each
+event runs once, and both workers ran steps. Needs the machine's Redis and Postgres 15: enabled by
+AUTOMATION_EXTERNAL_SERVICES=1 (`.ci/run` sets it); `make test` elsewhere skips it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, text
+
+from automation.local.embedded_db import free_port
+from automation.local.stack import AirflowProcesses, airflow_env, prepare, run_command
+from automation.store.migrate import MIGRATIONS_DIR
+from tests.e2e.conftest import AirflowApi, wait_for
+
+ENABLED = os.environ.get("AUTOMATION_EXTERNAL_SERVICES") == "1"
+pytestmark = [
+    pytest.mark.airflow_e2e,
+    pytest.mark.external_services,
+    pytest.mark.skipif(
+        not ENABLED,
+        reason="needs Redis on 127.0.0.1:6379 and Postgres 15 on 127.0.0.1:5432: set AUTOMATION_EXTERNAL_SERVICES=1",
+    ),
+]
+
+REDIS_URL = os.environ.get("AUTOMATION_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+EVENTS = 200
+WORKERS = ("scaleout-w1", "scaleout-w2")
+WORKFLOW = {
+    "key": "lead-scaleout", "name": "Lead scale-out", "status": "ACTIVE",
+    "trigger": {"type": "record_event", "entity": "leads", "events": ["created"]},
+    "settings": {"max_active_runs": EVENTS, "retries": 0},
+    "steps": [
+        {"id": "note", "type": "create_record", "config": {"collection": "activities", "values": {
+            "body": "lead {{ trigger.id }}", "entity": "leads", "entity_id": "{{ trigger.id }}"}}},
+        {"id": "done", "type": "update_record", "config": {"collection": "activities",
+            "id": "{{ steps.note.output.id }}", "values": {"body": "lead {{ trigger.id }} done"}}},
+    ],
+}  # fmt: skip
+# Airflow records the hostname of the worker that ran each task instance; on one machine every
+# worker has the same FQDN, so each worker's processes report the name given in their environment.
+HOSTNAME_MODULE = """
+import os, socket
+
+def hostname() -> str:
+    return os.environ.get("SCALEOUT_WORKER_NAME") or socket.getfqdn()
+"""
+
+
+@dataclass(frozen=True)
+class ServerPostgres:
+    """The machine's Postgres (trust auth, user postgres): the same `url()` as EmbeddedPostgres."""
+
+    host: str = "127.0.0.1"
+    port: int = 5432
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+
+    def admin(self, statement: str) -> None:
+        engine = create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(statement))
+        finally:
+            engine.dispose()
+
+
+@contextlib.contextmanager
+def fresh_databases(server: ServerPostgres, *names: str) -> Iterator[dict[str, Engine]]:
+    for name in names:
+        server.admin(f'CREATE DATABASE "{name}"')
+    engines = {name: create_engine(server.url(name)) for name in names}
+    try:
+        yield engines
+    finally:
+        for engine in engines.values():
+            engine.dispose()
+        for name in names:
+            server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def redis_prefix(url: str, prefix: str) -> Iterator[None]:
+    """Celery's broker keys all start with `prefix` (kombu's global_keyprefix): deleted at the end."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.ping()
+    try:
+        yield
+    finally:
+        for key in client.scan_iter(f"{prefix}*"):
+            client.delete(key)
+        client.close()
+
+
+def rows(engine: Engine, statement: str) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(text(statement)).mappings()]
+
+
+def test_two_celery_workers_run_200_events_each_once_on_postgres_15(tmp_path: Path) -> None:
+    server, suffix = ServerPostgres(), uuid.uuid4().hex[:10]
+    airflow_db, store_db, prefix = f"scaleout_airflow_{suffix}", f"scaleout_store_{suffix}", f"scaleout-{suffix}:"
+    (tmp_path / "hostnames").mkdir()
+    (tmp_path / "hostnames" / "scaleout_hostname.py").write_text(HOSTNAME_MODULE)
+    env = airflow_env(tmp_path / "airflow", server, api_port=free_port(), airflow_db=airflow_db,  # type: ignore[arg-type]
+                      automation_db=store_db, parse_interval=5)  # fmt: skip
+    env.update({
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "3",  # 6 task processes at once saturate 2 cores
+        # a task process's calls to the execution API wait longer than 5 s when the machine is busy
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": prefix,
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scaleout_hostname.hostname",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path / "hostnames"), env["PYTHONPATH"]]),
+    })  # fmt: skip
+    dag_id, stacks = f"automation__{WORKFLOW['key']}", list[AirflowProcesses]()
+    with fresh_databases(server, airflow_db, store_db) as db, redis_prefix(REDIS_URL, prefix):
+        airflow, store = db[airflow_db], db[store_db]
+        try:
+            prepare(env, import_demo=False)  # airflow db migrate, automation migrate, demo CRM: all on Postgres 15
+            head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+            assert rows(store, "SELECT current_setting('server_version_num')::int / 10000 AS major, "
+                               "(SELECT version_num FROM automation.alembic_version) AS revision") == [
+                {"major": 15, "revision": head}]  # fmt: skip
+            (tmp_path / "wf.json").write_text(json.dumps([WORKFLOW]))
+            run_command([sys.executable, "-m", "automation", "import", str(tmp_path / "wf.json")], env, timeout=120)
+
+            stacks.append(AirflowProcesses(env, tmp_path / "logs").start())
+            for name in WORKERS:
+                worker_env = {**env, "SCALEOUT_WORKER_NAME": name,
+                              "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}  # fmt: skip
+                stacks.append(AirflowProcesses(worker_env, tmp_path / "logs" / name).start(
+                    (f"celery worker --celery-hostname {name}",)))  # fmt: skip
+            api = _wait_for_api(env["AIRFLOW__API__BASE_URL"], stacks)
+            wait_for(lambda: api.dag(dag_id), 120, f"the DAG {dag_id}")
+            time.sleep(3)  # the dag-processor registers the workflow's asset with the DAG
+
+            events = [{"entity": "leads", "event": "created", "id": i, "new": {"id": i},
+                       "idempotency_key": f"scaleout-{i}"} for i in range(EVENTS)]  # fmt: skip
+            posted = api.client.post("/automation/api/v1/events/batch", json={"events": events})
+            assert posted.status_code == 201, posted.text
+            assert sum(r["created"] for r in posted.json()) == EVENTS
+
+            def finished() -> int | None:
+                assert not any(s.dead() for s in stacks), _dead_logs(stacks)
+                (done,) = rows(airflow, f"SELECT count(*) AS n FROM dag_run WHERE dag_id = '{dag_id}' "
+                                        "AND state IN ('success', 'failed')")  # fmt: skip
+                return done["n"] if done["n"] >= EVENTS else None
+
+            wait_for(finished, 600, f"{EVENTS} finished runs", interval=3)
+            time.sleep(5)  # nothing more should start
+        finally:
+            with ThreadPoolExecutor(len(stacks) or 1) as pool:  # Celery's warm shutdown waits: stop all at once
+                list(pool.map(AirflowProcesses.stop, stacks))
+
+        assert rows(airflow, f"SELECT state, count(*) AS n FROM dag_run WHERE dag_id = '{dag_id}' GROUP BY state") == [
+            {"state": "success", "n": EVENTS}]  # fmt: skip
+        assert rows(store, "SELECT outcome, count(*) AS n, count(DISTINCT event_id) AS events "
+                           "FROM automation.event_runs GROUP BY outcome") == [
+            {"outcome": "ran", "n": EVENTS, "events": EVENTS}]  # fmt: skip
+        # every step of every event ran once: one note per lead, updated by the next step (often on the other worker)
+        assert rows(store, "SELECT count(*) AS n, count(DISTINCT entity_id) AS leads, "
+                           "count(*) FILTER (WHERE body = 'lead ' || entity_id || ' done') AS done "
+                           "FROM crm.activities") == [{"n": EVENTS, "leads": EVENTS, "done": EVENTS}]  # fmt: skip
+        per_worker = rows(airflow, f"SELECT hostname, count(*) AS n FROM task_instance WHERE dag_id = '{dag_id}' "
+                                   "GROUP BY hostname ORDER BY hostname")  # fmt: skip
+        assert [r["hostname"] for r in per_worker] == list(WORKERS), per_worker
+        assert sum(r["n"] for r in per_worker) == EVENTS * (1 + len(WORKFLOW["steps"]))  # the gate + the steps
+
+
+def _wait_for_api(base: str, stacks: list[AirflowProcesses]) -> AirflowApi:
+    def healthy() -> bool:
+        assert not any(s.dead() for s in stacks), _dead_logs(stacks)
+        try:
+            return httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, 180, "the Airflow api-server")
+    return AirflowApi(base)
+
+
+def _dead_logs(stacks: list[AirflowProcesses]) -> str:
+    return "\n".join(f"{name} died:\n{s.log_tail(name)}" for s in stacks for name in s.dead())
