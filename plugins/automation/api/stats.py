@@ -33,6 +33,9 @@ async def _report(keys: list[str] | None, since: datetime | None, until: datetim
     except ValueError as exc:  # the period: reversed or too long
         field, _, message = str(exc).partition(": ")
         raise RequestValidationError([{"loc": ("query", field), "msg": message, "type": "value_error"}]) from exc
+    except OverflowError as exc:  # e.g. until=0001-01-02: 30 days before it is no date
+        error = {"loc": ("query", "since"), "msg": "the period is outside supported dates", "type": "value_error"}
+        raise RequestValidationError([error]) from exc
 
 
 @router.get("/stats", dependencies=[_all_runs_access()])
