@@ -64,13 +64,10 @@ async def templates_page(request: Request) -> Response:
     return render(request, "templates.html", categories=categories, nav="templates")
 
 
-def _template_page(
-    request: Request, template: WorkflowTemplate, form: TemplateForm, user: Any, status_code: int = 200
-) -> Response:
+def _template_page(request: Request, template: WorkflowTemplate, form: TemplateForm, user: Any) -> Response:
     return render(
         request,
         "template_detail.html",
-        status_code=status_code,
         template=template,
         definition=readable(template.definition),
         definition_yaml=as_yaml(template.definition),
@@ -113,7 +110,8 @@ async def create_from_template_page(request: Request, template_id: str, user: An
         form.add_issues(exc.issues)
     except ConflictError as exc:
         form.errors["key"] = str(exc)
-    return _template_page(request, template, form, user, status_code=422)
+    # 200, not 422: the form shown again is the answer, and browsers log a 4xx document as a console error
+    return _template_page(request, template, form, user)
 
 
 @router.get("/workflows", dependencies=[auth.access("GET")])
