@@ -94,3 +94,9 @@ def test_chart_text_is_escaped() -> None:
     svg = str(duration_histogram([]))
     ET.fromstring(svg)
     assert _rects(svg) == []
+
+
+def test_count_axes_tick_whole_numbers_even_for_a_single_run() -> None:
+    for svg in (executions_per_day(_days((1, 0, 0, 0))), duration_histogram([12.0])):
+        ticks = [t.text for t in ET.fromstring(str(svg)).iter(f"{SVG}text") if t.get("text-anchor") == "end"]
+        assert ticks[:3] == ["0", "1", "2"]

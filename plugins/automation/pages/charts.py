@@ -43,6 +43,11 @@ def nice_ceiling(value: float) -> float:
     return 10 ** (exponent + 1)  # pragma: no cover - the loop always returns
 
 
+def _count_axis(peak: int) -> float:
+    """The top of a y axis of counts: round, and at least 2 so the middle tick is a whole number."""
+    return max(nice_ceiling(peak), 2)
+
+
 def _fmt(number: float) -> str:
     return f"{number:.2f}".rstrip("0").rstrip(".")
 
@@ -96,7 +101,7 @@ def executions_per_day(days: Sequence[DayLike], *, width: int = 560, height: int
     plot_w, plot_h = width - left - right, height - top - bottom
     total = sum(_total(d) for d in days)
     label = f"Executions per day by status: {total} in {len(days)} days"
-    peak = nice_ceiling(max((_total(d) for d in days), default=0))
+    peak = _count_axis(max((_total(d) for d in days), default=0))
     body = []
     for tick in (0, peak / 2, peak):
         y = top + plot_h - tick / peak * plot_h
@@ -135,7 +140,7 @@ def duration_histogram(values: Sequence[float], *, width: int = 560, height: int
     plot_w, plot_h = width - left - right, height - top - bottom
     bins = histogram_bins(values)
     label = f"Duration distribution of {len(values)} finished executions"
-    peak = nice_ceiling(max((n for _, _, n in bins), default=0))
+    peak = _count_axis(max((n for _, _, n in bins), default=0))
     body = []
     for tick in (0, peak / 2, peak):
         y = top + plot_h - tick / peak * plot_h
