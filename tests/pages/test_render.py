@@ -126,6 +126,7 @@ def test_the_template_form_keeps_input_and_shows_catalogue_errors_next_to_fields
             form=form,
             statuses=["ACTIVE", "INACTIVE", "DRAFT"],
             csrf_token="t",
+            can_create=True,
             nav="templates",
         )
     )

@@ -43,6 +43,14 @@ def user():
     return Depends(get_user)
 
 
+def allowed(user: Any, method: Literal["GET", "POST", "PUT", "DELETE"]) -> bool:
+    """What `access(method)` would decide, to show or hide an action on a page."""
+    from airflow.api_fastapi.app import get_auth_manager
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
+
+    return get_auth_manager().is_authorized_dag(method=method, details=DagDetails(), user=user)
+
+
 def login_url(request: Request) -> str:
     next_path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return f"{airflow_base()}/api/v2/auth/login?{urlencode({'next': next_path})}"

@@ -74,6 +74,7 @@ def _template_page(request: Request, template: WorkflowTemplate, form: TemplateF
         form=form,
         statuses=[s.value for s in Status],
         csrf_token=auth.csrf_token(user),
+        can_create=auth.allowed(user, "POST"),
         nav="templates",
     )
 
