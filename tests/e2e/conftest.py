@@ -21,10 +21,10 @@ class AirflowApi:
 
     def __init__(self, base: str, username: str = "admin", password: str = "admin") -> None:
         self.base = base
-        token = httpx.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=30)
+        token = httpx.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=120)
         token.raise_for_status()
         self.client = httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=30
+            base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=120  # a loaded 2-core machine stalls Airflow for tens of s
         )
 
     def get(self, path: str, **params: Any) -> Any:
