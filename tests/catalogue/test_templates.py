@@ -29,11 +29,14 @@ def test_catalogue_lists_every_file_sorted_with_summaries() -> None:
     assert sorted(t.id for t in templates) == files and len(files) >= 5
     assert [(t.category, t.name) for t in templates] == sorted((t.category, t.name) for t in templates)
     assert len({t.category for t in templates}) >= 3
-    signed = get_template("deal-signed-onboarding")
+    signed = get_template("new-client-onboarding")
     assert signed.trigger == "deals updated (stage)" and signed.trigger_type == "record_event"
-    assert "due +2 days" in next(s.summary for s in signed.steps if s.id == "kickoff_task")
-    assert signed.definition["steps"][1]["config"]["due"] == "+<< kickoff_days >> days"  # as in the file
+    assert next(s.summary for s in signed.steps if s.id == "send_documents") == "task 'Send documents', due +1 days"
+    assert signed.definition["steps"][2]["config"]["due"] == "+<< documents_days >> days"  # as in the file
     assert [t.id for t in list_templates("leads")] == ["new-lead-round-robin"]
+    assert {t.id for t in list_templates("crm")} == {
+        "inactive-deal-follow-up", "new-client-onboarding", "large-organisation-alert", "lead-assignment"}  # fmt: skip
+    assert get_template("inactive-deal-follow-up").trigger == "deals with no activity for 30 days"
 
 
 @pytest.mark.parametrize("template_id", sorted(p.stem for p in templates_dir().glob("*.yaml")))
@@ -45,11 +48,11 @@ def test_every_template_validates_with_its_defaults(template_id: str) -> None:
 
 def test_parameters_keep_their_types_and_runtime_jinja_is_untouched() -> None:
     workflow = render_template(
-        "stale-deal-follow-up", {"days": "30", "closed_stages": "SIGNED, LOST, ON_HOLD"}, key="stale"
+        "inactive-deal-follow-up", {"days": "45", "stages": "PROPOSITION, QUALIFICATION, NEGOTIATION"}, key="idle"
     )
-    assert workflow.trigger.days == 30  # an integer parameter stays an integer (a form's "30" too)
-    assert workflow.trigger.filter.value == ["SIGNED", "LOST", "ON_HOLD"]
-    assert workflow.steps[0].config["title"] == "Follow up on {{ trigger.new.name }} (idle 30 days)"
+    assert workflow.trigger.days == 45  # an integer parameter stays an integer (a form's "45" too)
+    assert workflow.trigger.filter.value == ["PROPOSITION", "QUALIFICATION", "NEGOTIATION"]
+    assert workflow.steps[1].config["description"] == "{{ trigger.new.name }} has had no activity for 45 days"
     robin = render_template("new-lead-round-robin", {"sales_reps": [2, 3]}, key="robin")
     assert robin.steps[0].config["round_robin"] == [2, 3]
 
@@ -67,10 +70,10 @@ def test_parameter_errors_name_the_parameter_and_what_was_expected() -> None:
     assert found["parameters.level"] == "expected one of ['info', 'success', 'warning', 'error'], got 'panic'"
     assert found["parameters.colour"].startswith("unknown parameter; expected one of")
     with pytest.raises(DefinitionError) as exc:
-        render_template("stale-deal-follow-up", {"days": 0, "tag": ""}, key="s")
+        render_template("inactive-deal-follow-up", {"days": 0, "task_title": ""}, key="s")
     assert issues(exc) == {
         "parameters.days": "expected at least 1, got 0",
-        "parameters.tag": "required: expected a string",
+        "parameters.task_title": "required: expected a string",
     }
 
 
@@ -88,12 +91,12 @@ def test_a_bad_value_caught_by_definition_validation_is_blamed_on_its_parameter(
 
 @pytest.mark.usefixtures("db")
 def test_create_from_template_stores_a_workflow_and_conflicts_on_its_key() -> None:
-    stored = create_from_template("deal-signed-onboarding", {"kickoff_days": 4}, key="onboard", created_by="me")
-    assert stored.version == 1 and stored.status == "ACTIVE" and stored.name == "Deal signed -> onboarding"
+    stored = create_from_template("new-client-onboarding", {"welcome_call_days": 4}, key="onboard", created_by="me")
+    assert stored.version == 1 and stored.status == "ACTIVE" and stored.name == "New client onboarding"
     assert stored.definition["steps"][1]["config"]["due"] == "+4 days"
     with pytest.raises(ConflictError):
-        create_from_template("deal-signed-onboarding", {}, key="onboard")
-    draft = create_from_template("deal-signed-onboarding", {}, key="onboard-2", name="Mine", status="DRAFT")
+        create_from_template("new-client-onboarding", {}, key="onboard")
+    draft = create_from_template("new-client-onboarding", {}, key="onboard-2", name="Mine", status="DRAFT")
     assert (draft.name, draft.status) == ("Mine", "DRAFT")
 
 
@@ -104,18 +107,22 @@ def test_onboarding_template_does_what_it_says_in_a_dry_run() -> None:
         conn.execute(
             text("INSERT INTO crm.deals (name, stage, owner_id, contact_id) VALUES ('ACME renewal', 'SIGNED', 2, 1)")
         )
-    workflow = render_template("deal-signed-onboarding", {"welcome_call_days": 3}, key="onboard")
-    deal = {"id": 1, "name": "ACME renewal", "stage": "SIGNED", "owner_id": 2, "contact_id": 1}
+    workflow = render_template("new-client-onboarding", {"welcome_call_days": 5}, key="onboard")
+    deal = {"id": 1, "name": "ACME renewal", "stage": "SIGNED", "owner_id": 2, "contact_id": 1, "amount": 9}
     report = dry_run(workflow, 1, {"id": 1, "new": deal, "old": {**deal, "stage": "PROPOSITION"}})
     assert report.conditions_met and report.error is None
     plans = {p.step: p for p in report.steps}
-    assert plans["welcome_call"].output["title"] == "Welcome call: ACME renewal"
-    assert plans["welcome_call"].output["assignee_id"] == 2
+    assert plans["welcome_call"].output["title"] == "Welcome call"
+    assert (plans["welcome_call"].output["assignee_id"], plans["welcome_call"].output["contact_id"]) == (2, 1)
+    assert plans["send_documents"].config["due"] == "+1 days"
     assert plans["welcome_email"].status == "planned" and "zoe@client.test" in plans["welcome_email"].detail
-    assert "within 3 days" in plans["welcome_email"].config["body"]
+    assert "within 5 days" in plans["welcome_email"].config["body"]
     assert "Bob Durand will" in plans["welcome_email"].config["body"]
-    not_signed = dry_run(workflow, 1, {"id": 1, "new": {**deal, "stage": "LOST"}, "old": deal})
-    assert not not_signed.conditions_met
+    assert (plans["tell_manager"].config["recipient"], plans["tell_manager"].config["level"]) == (
+        "carla@example.com", "success")  # fmt: skip
+    from_qualification = dry_run(workflow, 1, {"id": 1, "new": deal, "old": {**deal, "stage": "QUALIFICATION"}})
+    assert not from_qualification.conditions_met
+    assert {p.status for p in from_qualification.steps} == {"skipped"}
 
 
 @pytest.mark.usefixtures("db")
@@ -127,6 +134,30 @@ def test_large_deal_alert_fires_only_when_crossing_the_threshold() -> None:
     assert not dry_run(workflow, 1, {"id": 1, "new": deal, "old": {**deal, "amount": 11000}}).conditions_met
     assert not dry_run(workflow, 1, {"id": 1, "new": {**deal, "amount": 900}}).conditions_met
     assert Repository().list() == []  # rendering stores nothing
+
+
+@pytest.mark.usefixtures("db")
+def test_large_organisation_alert_needs_a_potential_over_the_threshold() -> None:
+    workflow = render_template("large-organisation-alert", {"threshold": 10000}, key="large-org")
+    org = {"id": 1, "name": "Globex", "potential_amount": 10001}
+    assert dry_run(workflow, 1, {"id": 1, "new": org}).conditions_met
+    assert not dry_run(workflow, 1, {"id": 1, "new": {**org, "potential_amount": 10000}}).conditions_met
+    unknown = dry_run(workflow, 1, {"id": 1, "new": {**org, "potential_amount": None}})
+    assert not unknown.conditions_met and unknown.error is None  # no potential is no alert, not an error
+
+
+@pytest.mark.usefixtures("db")
+def test_lead_assignment_emails_the_user_it_assigned() -> None:
+    with engine().begin() as conn:
+        conn.execute(text("INSERT INTO crm.contacts (name, email) VALUES ('Zoe Lead', 'zoe@lead.test')"))
+    workflow = render_template("lead-assignment", {"team": "2, 3"}, key="leads")
+    report = dry_run(workflow, 1, {"id": 1, "new": {"id": 1, "name": "Zoe Lead", "email": "zoe@lead.test"}})
+    plans = {p.step: p for p in report.steps}
+    assert report.error is None and plans["assign"].output["user_id"] == 2
+    assert plans["email_owner"].config["to"] == "bob@example.com"
+    assert plans["email_owner"].config["body"].startswith("Hello Bob Durand,")
+    owned = dry_run(workflow, 1, {"id": 1, "new": {"id": 1, "name": "Zoe Lead", "owner_id": 1}})
+    assert not owned.conditions_met
 
 
 def test_a_broken_template_file_is_left_out_of_the_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,6 +175,7 @@ def test_a_broken_template_file_is_left_out_of_the_list(tmp_path: Path, monkeypa
 SAMPLE_RECORDS = {
     "deals": {"id": 1, "name": "ACME renewal", "amount": 90000, "stage": "PROPOSITION", "owner_id": 2, "contact_id": 1},
     "contacts": {"id": 1, "name": "Zoe Client", "email": "zoe@client.test"},
+    "organisations": {"id": 1, "name": "Globex", "potential_amount": 90000},
 }
 
 
@@ -158,7 +190,7 @@ def test_every_template_runs_cleanly_in_a_dry_run(template_id: str) -> None:
     workflow = render_template(template_id, {}, key="sample")
     entity = getattr(workflow.trigger, "entity", None)
     event = {"id": 1, "new": SAMPLE_RECORDS[entity]} if entity else {}
-    if template_id == "deal-signed-onboarding":
+    if template_id == "new-client-onboarding":
         event = {"id": 1, "new": {**event["new"], "stage": "SIGNED"}, "old": event["new"]}
     report = dry_run(workflow, 1, event)
     assert report.conditions_met and report.error is None, report

@@ -1,4 +1,7 @@
-"""assign_user: set a record's owner to a user, or to the next user of a round-robin rotation."""
+"""assign_user: set a record's owner to a user, or to the next user of a round-robin rotation.
+
+When `field` is the column of a registered relation (contacts.owner_id -> users), the output also
+holds the assigned record (`user`), so later steps can write `{{ steps.assign.output.user.email }}`."""
 
 from __future__ import annotations
 
@@ -40,5 +43,9 @@ class AssignUser(Action):
         if config.round_robin is not None:
             rotation = config.rotation or f"{ctx.run.workflow_key}:{ctx.run.task_id}"
             user_id = config.round_robin[ctx.effects.next_round_robin(rotation, len(config.round_robin))]
-        record = ctx.records.update(config.collection, config.id, {config.field: user_id})
-        return {"user_id": user_id, "record": record}
+        records = ctx.records
+        record = records.update(config.collection, config.id, {config.field: user_id})
+        relations = records.registry.collection(config.collection).relations.values()
+        related = next((r.collection for r in relations if r.column == config.field), None)
+        user = records.get(related, user_id) if related and user_id is not None else None
+        return {"user_id": user_id, "record": record, "user": user}
