@@ -202,8 +202,11 @@ def main() -> None:
     results: list[Result] = []
     with bench_env(airflow=True) as env:
         tmp = Path(env["BENCH_TMP"])
-        (tmp / "workflows.py").write_text((ROOT / "dags" / "automation_workflows.py").read_text())
-        (tmp / "plain.py").write_text(PLAIN_DAG)
+        dags = tmp / "dags"  # not the temporary directory itself: Airflow's logs there have a `latest` symlink
+        dags.mkdir()
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags)
+        (dags / "workflows.py").write_text((ROOT / "dags" / "automation_workflows.py").read_text())
+        (dags / "plain.py").write_text(PLAIN_DAG)
         (tmp / "wf.json").write_text(json.dumps([WORKFLOW]))
         run_command([sys.executable, "-m", "automation", "import", str(tmp / "wf.json")], env)
         env["AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT"] = "30"  # a busy machine answers task calls slowly
