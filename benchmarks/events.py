@@ -2,17 +2,23 @@
 empty DAG triggered through Airflow's REST API (the floor), and a burst: all runs finished, lost 0,
 duplicated 0. Starts a real Airflow (api-server, scheduler, dag-processor, triggerer) + emitter.
 
-Usage: python benchmarks/events.py [--ingest 1000] [--latency 20] [--burst 1000]
+Usage: python benchmarks/events.py [--ingest 1000] [--client both|lean|httpx] [--latency 20] [--burst 1000]
+(--latency 0 --burst 0: ingest only). The lean client costs a tenth of the httpx one per request:
+the generator shares the 2 cores with the server, so the lean figure is closer to a remote client's.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
+import resource
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 from _env import ROOT, bench_env
@@ -79,27 +85,99 @@ def wait(check, timeout: float, what: str) -> None:
     raise SystemExit(f"timed out waiting for {what}")
 
 
-def ingest(api: Api, n: int, workers: int) -> dict[str, float]:
+def _ingest_body(prefix: str, i: int) -> dict:
+    return {"entity": "ingest_only", "event": "created", "id": i, "new": {"id": i},
+            "idempotency_key": f"{prefix}-{i}"}  # fmt: skip
+
+
+def _post_httpx(api: Api, n: int, workers: int, prefix: str) -> list[float]:
+    """The first generator: httpx in a pool of threads (about 1.7 ms of client CPU per request)."""
+
     def post(i: int) -> float:
         start = time.perf_counter()
-        response = api.http.post(
-            "/automation/api/v1/events",
-            json={
-                "entity": "ingest_only",
-                "event": "created",
-                "id": i,
-                "new": {"id": i},
-                "idempotency_key": f"ingest-{i}",
-            },
-        )
-        response.raise_for_status()
+        api.http.post("/automation/api/v1/events", json=_ingest_body(prefix, i)).raise_for_status()
         return time.perf_counter() - start
 
-    started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        latencies = list(pool.map(post, range(n)))
+        return list(pool.map(post, range(n)))
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
+    if "content-length" in headers:
+        return int(head[0].split()[1]), await reader.readexactly(int(headers["content-length"]))
+    body = b""  # chunked
+    while size := int((await reader.readline()).split(b";")[0], 16):
+        body += (await reader.readexactly(size + 2))[:-2]
+    await reader.readline()
+    return int(head[0].split()[1]), body
+
+
+async def _post_lean(api: Api, n: int, workers: int, prefix: str) -> list[float]:
+    """A client as cheap as a remote app's would look from here: `workers` keep-alive HTTP/1.1
+    connections on one asyncio loop, each sending its next request when the last one answered."""
+    url = urlsplit(str(api.http.base_url))
+    head = (f"POST /automation/api/v1/events HTTP/1.1\r\nHost: {url.netloc}\r\n"
+            f"Authorization: {api.headers['Authorization']}\r\nContent-Type: application/json\r\n")  # fmt: skip
+    bodies = [json.dumps(_ingest_body(prefix, i)).encode() for i in range(n)]
+    latencies: list[float] = []
+    pending = iter(range(n))
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(url.hostname, url.port)
+        try:
+            for i in pending:
+                start = time.perf_counter()
+                writer.write(f"{head}Content-Length: {len(bodies[i])}\r\n\r\n".encode() + bodies[i])
+                status, body = await _read_response(reader)
+                latencies.append(time.perf_counter() - start)
+                if status not in (200, 201):
+                    raise SystemExit(f"ingest: HTTP {status}: {body[:300]!r}")
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(workers)))
+    return latencies
+
+
+def _cpu_seconds(roots: list[int]) -> float:
+    """CPU time (user + system) of these processes and all their descendants, from /proc."""
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, list(roots)
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo += children.get(pid, [])
+    return total
+
+
+def ingest(api: Api, n: int, workers: int, client: str, watched: dict[str, list[int]]) -> dict[str, float]:
+    """Throughput and latency, and the CPU each process spent per request meanwhile (`watched`)."""
+    before = {name: _cpu_seconds(pids) for name, pids in watched.items()}
+    own, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    prefix = f"ingest-{client}"
+    if client == "httpx":
+        latencies = _post_httpx(api, n, workers, prefix)
+    else:
+        latencies = asyncio.run(_post_lean(api, n, workers, prefix))
     wall = time.perf_counter() - started
-    return {"events_per_s": n / wall, "p50_ms": pct(latencies, 50) * 1000, "p99_ms": pct(latencies, 99) * 1000}
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = {name: (_cpu_seconds(pids) - before[name]) / n * 1000 for name, pids in watched.items()}
+    cpu["load generator"] = (after.ru_utime - own.ru_utime + after.ru_stime - own.ru_stime) / n * 1000
+    return {"events_per_s": n / wall, "p50_ms": pct(latencies, 50) * 1000, "p99_ms": pct(latencies, 99) * 1000,
+            **{f"cpu_ms {name}": value for name, value in cpu.items()}}  # fmt: skip
 
 
 def _run_for_event(api: Api, event_id: int) -> str | None:
@@ -198,6 +276,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--ingest", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--client", choices=["both", "lean", "httpx"], default="both",
+                        help="ingest generator: lean asyncio, httpx threads (the first one) or both")  # fmt: skip
     parser.add_argument("--latency", type=int, default=20)
     parser.add_argument("--burst", type=int, default=1000)
     args = parser.parse_args()
@@ -217,15 +297,42 @@ def main() -> None:
             wait(lambda: api.http.get("/api/v2/dags/automation__bench-events").status_code == 200
                  and api.http.get("/api/v2/dags/floor_empty").status_code == 200, 120, "the DAGs")  # fmt: skip
             time.sleep(5)
-            ing = ingest(api, args.ingest, args.workers)
+            watched = {
+                "api-server": [procs.processes["api-server"].pid],
+                "Postgres": [int((tmp / "pg" / "postmaster.pid").read_text().split()[0])],
+                "emitter": [procs.processes["emitter"].pid],
+                "scheduler, dag-processor, triggerer": [procs.processes[name].pid for name in
+                                                        ("scheduler", "dag-processor", "triggerer")],
+            }  # fmt: skip
+            clients = ["lean", "httpx"] if args.client == "both" else [args.client]
+            # warm-up, not measured: the api-server's and the emitter's first event import and
+            # connect (seconds of CPU in the emitter: Airflow's asset manager)
+            _post_httpx(api, 50, args.workers, "warm-up")
+            time.sleep(5)
+            load = os.getloadavg()[0]
+            ing = {}
+            for client in clients:
+                ing[client] = ingest(api, args.ingest, args.workers, client, watched)
+                time.sleep(5)  # the emitter catches up before the next phase
             lat = latency(api, args.latency)
             lat["outbox"] = outbox_latency(api, args.latency)
             bur = burst(api, args.burst) if args.burst else {"runs": 0}
         finally:
             procs.stop()
-    print(f"\n| ingest ({args.ingest} events, {args.workers} clients) | value |\n|---|---:|")
-    print(f"| throughput | {ing['events_per_s']:.0f} events/s |\n| p50 | {ing['p50_ms']:.1f} ms |\n"
-          f"| p99 | {ing['p99_ms']:.1f} ms |")  # fmt: skip
+    names = {"lean": "lean client", "httpx": "httpx client (as before)"}
+    print(f"\n1-minute load average before ingest: {load:.2f}")
+    print(
+        f"\n| ingest ({args.ingest} events, {args.workers} clients, one per request) | "
+        + " | ".join(names[c] for c in ing)
+        + " |\n|---|"
+        + "---:|" * len(ing)
+    )
+    rows = [("throughput", "events_per_s", "{:.0f} events/s"), ("p50", "p50_ms", "{:.1f} ms"),
+            ("p99", "p99_ms", "{:.1f} ms")]  # fmt: skip
+    rows += [(f"CPU per request: {k.removeprefix('cpu_ms ')}", k, "{:.2f} ms") for k in next(iter(ing.values()))
+             if k.startswith("cpu_ms")]  # fmt: skip
+    for label, key, fmt in rows:
+        print(f"| {label} | " + " | ".join(fmt.format(r[key]) for r in ing.values()) + " |")
     o, f = lat["ours"], lat["floor"]
     if not o or not bur["runs"]:
         return
