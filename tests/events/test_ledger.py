@@ -94,7 +94,7 @@ def test_cli_emit_stores_once_and_emits(capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_ingest_survives_a_dead_pooled_connection_and_stores_once() -> None:
-    """The events API's pool has no pre-ping: a connection the server dropped (a restart, an idle
+    """The events API's pool has no pre-ping (and autocommits its one statement): a connection the server dropped (a restart, an idle
     timeout) is found dead on use, and the insert is retried once on a fresh connection."""
     from sqlalchemy import text
 

@@ -7,7 +7,7 @@ import logging
 
 from automation.events.emitter import emit_pending
 from automation.events.models import EventIn, IngestResult
-from automation.store.db import engine
+from automation.store.db import ingest_engine
 from automation.store.ledger import EventLedger
 
 log = logging.getLogger(__name__)
@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 def ingest(events: list[EventIn], *, source: str = "api", ledger: EventLedger | None = None) -> list[IngestResult]:
     """A repeated idempotency key gives the first event's id with `created=False` and stores nothing."""
-    stored = (ledger or EventLedger(engine(pre_ping=False))).append([event.ledger_row(source) for event in events])
+    stored = (ledger or EventLedger(ingest_engine())).append([event.ledger_row(source) for event in events])
     return [IngestResult(id=event_id, created=created) for event_id, created in stored]
 
 
