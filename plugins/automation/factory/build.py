@@ -161,6 +161,6 @@ def build_scan_dag(workflow: Workflow, version: int) -> DAG:
     )
     InactivityScanOperator(
         task_id="scan", workflow_key=workflow.key, workflow_version=version, retries=workflow.settings.retries,
-        owner=workflow.settings.owner, dag=dag,
+        retry_delay=_seconds(workflow.settings.retry_delay), owner=workflow.settings.owner, dag=dag,
     )  # fmt: skip
     return dag
