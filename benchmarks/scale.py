@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import statistics
 import sys
 import uuid
@@ -26,7 +27,7 @@ from pathlib import Path
 import httpx
 from _env import ROOT, bench_env
 from events import Api, wait
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from automation.local.embedded_db import free_port
 from automation.local.stack import AirflowProcesses, run_command
@@ -87,13 +88,35 @@ class Result:
     start: float
     work: float
     between: float
+    parse: float
+
+
+@dataclass
+class Target:
+    """Where a burst runs: Airflow's REST API, its metadata database, its task logs."""
+
+    api: Api
+    metadata: Engine
+    logs: Path
 
 
 def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def burst(api: Api, metadata, dag_id: str, runs: int, variant: str) -> Result:
+def parse_seconds(logs: Path, dag_id: str, run_ids: list[str]) -> list[float]:
+    """The DAG file parse each task process does before running its task (from the task logs)."""
+    values = []
+    for run_id in run_ids:
+        for path in (logs / f"dag_id={dag_id}" / f"run_id={run_id}").glob("task_id=*/attempt=*.log"):
+            for line in path.read_text(errors="replace").splitlines():
+                if '"Worker startup parse complete"' in line:
+                    values.append(json.loads(line)["dag_file_parse_ms"] / 1000)
+    return values
+
+
+def burst(target: Target, dag_id: str, runs: int, variant: str) -> Result:
+    api, metadata = target.api, target.metadata
     ids = [
         api.http.post(f"/api/v2/dags/{dag_id}/dagRuns", json={"logical_date": None})
         .raise_for_status()
@@ -137,6 +160,7 @@ def burst(api: Api, metadata, dag_id: str, runs: int, variant: str) -> Result:
         start=median([float(t["started"]) - float(t["queued"]) for t in rows if t["started"] and t["queued"]]),
         work=median([float(t["ended"]) - float(t["started"]) for t in rows if t["ended"] and t["started"]]),
         between=median(between),
+        parse=median(parse_seconds(target.logs, dag_id, ids)),
     )
 
 
@@ -183,10 +207,10 @@ def start_worker(env: dict[str, str], logs: Path, name: str) -> AirflowProcesses
     return AirflowProcesses(worker_env, logs / name).start((f"celery worker --celery-hostname {name}",))
 
 
-def measure(api: Api, metadata, runs: int, variant: str, warmup: int = 3) -> list[Result]:
+def measure(target: Target, runs: int, variant: str, warmup: int = 3) -> list[Result]:
     for dag_id in (OURS, PLAIN):  # the first runs of a fresh worker import Airflow and the plugin
-        burst(api, metadata, dag_id, warmup, variant)
-    results = [burst(api, metadata, dag_id, runs, variant) for dag_id in (OURS, PLAIN)]
+        burst(target, dag_id, warmup, variant)
+    results = [burst(target, dag_id, runs, variant) for dag_id in (OURS, PLAIN)]
     for r in results:
         print(f"  {variant} / {r.dag}: {r.per_minute:.1f} runs/min (load {os.getloadavg()[0]:.1f})", flush=True)
     return results
@@ -211,9 +235,10 @@ def main() -> None:
         run_command([sys.executable, "-m", "automation", "import", str(tmp / "wf.json")], env)
         env["AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT"] = "30"  # a busy machine answers task calls slowly
         metadata = create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        logs = Path(env["AIRFLOW_HOME"]) / "logs"
         slots = env["AIRFLOW__CORE__PARALLELISM"]
         with stack(env, tmp / "logs-local") as (api, _):
-            results += measure(api, metadata, args.runs, f"LocalExecutor ({slots} slots)")
+            results += measure(Target(api, metadata, logs), args.runs, f"LocalExecutor ({slots} slots)")
         prefix = f"bench-scale-{uuid.uuid4().hex[:8]}:"
         celery = {
             **env,
@@ -225,21 +250,23 @@ def main() -> None:
         }
         with redis_keys(args.redis, prefix), stack(celery, tmp / "logs-celery") as (api, procs):
             procs.append(start_worker(celery, tmp / "logs-celery", "bench-w1"))
-            results += measure(api, metadata, args.runs, f"Celery, 1 worker ({args.concurrency} slots)")
+            target = Target(api, metadata, logs)
+            results += measure(target, args.runs, f"Celery, 1 worker ({args.concurrency} slots)")
             procs.append(start_worker(celery, tmp / "logs-celery", "bench-w2"))
-            results += measure(api, metadata, args.runs, f"Celery, 2 workers ({2 * args.concurrency} slots)")
+            results += measure(target, args.runs, f"Celery, 2 workers ({2 * args.concurrency} slots)")
         metadata.dispose()
+    shutil.rmtree(tmp, ignore_errors=True)
     report(results, args.runs, load_before, os.getloadavg())
 
 
 def report(results: list[Result], runs: int, before: tuple[float, ...], after: tuple[float, ...]) -> None:
     print(f"\n| {runs} runs of 3 steps | DAG | runs/min | failed | run p50 (s) | queued -> 1st task (s) | "
           "task scheduled -> queued (s) | task queued -> start (s) | task start -> end (s) | "
-          "step end -> next start (s) |")  # fmt: skip
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "of which DAG parse (s) | step end -> next start (s) |")  # fmt: skip
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.variant} | {r.dag} | {r.per_minute:.1f} | {r.failed} | {r.run_p50:.1f} | {r.first_task:.1f} | "
-              f"{r.slot_wait:.2f} | {r.start:.2f} | {r.work:.2f} | {r.between:.2f} |")  # fmt: skip
+              f"{r.slot_wait:.2f} | {r.start:.2f} | {r.work:.2f} | {r.parse:.2f} | {r.between:.2f} |")  # fmt: skip
     print("\n| executor | workflow runs/min | plain DAG runs/min | ratio |\n|---|---:|---:|---:|")
     for ours, plain in zip(results[::2], results[1::2], strict=True):
         print(f"| {ours.variant} | {ours.per_minute:.1f} | {plain.per_minute:.1f} | "
