@@ -333,18 +333,23 @@ def main() -> None:
              if k.startswith("cpu_ms")]  # fmt: skip
     for label, key, fmt in rows:
         print(f"| {label} | " + " | ".join(fmt.format(r[key]) for r in ing.values()) + " |")
+    if lat["ours"]:
+        _print_latency(lat)
+    if bur["runs"]:
+        print(f"\n| burst of {args.burst} events | value |\n|---|---:|")
+        print(f"| all runs finished after | {bur['seconds']:.0f} s |\n| runs | {bur['runs']} |\n"
+              f"| lost | {bur['lost']} |\n| duplicated | {bur['duplicated']} |\n"
+              f"| failed | {bur['failed']} |")  # fmt: skip
+
+
+def _print_latency(lat: dict[str, list[float]]) -> None:
     o, f = lat["ours"], lat["floor"]
-    if not o or not bur["runs"]:
-        return
     print(f"\n| start latency ({len(o)} samples) | p50 (s) | p95 (s) |\n|---|---:|---:|")
     print(f"| event -> first task of the workflow | {pct(o, 50):.2f} | {pct(o, 95):.2f} |")
     ob = lat["outbox"]
     print(f"| outbox INSERT -> first task of the workflow | {pct(ob, 50):.2f} | {pct(ob, 95):.2f} |")
     print(f"| REST trigger -> first task of an empty DAG (floor) | {pct(f, 50):.2f} | {pct(f, 95):.2f} |")
     print(f"| ratio | {pct(o, 50) / pct(f, 50):.2f}x | {pct(o, 95) / pct(f, 95):.2f}x |")
-    print(f"\n| burst of {args.burst} events | value |\n|---|---:|")
-    print(f"| all runs finished after | {bur['seconds']:.0f} s |\n| runs | {bur['runs']} |\n| lost | {bur['lost']} |\n"
-          f"| duplicated | {bur['duplicated']} |\n| failed | {bur['failed']} |")  # fmt: skip
 
 
 def _healthy(base: str) -> bool:
