@@ -167,7 +167,8 @@ def test_two_celery_workers_run_200_events_each_once_on_postgres_15(tmp_path: Pa
                                         "AND state IN ('success', 'failed')")  # fmt: skip
                 return done["n"] if done["n"] >= EVENTS else None
 
-            wait_for(finished, 600, f"{EVENTS} finished runs", interval=3)
+            # a guard against a hang, not a speed limit: 600 task processes on 2 shared cores can take long
+            wait_for(finished, 1800, f"{EVENTS} finished runs", interval=3)
             time.sleep(5)  # nothing more should start
         finally:
             with ThreadPoolExecutor(len(stacks) or 1) as pool:  # Celery's warm shutdown waits: stop all at once
