@@ -295,7 +295,7 @@ def main() -> None:
             wait(lambda: _healthy(base), 180, "the api-server")
             api = Api(base)
             wait(lambda: api.http.get("/api/v2/dags/automation__bench-events").status_code == 200
-                 and api.http.get("/api/v2/dags/floor_empty").status_code == 200, 120, "the DAGs")  # fmt: skip
+                 and api.http.get("/api/v2/dags/floor_empty").status_code == 200, 300, "the DAGs")  # fmt: skip
             time.sleep(5)
             watched = {
                 "api-server": [procs.processes["api-server"].pid],
