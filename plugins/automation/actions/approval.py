@@ -26,6 +26,7 @@ class Approval(Action):
     config_model = ApprovalConfig
     operator = "automation.runtime.hitl.ApprovalStepOperator"
     idempotent = False
+    external = True  # a dry run describes it (a person is not asked)
     summary = "Ask a person to approve or reject"
 
     def describe(self, config: ApprovalConfig) -> str:

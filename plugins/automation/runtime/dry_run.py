@@ -45,6 +45,8 @@ class DryRunReport:
 
 
 def _trigger(workflow: Workflow, event: dict[str, Any]) -> dict[str, Any]:
+    if workflow.trigger.type == "webhook":  # a delivery's body is `trigger.body`, as in a real run
+        return {"type": "webhook", **event, "body": event.get("body", event.get("new") or {})}
     if "new" in event or "old" in event or workflow.trigger.type == "record_event":
         return {"type": workflow.trigger.type, **event}
     return {"type": workflow.trigger.type, "params": event.get("params", event)}
