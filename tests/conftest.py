@@ -26,7 +26,9 @@ PG = EmbeddedPostgres(TMP / "pgdata", free_port()).start()
 for _db in ("airflow", "automation"):
     PG.create_database(_db)
 API_PORT = free_port()
-ENV = airflow_env(TMP / "airflow", PG, api_port=API_PORT, parse_interval=5)
+ENV = airflow_env(
+    TMP / "airflow", PG, api_port=API_PORT, parse_interval=5, extra={"AUTOMATION_HTTP_ALLOWED_HOSTS": "127.0.0.1"}
+)
 os.environ.update(ENV)
 
 

@@ -177,6 +177,13 @@ SAMPLE_RECORDS = {
     "contacts": {"id": 1, "name": "Zoe Client", "email": "zoe@client.test"},
     "organisations": {"id": 1, "name": "Globex", "potential_amount": 90000},
 }
+SAMPLE_INPUTS = {  # the events (manual inputs, webhook bodies, no-code items) the other templates react to
+    "publish-pipeline": {"params": {"project_id": "web-shop", "environment": "production"}},
+    "record-rules": {"id": 1, "new": {"id": 1, "reference": "ORD-2026-001", "due_date": "2026-01-05T00:00:00+00:00",
+                                      "status": "OPEN"}},
+    "issue-reactions": {"new": {"action": "opened", "issue": {"number": 7, "title": "Crash", "url": "https://x.test/7",
+                                                              "author": "zoe"}}},
+}  # fmt: skip
 
 
 @pytest.mark.usefixtures("db")
@@ -187,11 +194,13 @@ def test_every_template_runs_cleanly_in_a_dry_run(template_id: str) -> None:
         conn.execute(
             text("INSERT INTO crm.deals (name, amount, owner_id, contact_id) VALUES ('ACME renewal', 90000, 2, 1)")
         )
+        conn.execute(text("INSERT INTO crm.orders (id, reference, due_date) VALUES (1, 'ORD-2026-001', '2026-01-05') "
+                          "ON CONFLICT (id) DO NOTHING"))  # fmt: skip
     workflow = render_template(template_id, {}, key="sample")
     entity = getattr(workflow.trigger, "entity", None)
-    event = {"id": 1, "new": SAMPLE_RECORDS[entity]} if entity else {}
+    event = {"id": 1, "new": SAMPLE_RECORDS[entity]} if entity in SAMPLE_RECORDS else {}
     if template_id == "new-client-onboarding":
         event = {"id": 1, "new": {**event["new"], "stage": "SIGNED"}, "old": event["new"]}
-    report = dry_run(workflow, 1, event)
+    report = dry_run(workflow, 1, SAMPLE_INPUTS.get(template_id, event))
     assert report.conditions_met and report.error is None, report
     assert all(p.status in {"would_run", "planned"} for p in report.steps), report.steps

@@ -76,6 +76,59 @@ CREATE TABLE IF NOT EXISTS crm.tags (
     UNIQUE (name, entity, entity_id)
 );
 
+-- A temporary collection (staged imports) that the nightly cleanup template purges.
+CREATE TABLE IF NOT EXISTS crm.temp_imports (
+    id          serial PRIMARY KEY,
+    source      text NOT NULL,
+    payload     text,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+-- A no-code app's collections: orders and invoices, each with its lines (the record rules template).
+CREATE TABLE IF NOT EXISTS crm.orders (
+    id          serial PRIMARY KEY,
+    reference   text NOT NULL,
+    customer    text,
+    due_date    timestamptz,
+    status      text NOT NULL DEFAULT 'OPEN',
+    total       numeric(14, 2) NOT NULL DEFAULT 0,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS crm.order_lines (
+    id          serial PRIMARY KEY,
+    order_id    integer NOT NULL REFERENCES crm.orders (id) ON DELETE CASCADE,
+    product     text NOT NULL,
+    quantity    integer NOT NULL DEFAULT 1,
+    status      text NOT NULL DEFAULT 'OPEN',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS crm.invoices (
+    id          serial PRIMARY KEY,
+    reference   text NOT NULL,
+    customer    text,
+    due_date    timestamptz,
+    status      text NOT NULL DEFAULT 'OPEN',
+    total       numeric(14, 2) NOT NULL DEFAULT 0,
+    order_id    integer REFERENCES crm.orders (id),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS crm.invoice_lines (
+    id          serial PRIMARY KEY,
+    invoice_id  integer NOT NULL REFERENCES crm.invoices (id) ON DELETE CASCADE,
+    product     text NOT NULL,
+    quantity    integer NOT NULL DEFAULT 1,
+    status      text NOT NULL DEFAULT 'OPEN',
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
 INSERT INTO crm.users (name, email, team) VALUES
     ('Alice Martin', 'alice@example.com', 'sales'),
     ('Bob Durand', 'bob@example.com', 'sales'),
