@@ -57,3 +57,16 @@ def test_runs_skipped_started_and_step_durations_are_counted(statsd: socket.sock
     assert {"automation.runs.started.vip-only", "automation.runs.succeeded.vip-only"} <= names
     durations = [line for line in metrics if line.startswith("airflow.automation.step.duration.vip-only.create_deal:")]
     assert len(durations) == 1 and durations[0].endswith("|ms")
+
+
+def test_events_received_are_counted_once_per_new_event(statsd: socket.socket) -> None:
+    from automation.events.ingest import ingest
+    from automation.events.models import EventIn
+
+    event = EventIn(entity="deals", event="updated", id=7, new={"stage": "WON"}, idempotency_key="once")
+    ingest([event])
+    ingest([event])  # the same idempotency key again: stored once, counted once
+    counted = [
+        line for line in received(statsd) if line.startswith("airflow.automation.events.received.deals.updated:")
+    ]
+    assert counted == ["airflow.automation.events.received.deals.updated:1|c"]

@@ -28,6 +28,15 @@ def test_a_repeated_idempotency_key_stores_once_and_returns_the_first_id() -> No
     assert ledger.get(first[0][0])["new_data"] == {"stage": "SIGNED"}
 
 
+def test_a_batch_mixing_events_with_and_without_optional_fields_stores_them_all() -> None:
+    bare = EventIn(entity="deals", event="created", new={"name": "x"}, idempotency_key="bare").ledger_row("api")
+    stored = EventLedger().append([row("full", actor="app", old={"stage": "NEW"}), bare])
+    assert [created for _, created in stored] == [True, True]
+    full, plain = (EventLedger().get(event_id) for event_id, _ in stored)
+    assert (full["entity_id"], full["actor"], full["old_data"]) == ("1", "app", {"stage": "NEW"})
+    assert (plain["entity_id"], plain["actor"], plain["old_data"], plain["depth"]) == (None, None, None, 0)
+
+
 def test_claim_run_gives_each_event_and_workflow_one_owner() -> None:
     ledger = EventLedger()
     ((event_id, _),) = ledger.append([row("a")])

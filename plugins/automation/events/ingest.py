@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from automation import metrics
 from automation.events.emitter import emit_pending
 from automation.events.models import EventIn, IngestResult
 from automation.store.db import ingest_engine
@@ -16,6 +17,9 @@ log = logging.getLogger(__name__)
 def ingest(events: list[EventIn], *, source: str = "api", ledger: EventLedger | None = None) -> list[IngestResult]:
     """A repeated idempotency key gives the first event's id with `created=False` and stores nothing."""
     stored = (ledger or EventLedger(ingest_engine())).append([event.ledger_row(source) for event in events])
+    for event, (_, created) in zip(events, stored, strict=True):
+        if created:
+            metrics.count("automation.events.received", entity=event.entity, event=event.event)
     return [IngestResult(id=event_id, created=created) for event_id, created in stored]
 
 

@@ -9,7 +9,7 @@ from airflow.providers.standard.operators.python import PythonOperator
 from airflow.sdk import DAG, CronTriggerTimetable
 
 from automation.maintenance.cleanup import run_cleanup
-from automation.maintenance.reports import Kind, run_report
+from automation.maintenance.reports import PERIODS, Kind, run_report
 from automation.maintenance.settings import MaintenanceSettings
 
 CLEANUP_DAG_ID = "automation_maintenance_cleanup"
@@ -61,7 +61,7 @@ def maintenance_dags(settings: MaintenanceSettings | None = None) -> dict[str, D
     settings = settings or MaintenanceSettings()
     dags = [
         cleanup_dag(settings),
-        report_dag("daily", settings.daily_report_cron, timedelta(days=1), settings),
-        report_dag("weekly", settings.weekly_report_cron, timedelta(days=7), settings),
+        report_dag("daily", settings.daily_report_cron, PERIODS["daily"], settings),
+        report_dag("weekly", settings.weekly_report_cron, PERIODS["weekly"], settings),
     ]
     return {dag.dag_id: dag for dag in dags}

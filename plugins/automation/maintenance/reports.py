@@ -4,7 +4,7 @@ last week's report), stored in automation.reports and emailed to AUTOMATION_REPO
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from automation.actions.send_email import plain_message, smtp_send
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 Kind = Literal["daily", "weekly"]
+PERIODS: dict[str, timedelta] = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 
 
 def _rate(value: float | None) -> str:
@@ -68,5 +69,10 @@ def make_report(
 
 
 def run_report(kind: Kind, **context: Any) -> dict[str, Any]:
-    """The report task: the period is the run's data interval."""
-    return make_report(kind, context["data_interval_start"], context["data_interval_end"])
+    """The report task: the period is the run's data interval; a manual run without a logical date
+    has none, and reports the period that ends when it was triggered."""
+    since, until = context.get("data_interval_start"), context.get("data_interval_end")
+    if since is None or until is None or since == until:
+        until = context["dag_run"].run_after
+        since = until - PERIODS[kind]
+    return make_report(kind, since, until)

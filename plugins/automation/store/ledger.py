@@ -22,6 +22,9 @@ def _ago(seconds: float) -> Any:
     return func.now() - literal(timedelta(seconds=seconds), Interval())
 
 
+#: Values of the NOT NULL columns the database would fill in for a row that leaves them out.
+_SERVER_DEFAULTS = {"depth": 0, "source": "outbox"}
+
 _INSERT = (
     pg_insert(t.events)
     .on_conflict_do_nothing(index_elements=["idempotency_key"])
@@ -53,6 +56,9 @@ class EventLedger(UsesDatabase):
         if not events:
             return []
         rows = [{k: e.get(k) for k in EVENT_COLUMNS if e.get(k) is not None} for e in events]
+        if len(rows) > 1:  # a multi-row VALUES needs the same columns in every row
+            columns = set().union(*rows)
+            rows = [{k: row.get(k, _SERVER_DEFAULTS.get(k)) for k in columns} for row in rows]
         # one row: parameters of the constant statement (compiled once); a batch: one multi-row VALUES
         statement = conn.execute(_INSERT, rows[0]) if len(rows) == 1 else conn.execute(_INSERT.values(rows))
         created = {r.idempotency_key: r.id for r in statement}
