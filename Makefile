@@ -21,13 +21,18 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt
 run: $(VENV)/.installed
 	$(BIN)/python -m automation.local.run
 
-# The browser test drives Debian's chromium (never a downloaded browser); installed only when missing.
+# Debian packages the tests use, installed only when missing: chromium for the browser test (never a
+# downloaded browser) and docker-compose to validate docker-compose.airflow.yml (no engine needed).
 CHROMIUM := /usr/bin/chromium
+DOCKER_COMPOSE := /usr/bin/docker-compose
 
 $(CHROMIUM):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 
-test: $(VENV)/.installed-test $(CHROMIUM)
+$(DOCKER_COMPOSE):
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker-compose
+
+test: $(VENV)/.installed-test $(CHROMIUM) $(DOCKER_COMPOSE)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test
