@@ -1,6 +1,6 @@
 """No-code and integration scenarios from the field, end to end on one real Airflow: each template is
 made into a workflow through the API (real JWT), its DAG appears, the dry run shows the plan, and real
-runs (triggered through Airflow's REST API, or a signed webhook) produce exactly the expected HTTP
+runs (triggered through Airflow's REST API, a signed webhook or app events) produce exactly the expected HTTP
 calls (a loopback server), emails (aiosmtpd), records and notifications; an input that misses the
 conditions is a skipped execution with no effect.
 
