@@ -108,3 +108,26 @@ def test_maintenance_dags_run_in_airflow(airflow: AirflowApi) -> None:
         kinds = list(conn.execute(text("SELECT kind FROM automation.reports")).scalars())
     # the manual run's report, and the scheduled run's when unpausing made one (catchup=False: the latest)
     assert set(kinds) == {"daily"}
+
+
+def test_a_run_past_its_deadline_raises_the_airflow_deadline_alert(airflow: AirflowApi, tmp_path) -> None:
+    slow = {
+        "key": "slow-sync", "name": "Slow sync", "status": "ACTIVE", "trigger": {"type": "manual"},
+        "steps": [{"id": "pause", "type": "wait", "config": {"delay": "60s"}}],
+        "settings": {"alerts": {"deadline": "5s"}},
+    }  # fmt: skip
+    (tmp_path / "slow.yaml").write_text(yaml.safe_dump(slow))
+    cli("import", str(tmp_path / "slow.yaml"))
+    wait_for(lambda: airflow.dag("automation__slow-sync"), 120, "the slow workflow's DAG")
+    run = airflow.post("/dags/automation__slow-sync/dagRuns", {"logical_date": None})
+
+    def late_notice() -> list[dict[str, Any]]:
+        with engine().connect() as conn:
+            rows = conn.execute(
+                text("SELECT level, title, run_id FROM automation.notifications WHERE workflow_key = 'slow-sync'")
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    (notice,) = wait_for(late_notice, 300, "the deadline alert's notification", interval=3)
+    assert notice == {"level": "warning", "title": "Workflow 'Slow sync' is running late",
+                      "run_id": run["dag_run_id"]}  # fmt: skip
