@@ -28,7 +28,7 @@ def test_export_then_import_round_trips_without_new_versions() -> None:
 
 def test_one_invalid_workflow_imports_nothing_unless_partial() -> None:
     bad = workflow("bad")
-    bad["steps"][0]["config"]["collection"] = "invoices"
+    bad["steps"][0]["config"]["collection"] = "payroll"
     items = sourced([workflow("good"), bad, workflow("good", name="Twice")])
     report = import_definitions(items)
     assert report.refused and report.imported == []

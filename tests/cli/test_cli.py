@@ -18,14 +18,14 @@ def write(path: Path, data: object) -> Path:
 def test_validate_reports_each_bad_file_with_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     good = write(tmp_path / "good.yaml", workflow("good"))
     bad = workflow("bad")
-    bad["steps"][0]["config"]["collection"] = "invoices"
+    bad["steps"][0]["config"]["collection"] = "payroll"
     write(tmp_path / "bad.json", bad)
     (tmp_path / "broken.yaml").write_text("key: [unclosed\n")
     code = main(["validate", str(tmp_path)])
     out, err = capsys.readouterr()
     assert code == 1
     assert "ok good" in out
-    assert f"{tmp_path / 'bad.json'}: steps[0].config.collection: collection 'invoices' is not in the registry" in err
+    assert f"{tmp_path / 'bad.json'}: steps[0].config.collection: collection 'payroll' is not in the registry" in err
     assert "broken.yaml: <root>: not valid YAML" in err
     assert main(["validate", str(good)]) == 0
 

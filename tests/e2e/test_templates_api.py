@@ -102,7 +102,7 @@ def test_bundles_export_and_import_json_and_yaml(airflow: AirflowApi) -> None:
     assert outcomes == {"b-one": ("updated", 2), "b-two": ("unchanged", 1), "b-three": ("created", 1)}
 
     bad = workflow("b-four")
-    bad["steps"][1]["config"]["collection"] = "invoices"
+    bad["steps"][1]["config"]["collection"] = "payroll"
     text = yaml.safe_dump({"workflows": [workflow("b-five"), bad]})
     refused = api.post(f"{API}/bundles/import", content=text, headers={"Content-Type": "application/yaml"})
     assert refused.status_code == 422
