@@ -24,7 +24,9 @@ class AirflowApi:
         token = httpx.post(f"{base}/auth/token", json={"username": username, "password": password}, timeout=120)
         token.raise_for_status()
         self.client = httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {token.json()['access_token']}"}, timeout=120  # a loaded 2-core machine stalls Airflow for tens of s
+            base_url=base,
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+            timeout=120,  # a loaded 2-core machine stalls Airflow for tens of s
         )
 
     def get(self, path: str, **params: Any) -> Any:
