@@ -29,7 +29,7 @@ from _env import ROOT, bench_env
 from events import Api, wait
 from sqlalchemy import Engine, create_engine, text
 
-from automation.local.embedded_db import free_port
+from automation.local.celery import celery_env, redis_keys, start_worker
 from automation.local.stack import AirflowProcesses, run_command
 
 OURS, PLAIN = "automation__bench-scale", "plain_three_steps"
@@ -165,21 +165,6 @@ def burst(target: Target, dag_id: str, runs: int, variant: str) -> Result:
 
 
 @contextlib.contextmanager
-def redis_keys(url: str, prefix: str) -> Iterator[None]:
-    """The broker's keys all start with `prefix` (kombu's global_keyprefix): deleted at the end."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    client.ping()
-    try:
-        yield
-    finally:
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
-        client.close()
-
-
-@contextlib.contextmanager
 def stack(env: dict[str, str], logs: Path) -> Iterator[tuple[Api, list[AirflowProcesses]]]:
     procs = [AirflowProcesses(env, logs).start(("api-server", "scheduler", "dag-processor"))]
     try:
@@ -200,11 +185,6 @@ def _healthy(base: str, procs: list[AirflowProcesses]) -> bool:
         return httpx.get(f"{base}/api/v2/monitor/health", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def start_worker(env: dict[str, str], logs: Path, name: str) -> AirflowProcesses:
-    worker_env = {**env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
-    return AirflowProcesses(worker_env, logs / name).start((f"celery worker --celery-hostname {name}",))
 
 
 def measure(target: Target, runs: int, variant: str, warmup: int = 3) -> list[Result]:
@@ -233,21 +213,13 @@ def main() -> None:
         (dags / "plain.py").write_text(PLAIN_DAG)
         (tmp / "wf.json").write_text(json.dumps([WORKFLOW]))
         run_command([sys.executable, "-m", "automation", "import", str(tmp / "wf.json")], env)
-        env["AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT"] = "30"  # a busy machine answers task calls slowly
         metadata = create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         logs = Path(env["AIRFLOW_HOME"]) / "logs"
         slots = env["AIRFLOW__CORE__PARALLELISM"]
         with stack(env, tmp / "logs-local") as (api, _):
             results += measure(Target(api, metadata, logs), args.runs, f"LocalExecutor ({slots} slots)")
         prefix = f"bench-scale-{uuid.uuid4().hex[:8]}:"
-        celery = {
-            **env,
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-            "AIRFLOW__CELERY__BROKER_URL": args.redis,
-            "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(args.concurrency),
-            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": prefix,
-            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
-        }
+        celery = {**env, **celery_env(args.redis, prefix, args.concurrency)}
         with redis_keys(args.redis, prefix), stack(celery, tmp / "logs-celery") as (api, procs):
             procs.append(start_worker(celery, tmp / "logs-celery", "bench-w1"))
             target = Target(api, metadata, logs)

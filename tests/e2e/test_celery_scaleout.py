@@ -23,6 +23,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, text
 
+from automation.local.celery import celery_env, redis_keys, start_worker
 from automation.local.embedded_db import free_port
 from automation.local.stack import AirflowProcesses, airflow_env, prepare, run_command
 from automation.store.migrate import MIGRATIONS_DIR
@@ -95,21 +96,6 @@ def fresh_databases(server: ServerPostgres, *names: str) -> Iterator[dict[str, E
             server.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@contextlib.contextmanager
-def redis_prefix(url: str, prefix: str) -> Iterator[None]:
-    """Celery's broker keys all start with `prefix` (kombu's global_keyprefix): deleted at the end."""
-    import redis
-
-    client = redis.Redis.from_url(url)
-    client.ping()
-    try:
-        yield
-    finally:
-        for key in client.scan_iter(f"{prefix}*"):
-            client.delete(key)
-        client.close()
-
-
 def rows(engine: Engine, statement: str) -> list[dict]:
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(text(statement)).mappings()]
@@ -123,18 +109,12 @@ def test_two_celery_workers_run_200_events_each_once_on_postgres_15(tmp_path: Pa
     env = airflow_env(tmp_path / "airflow", server, api_port=free_port(), airflow_db=airflow_db,  # type: ignore[arg-type]
                       automation_db=store_db, parse_interval=5)  # fmt: skip
     env.update({
-        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-        "AIRFLOW__CELERY__BROKER_URL": REDIS_URL,
-        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "3",  # 6 task processes at once saturate 2 cores
-        # a task process's calls to the execution API wait longer than 5 s when the machine is busy
-        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "30",
-        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__GLOBAL_KEYPREFIX": prefix,
-        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "3600",
+        **celery_env(REDIS_URL, prefix, concurrency=3),  # 6 task processes at once saturate 2 cores
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scaleout_hostname.hostname",
         "PYTHONPATH": os.pathsep.join([str(tmp_path / "hostnames"), env["PYTHONPATH"]]),
     })  # fmt: skip
     dag_id, stacks = f"automation__{WORKFLOW['key']}", list[AirflowProcesses]()
-    with fresh_databases(server, airflow_db, store_db) as db, redis_prefix(REDIS_URL, prefix):
+    with fresh_databases(server, airflow_db, store_db) as db, redis_keys(REDIS_URL, prefix):
         airflow, store = db[airflow_db], db[store_db]
         try:
             prepare(env, import_demo=False)  # airflow db migrate, automation migrate, demo CRM: all on Postgres 15
@@ -147,10 +127,7 @@ def test_two_celery_workers_run_200_events_each_once_on_postgres_15(tmp_path: Pa
 
             stacks.append(AirflowProcesses(env, tmp_path / "logs").start())
             for name in WORKERS:
-                worker_env = {**env, "SCALEOUT_WORKER_NAME": name,
-                              "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}  # fmt: skip
-                stacks.append(AirflowProcesses(worker_env, tmp_path / "logs" / name).start(
-                    (f"celery worker --celery-hostname {name}",)))  # fmt: skip
+                stacks.append(start_worker({**env, "SCALEOUT_WORKER_NAME": name}, tmp_path / "logs", name))
             api = _wait_for_api(env["AIRFLOW__API__BASE_URL"], stacks)
             wait_for(lambda: api.dag(dag_id), 120, f"the DAG {dag_id}")
             time.sleep(3)  # the dag-processor registers the workflow's asset with the DAG
