@@ -59,7 +59,8 @@ def migrated() -> None:
 CLEAN_TABLES = (
     "automation.workflow_versions, automation.workflows, automation.definition_errors, automation.run_versions, "
     "automation.effects, automation.notifications, automation.round_robin, automation.events, automation.event_runs, "
-    "automation.throttle_state, automation.step_failures, automation.workflow_health, automation.reports, "
+    "automation.throttle_state, automation.step_failures, automation.step_notices, automation.workflow_health, "
+    "automation.reports, "
     "crm.tags, crm.activities, crm.tasks, crm.deals, crm.contacts, crm.organisations"
 )
 
@@ -69,10 +70,12 @@ def db(migrated: None) -> Iterator[None]:
     """A clean automation store and demo CRM (users kept) for each test."""
     from sqlalchemy import text
 
+    from automation.runtime.versions import workflow_version
     from automation.store.db import engine
 
     with engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {CLEAN_TABLES} RESTART IDENTITY CASCADE"))
+    workflow_version.cache_clear()  # the ids restart, so version 1 of a key is new content
     shutil.rmtree(Path(os.environ["AUTOMATION_STATE_DIR"]), ignore_errors=True)
     yield
 

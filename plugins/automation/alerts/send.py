@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Literal
+from typing import Any
 
 from automation.actions.send_email import plain_message, smtp_send
 from automation.actions.send_notification import CHANNEL
+from automation.definitions.notices import Level
 from automation.store.db import engine
 from automation.store.repository import EffectStore
 
 log = logging.getLogger(__name__)
-Level = Literal["info", "success", "warning", "error"]
 
 
 def default_recipients() -> list[str]:
@@ -30,19 +30,30 @@ def send_alert(
     body: str,
     recipients: list[str],
     notify: bool = True,
-) -> None:
+    recipient: str | None = None,
+    once: dict[str, Any] | None = None,
+) -> bool:
+    """Send it; with `once` (a step notice's key), only if that notice was not sent before.
+    False when nothing was sent because it had been, or the claim could not be stored."""
     link = f"/dags/{dag_id}/runs/{run_id}" if run_id else f"/dags/{dag_id}"
-    if notify:
-        try:
-            with engine().begin() as conn:
-                EffectStore(conn).notify(
-                    CHANNEL, level=level, title=title, body=body, link=link, workflow_key=key, dag_id=dag_id,
-                    run_id=run_id,
+    try:
+        with engine().begin() as conn:
+            store = EffectStore(conn)
+            if once is not None and not store.claim_notice(**once):
+                log.info("Already sent: %r", title)
+                return False
+            if notify:
+                store.notify(
+                    CHANNEL, recipient=recipient, level=level, title=title, body=body, link=link,
+                    workflow_key=key, dag_id=dag_id, run_id=run_id,
                 )  # fmt: skip
-        except Exception:
-            log.exception("Could not store the alert notification %r", title)
+    except Exception:
+        log.exception("Could not store the alert %r", title)
+        if once is not None:
+            return False  # not sure it was not sent: at most once
     if recipients:
         try:
             smtp_send(plain_message(title, f"{body}\n\nAirflow: {link}\n", recipients), recipients)
         except Exception:
             log.exception("Could not email the alert %r to %s", title, recipients)
+    return True

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from automation.definitions.base import Duration, StrictModel
+from automation.definitions.notices import StepNotifications
 
 
 class Throttle(StrictModel):
@@ -41,6 +42,9 @@ class Settings(StrictModel):
     alerts: Alerts = Field(default_factory=Alerts)
     max_depth: int = Field(
         default=3, ge=0, le=20, description="events caused by workflows deeper than this are dropped (loops)"
+    )
+    notify_steps: StepNotifications | None = Field(
+        default=None, description="the notification policy of every step without its own `notify`"
     )
     expand: list[str] = Field(
         default_factory=list,

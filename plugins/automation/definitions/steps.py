@@ -8,6 +8,7 @@ from pydantic import Field
 
 from automation.definitions.base import Duration, StrictModel
 from automation.definitions.conditions import Condition
+from automation.definitions.notices import StepNotifications
 
 StepId = Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$", description="lowercase identifier, unique in the workflow")
 
@@ -26,3 +27,6 @@ class Step(StrictModel):
         default=False, description="a retry or clear runs the action again even if it already delivered"
     )
     depends_on: list[str] | None = None
+    notify: StepNotifications | None = Field(
+        default=None, description="notices on success, retry and failure; default: settings.notify_steps"
+    )

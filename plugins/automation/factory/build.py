@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import Any, get_args
 
 import pendulum
 from airflow.sdk import DAG, AsyncCallback, CronTriggerTimetable, DeadlineAlert, DeadlineReference, TriggerRule
@@ -15,11 +15,13 @@ from automation.alerts.deadline import CALLBACK_PATH as DEADLINE_CALLBACK
 from automation.alerts.failures import on_run_finished
 from automation.config import dag_id_for
 from automation.definitions import Status, Step, Workflow
+from automation.definitions.notices import NoticeKind
 from automation.definitions.triggers import EVENT_TRIGGERS, SCAN_SUFFIX, InactivityTrigger
 from automation.factory.doc import doc_md
 from automation.factory.params import params_for
 from automation.factory.schedule import schedule_for, timezone_for
 from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID, ForEachItemOperator, GateOperator, StepOperator
+from automation.runtime.step_notices import step_policy
 
 #: Fixed, so a parse never changes the DAG when the definition did not change.
 START_DATE = (2024, 1, 1)
@@ -31,10 +33,12 @@ def _seconds(value: int | None) -> timedelta | None:
 
 def _task_args(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_rule: str) -> dict[str, Any]:
     settings = workflow.settings
+    policy = step_policy(workflow, step)
     return dict(
         workflow_key=workflow.key,
         workflow_version=version,
         step_id=step.id,
+        notices=[kind for kind in get_args(NoticeKind) if policy is not None and policy.notice(kind)],
         retries=step.retries if step.retries is not None else settings.retries,
         retry_delay=_seconds(step.retry_delay if step.retry_delay is not None else settings.retry_delay),
         retry_exponential_backoff=2.0,

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Collection
 from typing import Any
 
 import pendulum
@@ -23,6 +24,7 @@ from automation.actions.base import TriggerRun
 from automation.actions.for_each import InnerAction
 from automation.conditions import evaluate
 from automation.definitions import Step, Workflow
+from automation.definitions.notices import NoticeKind
 from automation.definitions.triggers import EVENT_TRIGGERS
 from automation.errors import ConditionError, PermanentActionError
 from automation.runtime.context import condition_data, run_info, template_context, trigger_payload
@@ -30,6 +32,7 @@ from automation.runtime.event_gate import decide, delayed_start, event_trigger
 from automation.runtime.executor import StepResult, execute_step
 from automation.runtime.expand import expand_trigger
 from automation.runtime.retry import RETRY_POLICY
+from automation.runtime.step_notices import StepNoticeCallback, step_policy
 from automation.runtime.versions import pinned_workflow
 from automation.store.ledger import EventLedger
 from automation.store.runs import RunRecords
@@ -68,10 +71,17 @@ class WorkflowTask(BaseOperator):
     template_fields = ()
     ui_color = "#e8f1ff"
 
-    def __init__(self, *, workflow_key: str, workflow_version: int, **kwargs: Any) -> None:
+    def __init__(
+        self, *, workflow_key: str, workflow_version: int, notices: Collection[NoticeKind] = (), **kwargs: Any
+    ) -> None:
+        """`notices`: the kinds of step notices the step's policy sends (success, retry, failure)."""
         kwargs.setdefault("retry_policy", RETRY_POLICY)
         kwargs.setdefault("on_failure_callback", record_failed_attempt)
         kwargs.setdefault("on_retry_callback", record_retried_attempt)
+        for kind in notices:
+            current = kwargs.get(f"on_{kind}_callback")
+            current = current if isinstance(current, list) else [current] if current else []
+            kwargs[f"on_{kind}_callback"] = [*current, StepNoticeCallback(kind)]
         super().__init__(**kwargs)
         self.workflow_key = workflow_key
         self.workflow_version = workflow_version
@@ -195,8 +205,12 @@ class StepOperator(WorkflowTask):
         super().__init__(**kwargs)
         self.step_id = step_id
 
-    def _referenced_outputs(self, context: Any, workflow: Workflow, step: Step) -> dict[str, Any]:
-        text = json.dumps([step.config, step.when.model_dump(by_alias=True) if step.when else None])
+    def referenced_outputs(self, context: Any, workflow: Workflow, step: Step) -> dict[str, Any]:
+        """Outputs of the other steps the config, `when` or notices of this step refer to."""
+        policy = step_policy(workflow, step)
+        text = json.dumps(
+            [step.config, *(m.model_dump(by_alias=True) if m else None for m in (step.when, policy))], default=str
+        )
         ids = sorted({m for m in _STEP_REF.findall(text) if m != self.step_id and workflow.step(m)})
         if not ids:
             return {}
@@ -209,7 +223,7 @@ class StepOperator(WorkflowTask):
         step = workflow.step(self.step_id)
         if step is None:
             raise AirflowSkipException(f"step {self.step_id!r} is not in version {version} of this workflow")
-        values = self.base_context(context, workflow, version, self._referenced_outputs(context, workflow, step))
+        values = self.base_context(context, workflow, version, self.referenced_outputs(context, workflow, step))
         return workflow, version, step, values
 
     def execute(self, context: Any) -> Any:

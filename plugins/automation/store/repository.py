@@ -364,6 +364,16 @@ class EffectStore:
         self.conn.execute(select(func.pg_notify(channel, json.dumps(payload))))
         return row["id"]
 
+    def claim_notice(self, *, dag_id: str, run_id: str, task_id: str, map_index: int, kind: str, attempt: int) -> bool:
+        """True the first time a notice is claimed; False when it was already sent."""
+        claimed = self.conn.execute(
+            pg_insert(t.step_notices)
+            .values(dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, kind=kind, attempt=attempt)
+            .on_conflict_do_nothing()
+            .returning(t.step_notices.c.kind)
+        ).first()
+        return claimed is not None
+
     def next_round_robin(self, key: str, size: int) -> int:
         """The next position (0..size-1) of a rotation, atomically."""
         position = self.conn.execute(

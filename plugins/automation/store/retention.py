@@ -12,7 +12,7 @@ from automation.store import tables as t
 from automation.store.db import UsesDatabase
 
 #: Tables whose rows belong to one Airflow run, keyed by (dag_id, run_id).
-RUN_TABLES = (t.run_versions, t.effects, t.step_failures)
+RUN_TABLES = (t.run_versions, t.effects, t.step_failures, t.step_notices)
 
 
 class Retention(UsesDatabase):

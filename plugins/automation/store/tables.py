@@ -170,6 +170,20 @@ step_failures = Table(
     PrimaryKeyConstraint("dag_id", "run_id", "task_id", "map_index", "try_number"),
 )
 
+#: Step notices already sent; `attempt` is 0 for a success notice, which a clear does not repeat.
+step_notices = Table(
+    "step_notices",
+    metadata,
+    Column("dag_id", String(250), nullable=False),
+    Column("run_id", String(250), nullable=False),
+    Column("task_id", String(250), nullable=False),
+    Column("map_index", Integer, nullable=False, server_default="-1"),
+    Column("kind", String(16), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("sent_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("dag_id", "run_id", "task_id", "map_index", "kind", "attempt"),
+)
+
 #: Consecutive failed runs of each workflow; `alerting` once the alert went out, until a success.
 workflow_health = Table(
     "workflow_health",
