@@ -199,8 +199,9 @@ def test_every_template_runs_cleanly_in_a_dry_run(template_id: str) -> None:
     workflow = render_template(template_id, {}, key="sample")
     entity = getattr(workflow.trigger, "entity", None)
     event = {"id": 1, "new": SAMPLE_RECORDS[entity]} if entity in SAMPLE_RECORDS else {}
-    if template_id == "new-client-onboarding":
-        event = {"id": 1, "new": {**event["new"], "stage": "SIGNED"}, "old": event["new"]}
+    won_stage = {"new-client-onboarding": "SIGNED", "erp-sync-step-alerts": "WON"}.get(template_id)
+    if won_stage:
+        event = {"id": 1, "new": {**event["new"], "stage": won_stage}, "old": event["new"]}
     report = dry_run(workflow, 1, SAMPLE_INPUTS.get(template_id, event))
     assert report.conditions_met and report.error is None, report
     assert all(p.status in {"would_run", "planned"} for p in report.steps), report.steps

@@ -23,12 +23,13 @@ from automation.actions.http_request import sign
 from automation.store.db import engine
 from tests.conftest import CLEAN_TABLES
 from tests.e2e.conftest import AirflowApi, wait_for
-from tests.e2e.test_scenarios_crm import API, SLOW, body, mails, notifications, polled, record, sql
+from tests.e2e.test_scenarios_crm import API, SLOW, body, insert, mails, notifications, polled, record, sql
 from tests.e2e.test_scenarios_crm import smtp as smtp  # the SMTP server fixture, for this module too
 from tests.servers import Mailbox, Recorded, http_server
 
 pytestmark = pytest.mark.airflow_e2e
-BOB = 2  # a demo CRM user
+ALICE, BOB = 1, 2  # demo CRM users
+OPS = "ops@acme.test"
 RELEASES = "releases@acme.test"
 DEV_TEAM = "dev@acme.test"
 WEBHOOK_SECRET = "whsec-platform-e2e"
@@ -46,9 +47,11 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "order-rules": ("record-rules", {"max_lines": 3}),
     "invoice-rules": ("record-rules", {"collection": "invoices", "lines_collection": "invoice_lines",
                                        "lines_link": "invoice_id", "reference_pattern": "^INV-[0-9]{4}-[0-9]{3,}$"}),
+    "erp-sync": ("erp-sync-step-alerts", {"erp_url": "{base}/erp/deals", "ops_email": OPS, "retries": 2,
+                                          "retry_delay": 2}),
 }  # fmt: skip
 CATEGORIES = {"nightly-cleanup": "no-code", "publish-pipeline": "no-code", "issue-reactions": "integrations",
-              "record-rules": "no-code"}  # fmt: skip
+              "record-rules": "no-code", "erp-sync-step-alerts": "integrations"}  # fmt: skip
 EXPECTED_RUNS = {  # executions API statuses once every run finished
     "nightly-cleanup": ["success", "success"],  # the latest 02:00 (at creation, on empty data) and ours
     "nightly-cleanup-capped": ["failed", "success"],
@@ -57,6 +60,7 @@ EXPECTED_RUNS = {  # executions API statuses once every run finished
     # ORD-2026-001 (its update throttled, its own status change a loop), ORD-2026-002 and DRAFT-17 not matching
     "order-rules": ["skipped", "skipped", "skipped", "skipped", "success"],
     "invoice-rules": ["skipped", "success"],  # INV-2026-010, and its own status change
+    "erp-sync": ["failed", "skipped", "success"],  # the ERP refuses Globex; Initech is not won
 }
 ITEM_ASSETS = {"order-rules": "automation://orders/created", "invoice-rules": "automation://invoices/created"}
 PUBLISH_INPUTS = {  # run name -> the manual trigger's inputs
@@ -66,17 +70,27 @@ PUBLISH_INPUTS = {  # run name -> the manual trigger's inputs
 }
 ISSUE_OPENED = {"action": "opened", "issue": {"number": 42, "title": "Checkout crashes on empty cart",
                                               "url": "https://tracker.test/issues/42", "author": "zoe"}}  # fmt: skip
+#: deal name -> (owner, stage it moves to); the ERP fails twice on the first, always on the second
+ERP_DEALS = {"ACME expansion": (ALICE, "WON"), "Globex renewal": (BOB, "WON"), "Initech trial": (BOB, "PROPOSITION")}
 ISSUE_CLOSED = {"action": "closed", "issue": {"number": 41, "title": "Typo on the home page",
                                               "url": "https://tracker.test/issues/41", "author": "yan"}}  # fmt: skip
 
 
-def chat_responder() -> Any:
-    """The chat endpoint is unavailable (503) on its first call, then answers; the rest always answers."""
+def service_responder() -> Any:
+    """The chat endpoint is unavailable (503) on its first call, then answers. The ERP fails twice on
+    ACME expansion (503, then 500), then files it; it always fails on Globex renewal. The rest answers."""
     chat_calls = itertools.count(1)
+    erp_calls: dict[str, int] = {}
 
     def respond(request: Recorded, n: int) -> tuple[int, dict[str, str], bytes]:
         if request.path.startswith("/chat/") and next(chat_calls) == 1:
             return 503, {}, b'{"error": "busy"}'
+        if request.path.startswith("/erp/"):
+            name = request.json()["name"]
+            erp_calls[name] = erp_calls.get(name, 0) + 1
+            if name == "Globex renewal" or erp_calls[name] <= 2:
+                return (503 if erp_calls[name] == 1 else 500), {}, b'{"error": "ERP unavailable"}'
+            return 201, {}, json.dumps({"id": f"ERP-{request.json()['deal_id']}"}).encode()
         return 200, {}, b'{"ok": true}'
 
     return respond
@@ -94,6 +108,7 @@ class World:
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # reference -> its creation event
     executions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     pending_deploys: list[Recorded] | None = None  # deploy calls while the approval waited
+    deals: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> its stage-change event
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
         response = self.airflow.client.post(f"{API}{path}", json=body, timeout=SLOW)
@@ -142,7 +157,7 @@ def signed_post(airflow: AirflowApi, key: str, payload: dict[str, Any], secret: 
 
 @pytest.fixture(scope="module")
 def service() -> Iterator[tuple[list[Recorded], str]]:
-    with http_server(chat_responder()) as (requests, base):
+    with http_server(service_responder()) as (requests, base):
         yield requests, base
 
 
@@ -175,7 +190,8 @@ def create_workflows(airflow: AirflowApi, base: str) -> None:
     def scheduled() -> bool:  # the dag-processor registers the event-driven DAGs with their assets
         assets = airflow.get("/assets", uri_pattern="automation://", limit=100)["assets"]
         on = {a["uri"]: {d["dag_id"] for d in a["scheduled_dags"]} for a in assets}
-        wanted = {"issue-reactions": "automation://webhook/issue-reactions", **ITEM_ASSETS}
+        wanted = {"issue-reactions": "automation://webhook/issue-reactions", "erp-sync": "automation://deals/updated",
+                  **ITEM_ASSETS}  # fmt: skip
         return all(f"automation__{key}" in on.get(uri, ()) for key, uri in wanted.items())
 
     wait_for(polled(scheduled), 300, "the event-driven DAGs scheduled on their assets", 2)
@@ -215,6 +231,16 @@ def seed_items() -> dict[str, dict[str, Any]]:
     return items
 
 
+def seed_deals() -> dict[str, dict[str, Any]]:
+    """Deals moving to a new stage; the events about it as an app would post them."""
+    deals = {}
+    for name, (owner, stage) in ERP_DEALS.items():
+        row = record(insert("deals", name=name, owner_id=owner, amount=25000, stage=stage))
+        deals[name] = {"entity": "deals", "event": "updated", "id": row["id"], "new": row,
+                       "old": {**row, "stage": "NEGOTIATION"}}  # fmt: skip
+    return deals
+
+
 def item_statuses() -> dict[str, tuple[str, list[str]]]:
     """reference -> (status, its lines' statuses)."""
     found = {}
@@ -241,6 +267,8 @@ def plan_dry_runs(world: World) -> None:
     for reference, event in world.items.items():
         key = "order-rules" if event["entity"] == "orders" else "invoice-rules"
         world.dry_runs[reference] = world.dry_run(key, {"event": {"id": event["id"], "new": event["new"]}})
+    for name, event in world.deals.items():
+        world.dry_runs[name] = world.dry_run("erp-sync", {"event": {k: event[k] for k in ("id", "new", "old")}})
 
 
 def answer_the_approval(world: World) -> None:
@@ -292,7 +320,7 @@ def start_runs(world: World) -> None:
     # every item's creation, and an edit of the overdue order right after (within its 1-minute throttle)
     order = world.items["ORD-2026-001"]
     edit = {**order, "event": "updated", "new": {**order["new"], "customer": "Acme Corp"}, "old": order["new"]}
-    for event in [*world.items.values(), edit]:
+    for event in [*world.items.values(), edit, *world.deals.values()]:
         world.post("/events", event)
     # the capped cleanup must fail on the full table before the real one empties it
     capped = wait_for(polled(lambda: run_state(airflow, "nightly-cleanup-capped", world.runs["cleanup-capped"])),
@@ -317,7 +345,7 @@ def world(airflow: AirflowApi, smtp: Mailbox, service: tuple[list[Recorded], str
         conn.execute(text(f"TRUNCATE {CLEAN_TABLES}, {TEMP_TABLE}, {ITEM_TABLES} RESTART IDENTITY CASCADE"))
     requests, base = service
     create_workflows(airflow, base)
-    world = World(airflow, smtp, requests, base, temp_rows=seed_temp_imports(), items=seed_items())
+    world = World(airflow, smtp, requests, base, temp_rows=seed_temp_imports(), items=seed_items(), deals=seed_deals())
     plan_dry_runs(world)
     start_runs(world)
 
@@ -337,9 +365,9 @@ def test_every_run_finished_as_expected_in_airflow(world: World) -> None:
         assert sorted(r["state"] for r in runs) == sorted(expected), key
     # nothing was called, emailed or recorded but what the scenarios below expect
     assert {r.path for r in world.requests} == {
-        "/chat/issues", *(f"/deploy/projects/{p}/{s}" for p in ("web-shop", "docs-site")
-                          for s in ("validate", "builds", "deployments"))}  # fmt: skip
-    assert len(world.mailbox.messages) == 1
+        "/chat/issues", "/erp/deals", *(f"/deploy/projects/{p}/{s}" for p in ("web-shop", "docs-site")
+                                        for s in ("validate", "builds", "deployments"))}  # fmt: skip
+    assert len(world.mailbox.messages) == 3  # the new issue's, the ERP's failure and ACME's invoice task
 
 
 def test_nightly_cleanup(world: World) -> None:
@@ -501,3 +529,73 @@ def test_record_rules(world: World) -> None:
     assert loop["event"]["new"]["status"] == "OVERDUE"
     (own,) = [e for e in world.executions["invoice-rules"] if e["status"] == "skipped"]
     assert own["event"]["outcome"] == "loop" and own["event"]["new"]["reference"] == "INV-2026-010"
+
+
+def erp_calls(world: World) -> list[str]:
+    return [r.json()["name"] for r in world.requests if r.path == "/erp/deals"]
+
+
+def invoice_tasks() -> list[dict[str, Any]]:
+    return sql("SELECT title, assignee_id, deal_id, round(extract(epoch FROM due_date - now()) / 86400)::int "
+               "AS due_in_days FROM crm.tasks WHERE title LIKE 'Send the invoice%' ORDER BY id")  # fmt: skip
+
+
+def test_step_notifications(world: World) -> None:
+    key, deals = "erp-sync", world.deals
+    acme, globex = deals["ACME expansion"]["id"], deals["Globex renewal"]["id"]
+    # the dry run shows the ERP call and the task; a deal that is not won plans nothing
+    plan = world.dry_runs["ACME expansion"]
+    assert plan["conditions_met"] and plan["error"] is None
+    assert plan["plans"]["push_to_erp"]["detail"] == f"would POST {world.base}/erp/deals"
+    assert plan["plans"]["push_to_erp"]["config"]["json"] == {"deal_id": acme, "name": "ACME expansion",
+                                                              "amount": 25000}  # fmt: skip
+    assert plan["plans"]["invoice_task"]["output"]["title"] == "Send the invoice for ACME expansion"
+    assert not world.dry_runs["Initech trial"]["conditions_met"]
+    # ACME: the ERP call failed twice then succeeded; Globex: it failed on all three attempts
+    assert sorted(erp_calls(world)) == ["ACME expansion"] * 3 + ["Globex renewal"] * 3
+    runs = {e["event"]["new"]["name"]: e for e in world.executions[key]}
+    assert {name: e["status"] for name, e in runs.items()} == {
+        "ACME expansion": "success", "Globex renewal": "failed", "Initech trial": "skipped"}  # fmt: skip
+    steps = world.detail(key, runs["ACME expansion"]["run_id"])["by_step"]
+    assert (steps["push_to_erp"]["state"], steps["push_to_erp"]["attempts"]) == ("success", 3)
+    assert steps["push_to_erp"]["output"]["body"] == {"id": f"ERP-{acme}"}
+    failed = world.detail(key, runs["Globex renewal"]["run_id"])["by_step"]
+    assert (failed["push_to_erp"]["state"], failed["push_to_erp"]["attempts"]) == ("failed", 3)
+    assert failed["invoice_task"]["state"] == "upstream_failed"
+    # each effect once: one invoice task, for ACME only
+    assert invoice_tasks() == [{"title": "Send the invoice for ACME expansion", "assignee_id": ALICE,
+                                "deal_id": acme, "due_in_days": 2}]  # fmt: skip
+    # the notices: a warning per failed attempt that was retried, the success with the ERP's id to the
+    # owner (ACME), the failure to operations (Globex), in the app and by email; nothing for Initech
+    found = sorted((n["recipient"], n["level"], n["title"]) for n in notifications() if n["workflow_key"] == key)
+    assert found == sorted([
+        ("alice@example.com", "success", f"ACME expansion is in the ERP as ERP-{acme}"),
+        *((OPS, "warning", f"ERP sync of {name} failed (attempt {n} of 3); retrying")
+          for name in ("ACME expansion", "Globex renewal") for n in (1, 2)),
+        (OPS, "error", "ERP sync of Globex renewal gave up after 3 attempts"),
+    ])  # fmt: skip
+    warnings = [n["body"] for n in notifications() if n["level"] == "warning" and n["workflow_key"] == key]
+    assert all("returned 50" in w and "/erp/deals" in w for w in warnings), warnings
+    ((to, failure),) = mails(world.mailbox, "ERP sync of")
+    assert (to, failure["Subject"]) == ([OPS], "ERP sync of Globex renewal gave up after 3 attempts")
+    assert "returned 500" in body(failure) and f"/runs/{runs['Globex renewal']['run_id']}" in body(failure)
+    ((to, invoice),) = mails(world.mailbox, "Invoice to send")
+    assert (to, invoice["Subject"]) == (["alice@example.com"], "Invoice to send: ACME expansion")
+    assert body(invoice).startswith("Send the invoice for ACME expansion, due in 2 days.")
+    assert globex not in {t["deal_id"] for t in invoice_tasks()}
+
+    # an operator clears the delivered ERP step (Airflow's REST API): it runs again (attempt 4) and
+    # returns its recorded output, so no second ERP call and no second success notice
+    airflow, run_id = world.airflow, runs["ACME expansion"]["run_id"]
+    before = (len(world.requests), len(notifications()), len(world.mailbox.messages))
+    cleared = airflow.client.post(f"/api/v2/dags/automation__{key}/clearTaskInstances", timeout=SLOW, json={
+        "dry_run": False, "dag_run_id": run_id, "task_ids": ["push_to_erp"], "only_failed": False})  # fmt: skip
+    assert cleared.status_code == 200, cleared.text
+    task = f"/dags/automation__{key}/dagRuns/{run_id}/taskInstances/push_to_erp"
+
+    def ran_again() -> bool:
+        ti = airflow.get(task)
+        return ti["try_number"] == 4 and ti["state"] == "success"
+
+    wait_for(polled(ran_again), 600, "the cleared ERP step to run again", 2)
+    assert (len(world.requests), len(notifications()), len(world.mailbox.messages)) == before

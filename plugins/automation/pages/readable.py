@@ -24,7 +24,7 @@ _OPERATOR_WORDS = {
     "before": "is before",
     "after": "is after",
 }
-_STEP_POLICY = ("retries", "retry_delay", "timeout", "continue_on_failure", "repeat_on_clear", "depends_on")
+_STEP_POLICY = ("retries", "retry_delay", "timeout", "continue_on_failure", "repeat_on_clear", "depends_on", "notify")
 
 
 class Field(BaseModel):
