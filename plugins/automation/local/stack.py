@@ -62,7 +62,7 @@ def airflow_env(
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__BASE_URL": base,
-        "AIRFLOW__API__WORKERS": os.environ.get("AUTOMATION_API_WORKERS", "1"),
+        "AIRFLOW__API__WORKERS": os.environ.get("AUTOMATION_API_WORKERS", "2"),  # measured: benchmarks/events.py
         "AIRFLOW__API__SECRET_KEY": _secret(airflow_home, "api_secret_key"),
         "AIRFLOW__API_AUTH__JWT_SECRET": _secret(airflow_home, "jwt_secret"),
         # an edit shows in the UI within 30 s: rescan and re-parse the DAG file every `parse_interval`

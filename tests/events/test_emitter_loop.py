@@ -1,0 +1,63 @@
+"""The emitter process's loop, against the real ledger and Airflow's metadata database."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import text
+
+from automation.events.emitter_loop import run_forever
+from automation.store.db import engine
+
+pytestmark = pytest.mark.usefixtures("db", "airflow_db")
+
+
+def outbox_insert(key: str) -> int:
+    """An app's own transaction inserting one event (the insert trigger NOTIFYs the emitter)."""
+    with engine().begin() as conn:
+        return conn.execute(
+            text("INSERT INTO automation.events (idempotency_key, entity, entity_id, event) "
+                 "VALUES (:k, 'nobody_listens', '1', 'created') RETURNING id"), {"k": key}
+        ).scalar_one()  # fmt: skip
+
+
+def emitted() -> dict[int, object]:
+    with engine().connect() as conn:
+        rows = conn.execute(text("SELECT id, emitted_at FROM automation.events WHERE emitted_at IS NOT NULL"))
+        return {r.id: r.emitted_at for r in rows}
+
+
+def wait_until(check, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def emitter() -> Iterator[None]:
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, kwargs={"gather_seconds": 2.0, "stop_event": stop}, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # listening
+    yield
+    stop.set()
+    thread.join(10)
+
+
+@pytest.mark.usefixtures("emitter")
+def test_an_event_on_an_idle_emitter_goes_out_alone_and_a_quick_series_goes_out_together() -> None:
+    warm = outbox_insert("warm-up")  # the first emit imports Airflow's asset manager: slow
+    wait_until(lambda: warm in emitted())
+    time.sleep(2.5)  # idle for longer than the gathering window
+    first = outbox_insert("idle")
+    wait_until(lambda: first in emitted())
+    series = [outbox_insert(f"busy-{i}") for i in range(5)]  # within the 2 s gathering window
+    wait_until(lambda: set(series) <= set(emitted()))
+    times = emitted()
+    # one batch, one transaction: the same emitted_at; the idle event was not held back for it
+    assert len({times[i] for i in series}) == 1
+    assert times[first] < times[series[0]]
