@@ -550,6 +550,11 @@ def test_step_notifications(world: World) -> None:
     assert plan["plans"]["push_to_erp"]["config"]["json"] == {"deal_id": acme, "name": "ACME expansion",
                                                               "amount": 25000}  # fmt: skip
     assert plan["plans"]["invoice_task"]["output"]["title"] == "Send the invoice for ACME expansion"
+    notices = plan["plans"]["push_to_erp"]["notices"]  # what each notice will say
+    assert notices["on_retry"]["title"] == "ERP sync of ACME expansion failed (attempt 1 of 3); retrying"
+    assert (notices["on_failure"]["recipients"], notices["on_failure"]["level"]) == ([OPS], "error")
+    assert notices["on_success"]["recipient"] == "alice@example.com"
+    assert plan["plans"]["invoice_task"]["notices"]["on_success"]["recipients"] == ["alice@example.com"]
     assert not world.dry_runs["Initech trial"]["conditions_met"]
     # ACME: the ERP call failed twice then succeeded; Globex: it failed on all three attempts
     assert sorted(erp_calls(world)) == ["ACME expansion"] * 3 + ["Globex renewal"] * 3

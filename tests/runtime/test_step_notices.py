@@ -142,3 +142,17 @@ def test_a_notice_with_no_recipient_and_no_notification_is_refused() -> None:
     data["steps"][0]["notify"] = {"on_failure": {"notification": False}}
     with pytest.raises(DefinitionError, match=r"steps\[0\]\.notify\.on_failure"):
         validate_definition(data)
+
+
+def test_the_dry_run_shows_each_notice_as_the_first_attempt_renders_it() -> None:
+    from automation.runtime.dry_run import dry_run
+
+    report = dry_run(validate_definition(erp_sync("http://127.0.0.1:1")), 1, {"name": "ACME", "owner": "s@acme.test"})
+    plans = {p.step: p for p in report.steps}
+    assert plans["create_deal"].notices["on_success"]["title"] == f"Deal {plans['create_deal'].output['id']} created"
+    push = plans["push"].notices
+    assert push["on_retry"]["title"] == "Step 'Push to ERP' of 'ERP sync' failed (attempt 1 of 3); retrying"
+    assert (push["on_failure"]["recipients"], push["on_failure"]["level"]) == (["ops@acme.test"], "error")
+    assert push["on_success"]["recipients"] == ["s@acme.test"]
+    assert set(plans["mark"].notices) == {"on_failure"}  # settings.notify_steps
+    assert rows("SELECT id FROM crm.deals") == []  # nothing kept

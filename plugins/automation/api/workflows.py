@@ -109,6 +109,10 @@ class StepPlanOut(BaseModel):
     detail: str | None = None
     config: dict[str, Any] | None = None
     output: Any = None
+    notices: dict[str, Any] | None = Field(
+        default=None,
+        description="the step's notices (on_success, on_retry, on_failure) as the first attempt renders them",
+    )
 
 
 class DryRunOut(BaseModel):

@@ -187,6 +187,9 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         _out(f"  {plan.step:<24} {plan.action:<18} {plan.status}{f'  ({plan.detail})' if plan.detail else ''}")
         if plan.status == "would_run" and plan.output is not None:
             _out(f"      -> {json.dumps(to_jsonable(plan.output), default=str)[:300]}")
+        for kind, notice in (plan.notices or {}).items():
+            to = ", ".join(notice["recipients"]) or "no email"
+            _out(f"      {kind}: {notice['level']} {notice['title']!r} ({to})")
     if report.error:
         _err(report.error)
     _out("nothing was changed or sent (record changes rolled back)")

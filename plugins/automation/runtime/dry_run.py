@@ -19,6 +19,7 @@ from automation.records.registry import get_registry
 from automation.runtime.context import condition_data, template_context
 from automation.runtime.executor import execute_step
 from automation.runtime.expand import expand_trigger
+from automation.runtime.step_notices import planned_notices
 from automation.store.db import engine
 
 
@@ -30,6 +31,8 @@ class StepPlan:
     detail: str | None = None
     config: dict[str, Any] | None = None
     output: Any = None
+    #: on_success/on_retry/on_failure -> title, body, recipients, level (as on the first attempt)
+    notices: dict[str, Any] | None = None
 
 
 @dataclass
@@ -88,7 +91,10 @@ def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunRe
                 if result.trigger_run is not None:
                     detail = f"would start {result.trigger_run.dag_id}"
                 outputs[step.id] = result.output
-                report.steps.append(StepPlan(step.id, step.type, status, detail, result.rendered_config, result.output))
+                notices = planned_notices(workflow, step, values, result.output)
+                report.steps.append(
+                    StepPlan(step.id, step.type, status, detail, result.rendered_config, result.output, notices)
+                )
         finally:
             transaction.rollback()
     return report

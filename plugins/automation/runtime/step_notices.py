@@ -5,7 +5,7 @@ each at most once per attempt (automation.step_notices). A notice never fails it
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, get_args
 
 from automation.alerts.send import send_alert
 from automation.definitions import Step, Workflow
@@ -31,20 +31,41 @@ def _default_texts(kind: NoticeKind, values: dict[str, Any]) -> tuple[str, str]:
 
 
 def render_notice(kind: NoticeKind, notice: StepNotice, values: dict[str, Any]) -> dict[str, Any]:
-    """Title, body, recipients and level of a notice. A template that fails to render falls back to
-    the default text with the template error appended: the notice still goes out."""
-    title, body = _default_texts(kind, values)
-    path = f"notify.on_{kind}"
-    email, recipient = notice.email, notice.recipient
-    try:
-        title = render_value(notice.title, values, f"{path}.title") if notice.title else title
-        body = render_value(notice.body, values, f"{path}.body") if notice.body else body
-        email = [str(a) for a in render_value(notice.email, values, f"{path}.email") if a]
-        recipient = render_value(notice.recipient, values, f"{path}.recipient") if notice.recipient else None
-    except TemplateError as exc:
-        body = f"{body}\n(The notice's template failed: {exc})"
+    """Title, body, recipients and level of a notice. Each field renders on its own: one whose template
+    fails falls back to the default (no email for failed recipients) and the error is appended to the
+    body, so the notice still goes out."""
+    default_title, default_body = _default_texts(kind, values)
+    problems: list[str] = []
+
+    def render(value: Any, name: str, fallback: Any) -> Any:
+        if not value:
+            return fallback
+        try:
+            return render_value(value, values, f"notify.on_{kind}.{name}")
+        except TemplateError as exc:
+            problems.append(str(exc))
+            return fallback
+
+    title = render(notice.title, "title", default_title)
+    body = render(notice.body, "body", default_body)
+    email = [str(a) for a in render(notice.email, "email", []) if a]
+    recipient = render(notice.recipient, "recipient", None)
+    if problems:
+        body = f"{body}\n(The notice's template failed: {'; '.join(problems)})"
     level = notice.level or DEFAULT_LEVELS[kind]
     return {"title": str(title)[:500], "body": str(body), "recipients": email, "recipient": recipient, "level": level}
+
+
+def planned_notices(workflow: Workflow, step: Step, values: dict[str, Any], output: Any) -> dict[str, Any] | None:
+    """The dry run's view of a step's notices: each rendered as it would read on the first attempt."""
+    policy = step_policy(workflow, step)
+    if policy is None:
+        return None
+    retries = step.retries if step.retries is not None else workflow.settings.retries
+    sample = {**values, "step": {"id": step.id, "name": step.name or step.id, "type": step.type}, "attempt": 1,
+              "max_attempts": retries + 1, "error": "(the step's error)", "output": output}  # fmt: skip
+    return {f"on_{kind}": render_notice(kind, notice, sample) for kind in get_args(NoticeKind)
+            if (notice := policy.notice(kind)) is not None}  # fmt: skip
 
 
 def _notice_values(context: Any, kind: NoticeKind, workflow: Workflow, version: int, step: Step) -> dict[str, Any]:
