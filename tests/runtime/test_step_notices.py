@@ -30,7 +30,7 @@ def rows(sql: str) -> list[dict[str, Any]]:
 
 def erp_sync(url: str) -> dict[str, Any]:
     return workflow(
-        "erp-sync",
+        "notices-sync",  # not a key of the e2e scenarios: dag.test's runs stay in the session's Airflow DB
         name="ERP sync",
         trigger={"type": "manual", "inputs": {"name": {"type": "string", "required": True},
                                               "owner": {"type": "string", "required": True}}},
@@ -58,7 +58,7 @@ def run_sync(url: str, mailbox_port: int, monkeypatch: pytest.MonkeyPatch, name:
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
                                                                  "port": mailbox_port}))  # fmt: skip
     Repository().create(validate_definition(erp_sync(url)))
-    stored = Repository().get("erp-sync")
+    stored = Repository().get("notices-sync")
     dag = build_dag(validate_definition(stored.with_status()), stored.version)
     return dag.test(run_conf={"name": name, "owner": "sales@acme.test"})
 
