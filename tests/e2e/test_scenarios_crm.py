@@ -212,9 +212,17 @@ def send_events(world: World) -> None:
     assert state == {"success"}
 
 
-def finished_executions(airflow: AirflowApi) -> dict[str, list[dict[str, Any]]] | None:
-    found = {k: airflow.client.get(f"{API}/workflows/{k}/executions").json()["executions"] for k in SCENARIOS}
-    done = all(len(found[k]) == len(EXPECTED_RUNS[k]) for k in SCENARIOS) and all(
+def finished_executions(
+    airflow: AirflowApi, expected: dict[str, list[str]] | None = None
+) -> dict[str, list[dict[str, Any]]] | None:
+    """Each workflow's executions once all of them finished, None before; more runs than expected (a
+    stray run would otherwise keep the module waiting until its timeout) fail at once."""
+    expected = EXPECTED_RUNS if expected is None else expected
+    found = {k: airflow.client.get(f"{API}/workflows/{k}/executions", timeout=SLOW).json()["executions"]
+             for k in expected}  # fmt: skip
+    extra = {k: [e["run_id"] for e in found[k]] for k in expected if len(found[k]) > len(expected[k])}
+    assert not extra, f"more runs than expected: {extra}"
+    done = all(len(found[k]) == len(expected[k]) for k in expected) and all(
         e["status"] in {"success", "skipped", "failed"} for runs in found.values() for e in runs
     )
     return found if done else None

@@ -23,7 +23,18 @@ from automation.actions.http_request import sign
 from automation.store.db import engine
 from tests.conftest import CLEAN_TABLES
 from tests.e2e.conftest import AirflowApi, wait_for
-from tests.e2e.test_scenarios_crm import API, SLOW, body, insert, mails, notifications, polled, record, sql
+from tests.e2e.test_scenarios_crm import (
+    API,
+    SLOW,
+    body,
+    finished_executions,
+    insert,
+    mails,
+    notifications,
+    polled,
+    record,
+    sql,
+)
 from tests.e2e.test_scenarios_crm import smtp as smtp  # the SMTP server fixture, for this module too
 from tests.servers import Mailbox, Recorded, http_server
 
@@ -330,15 +341,6 @@ def start_runs(world: World) -> None:
     answer_the_approval(world)
 
 
-def finished_executions(airflow: AirflowApi) -> dict[str, list[dict[str, Any]]] | None:
-    found = {k: airflow.client.get(f"{API}/workflows/{k}/executions", timeout=SLOW).json()["executions"]
-             for k in SCENARIOS}  # fmt: skip
-    done = all(len(found[k]) == len(EXPECTED_RUNS[k]) for k in SCENARIOS) and all(
-        e["status"] in {"success", "skipped", "failed"} for runs in found.values() for e in runs
-    )
-    return found if done else None
-
-
 @pytest.fixture(scope="module")
 def world(airflow: AirflowApi, smtp: Mailbox, service: tuple[list[Recorded], str], webhook_secret: None) -> World:
     with engine().begin() as conn:  # a clean store and CRM for the module, as the `db` fixture does per test
@@ -351,7 +353,7 @@ def world(airflow: AirflowApi, smtp: Mailbox, service: tuple[list[Recorded], str
 
     def finished() -> dict[str, list[dict[str, Any]]] | None:
         answer_again_if_asked_again(world)
-        return finished_executions(airflow)
+        return finished_executions(airflow, EXPECTED_RUNS)
 
     world.executions = wait_for(polled(finished), 1200, "every scenario's runs", 3)
     return world
