@@ -556,6 +556,7 @@ def test_step_notifications(world: World) -> None:
     assert notices["on_retry"]["title"] == "ERP sync of ACME expansion failed (attempt 1 of 3); retrying"
     assert (notices["on_failure"]["recipients"], notices["on_failure"]["level"]) == ([OPS], "error")
     assert notices["on_success"]["recipient"] == "alice@example.com"
+    assert notices["on_failure"]["title"] == "ERP sync of ACME expansion failed for good (attempt 3 of 3)"
     assert plan["plans"]["invoice_task"]["notices"]["on_success"]["recipients"] == ["alice@example.com"]
     assert not world.dry_runs["Initech trial"]["conditions_met"]
     # ACME: the ERP call failed twice then succeeded; Globex: it failed on all three attempts
@@ -579,12 +580,12 @@ def test_step_notifications(world: World) -> None:
         ("alice@example.com", "success", f"ACME expansion is in the ERP as ERP-{acme}"),
         *((OPS, "warning", f"ERP sync of {name} failed (attempt {n} of 3); retrying")
           for name in ("ACME expansion", "Globex renewal") for n in (1, 2)),
-        (OPS, "error", "ERP sync of Globex renewal gave up after 3 attempts"),
+        (OPS, "error", "ERP sync of Globex renewal failed for good (attempt 3 of 3)"),
     ])  # fmt: skip
     warnings = [n["body"] for n in notifications() if n["level"] == "warning" and n["workflow_key"] == key]
     assert all("returned 50" in w and "/erp/deals" in w for w in warnings), warnings
     ((to, failure),) = mails(world.mailbox, "ERP sync of")
-    assert (to, failure["Subject"]) == ([OPS], "ERP sync of Globex renewal gave up after 3 attempts")
+    assert (to, failure["Subject"]) == ([OPS], "ERP sync of Globex renewal failed for good (attempt 3 of 3)")
     assert "returned 500" in body(failure) and f"/runs/{runs['Globex renewal']['run_id']}" in body(failure)
     ((to, invoice),) = mails(world.mailbox, "Invoice to send")
     assert (to, invoice["Subject"]) == (["alice@example.com"], "Invoice to send: ACME expansion")

@@ -154,5 +154,8 @@ def test_the_dry_run_shows_each_notice_as_the_first_attempt_renders_it() -> None
     assert push["on_retry"]["title"] == "Step 'Push to ERP' of 'ERP sync' failed (attempt 1 of 3); retrying"
     assert (push["on_failure"]["recipients"], push["on_failure"]["level"]) == (["ops@acme.test"], "error")
     assert push["on_success"]["recipients"] == ["s@acme.test"]
+    # the HTTP call is described, not made: what depends on its output shows as written
+    assert push["on_success"]["title"] == "{{ params.name }} is in the ERP ({{ output.status }})"
+    assert push["on_failure"]["body"] == "Gave up after attempt 3 of 3.\nError: (the step's error)"
     assert set(plans["mark"].notices) == {"on_failure"}  # settings.notify_steps
     assert rows("SELECT id FROM crm.deals") == []  # nothing kept

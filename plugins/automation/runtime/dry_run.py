@@ -91,7 +91,7 @@ def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunRe
                 if result.trigger_run is not None:
                     detail = f"would start {result.trigger_run.dag_id}"
                 outputs[step.id] = result.output
-                notices = planned_notices(workflow, step, values, result.output)
+                notices = planned_notices(workflow, step, values, result.output, performed=status == "would_run")
                 report.steps.append(
                     StepPlan(step.id, step.type, status, detail, result.rendered_config, result.output, notices)
                 )

@@ -30,10 +30,13 @@ def _default_texts(kind: NoticeKind, values: dict[str, Any]) -> tuple[str, str]:
     return f"Step {step!r} of {workflow!r} failed", f"Gave up after {tries}.\nError: {values['error']}"
 
 
-def render_notice(kind: NoticeKind, notice: StepNotice, values: dict[str, Any]) -> dict[str, Any]:
+def render_notice(
+    kind: NoticeKind, notice: StepNotice, values: dict[str, Any], *, unknown_output: bool = False
+) -> dict[str, Any]:
     """Title, body, recipients and level of a notice. Each field renders on its own: one whose template
     fails falls back to the default (no email for failed recipients) and the error is appended to the
-    body, so the notice still goes out."""
+    body, so the notice still goes out. `unknown_output` (a dry run of a step it does not perform):
+    a field that fails shows its template as written instead."""
     default_title, default_body = _default_texts(kind, values)
     problems: list[str] = []
 
@@ -43,6 +46,8 @@ def render_notice(kind: NoticeKind, notice: StepNotice, values: dict[str, Any]) 
         try:
             return render_value(value, values, f"notify.on_{kind}.{name}")
         except TemplateError as exc:
+            if unknown_output:
+                return value
             problems.append(str(exc))
             return fallback
 
@@ -56,16 +61,23 @@ def render_notice(kind: NoticeKind, notice: StepNotice, values: dict[str, Any]) 
     return {"title": str(title)[:500], "body": str(body), "recipients": email, "recipient": recipient, "level": level}
 
 
-def planned_notices(workflow: Workflow, step: Step, values: dict[str, Any], output: Any) -> dict[str, Any] | None:
-    """The dry run's view of a step's notices: each rendered as it would read on the first attempt."""
+def planned_notices(
+    workflow: Workflow, step: Step, values: dict[str, Any], output: Any, *, performed: bool
+) -> dict[str, Any] | None:
+    """The dry run's view of a step's notices: a retry as on the first attempt, a failure as on the last,
+    a success with the step's output (`performed`: the dry run ran it, as it does record actions)."""
     policy = step_policy(workflow, step)
     if policy is None:
         return None
     retries = step.retries if step.retries is not None else workflow.settings.retries
-    sample = {**values, "step": {"id": step.id, "name": step.name or step.id, "type": step.type}, "attempt": 1,
+    sample = {**values, "step": {"id": step.id, "name": step.name or step.id, "type": step.type},
               "max_attempts": retries + 1, "error": "(the step's error)", "output": output}  # fmt: skip
-    return {f"on_{kind}": render_notice(kind, notice, sample) for kind in get_args(NoticeKind)
-            if (notice := policy.notice(kind)) is not None}  # fmt: skip
+    attempts = {"success": 1, "retry": 1, "failure": retries + 1}
+    return {
+        f"on_{kind}": render_notice(kind, notice, {**sample, "attempt": attempts[kind]}, unknown_output=not performed)
+        for kind in get_args(NoticeKind)
+        if (notice := policy.notice(kind)) is not None
+    }
 
 
 def _notice_values(context: Any, kind: NoticeKind, workflow: Workflow, version: int, step: Step) -> dict[str, Any]:
