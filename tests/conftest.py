@@ -27,7 +27,17 @@ for _db in ("airflow", "automation"):
     PG.create_database(_db)
 API_PORT = free_port()
 ENV = airflow_env(
-    TMP / "airflow", PG, api_port=API_PORT, parse_interval=5, extra={"AUTOMATION_HTTP_ALLOWED_HOSTS": "127.0.0.1"}
+    TMP / "airflow",
+    PG,
+    api_port=API_PORT,
+    parse_interval=5,
+    extra={
+        "AUTOMATION_HTTP_ALLOWED_HOSTS": "127.0.0.1",
+        # Airflow's simple auth manager + a per-DAG rule for the user `sales` (tests/e2e/per_dag_auth.py)
+        "AIRFLOW__CORE__AUTH_MANAGER": "tests.e2e.per_dag_auth.PerDagSimpleAuthManager",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH")])),
+    },
+    extra_users={"sales": "viewer"},
 )
 os.environ.update(ENV)
 

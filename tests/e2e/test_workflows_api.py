@@ -45,3 +45,27 @@ def test_workflows_crud_validation_and_permissions(airflow: AirflowApi) -> None:
     assert api.delete(f"{BASE}/api-made").status_code == 204
     assert api.get(f"{BASE}/api-made").status_code == 404
     assert api.get(f"{BASE}/nope").status_code == 404
+
+
+def test_an_auth_manager_with_per_dag_permissions_applies_to_workflows(airflow: AirflowApi) -> None:
+    """`sales` may read only the DAGs automation__crm-* (tests/e2e/per_dag_auth.py): the workflows,
+    their executions and the statistics of the others are hidden from them, as their DAGs are."""
+    api = airflow.client
+    for key in ("crm-leads", "finance-payroll"):
+        assert api.post(BASE, json=workflow(key)).status_code == 201
+    sales = AirflowApi(airflow.base, "sales", "sales").client
+    assert [w["key"] for w in sales.get(BASE).json()["workflows"]] == ["crm-leads"]
+    assert {w["key"] for w in api.get(BASE).json()["workflows"]} == {"crm-leads", "finance-payroll"}
+    assert sales.get(f"{BASE}/crm-leads").status_code == 200
+    for path in ("", "/versions", "/executions", "/stats"):
+        assert sales.get(f"{BASE}/finance-payroll{path}").status_code == 403, path
+    assert sales.post(f"{BASE}/finance-payroll/dry-run", json={"params": {"name": "x"}}).status_code == 403
+    assert sales.get(f"{BASE}/crm-leads/executions").status_code == 200
+    overall = sales.get("/automation/api/v1/stats").json()
+    assert [w["key"] for w in overall["workflows"]] == ["crm-leads"]
+    assert {w["key"] for w in api.get("/automation/api/v1/stats").json()["workflows"]} == {"crm-leads",
+                                                                                         "finance-payroll"}  # fmt: skip
+    assert sales.get("/automation/api/v1/stats", params={"key": "finance-payroll"}).json()["workflows"] == []
+    exported = sales.get("/automation/api/v1/bundles/export").json()["workflows"]
+    assert [w["key"] for w in exported] == ["crm-leads"]
+    assert sales.get("/automation/api/v1/bundles/export", params={"keys": "finance-payroll"}).status_code == 403

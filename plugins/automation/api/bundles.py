@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from automation.api.access import current_user, readable_keys
 from automation.api.workflows import _access, _sync_pause
 from automation.catalogue.bundles import Bundle, export_bundle, import_definitions, parse_bundle
 from automation.definitions.issues import join_path
 from automation.errors import DefinitionError, Issue
-from automation.store.repository import SaveOutcome
+from automation.store.repository import Repository, SaveOutcome
 
 router = APIRouter(prefix="/api/v1/bundles", tags=["bundles"])
 
@@ -65,10 +66,17 @@ _IMPORT_BODY = {
     responses={200: {"content": {"application/yaml": {"schema": {"$ref": "#/components/schemas/BundleOut"}}}}},
 )
 async def export_workflows(
+    user: Annotated[Any, current_user()],
     keys: Annotated[list[str] | None, Query(description="keys (repeat or comma-separate); default all")] = None,
     format: Literal["json", "yaml"] = "json",
 ) -> Response:
     wanted = [k.strip() for item in keys or [] for k in item.split(",") if k.strip()] or None
+    every = [w.key for w in await run_in_threadpool(Repository().list)]
+    readable = await run_in_threadpool(readable_keys, user, every)
+    if wanted is None and len(readable) < len(every):
+        wanted = [k for k in every if k in readable]
+    elif wanted is not None and (hidden := [k for k in wanted if k in every and k not in readable]):
+        raise HTTPException(403, f"no access to workflow {hidden[0]!r}")
     stamp = datetime.now(UTC).isoformat(timespec="seconds")
     bundle = await run_in_threadpool(lambda: export_bundle(wanted, exported_at=stamp))
     filename = f"automation-bundle.{format}"

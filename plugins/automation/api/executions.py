@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from automation.config import dag_id_for
+from automation.api.access import dag_access
 from automation.insights.executions import (
     Execution,
     ExecutionDetail,
@@ -26,12 +26,8 @@ router = APIRouter(prefix="/api/v1/workflows/{key}/executions", tags=["execution
 def run_access(method: Literal["GET", "PUT"]):
     """Airflow's check for the runs of this workflow's DAG (`DagAccessEntity.RUN`), per DAG."""
     from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-    from airflow.api_fastapi.core_api.security import get_user, requires_access_dag
 
-    def check(request: Request, key: str, user=Depends(get_user)) -> None:  # noqa: B008
-        requires_access_dag(method, DagAccessEntity.RUN, param_dag_id=dag_id_for(key))(request, user)
-
-    return Depends(check)
+    return dag_access(method, DagAccessEntity.RUN)
 
 
 class ExecutionPage(BaseModel):

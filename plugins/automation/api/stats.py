@@ -4,14 +4,16 @@ Reads need read access to DAG runs (Airflow auth)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
+from automation.api.access import current_user, readable_keys
 from automation.api.executions import run_access
 from automation.insights.stats import StatsReport, WorkflowStats, stats_report
+from automation.store.repository import Repository
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
 
@@ -21,6 +23,15 @@ def _all_runs_access():
     from airflow.api_fastapi.core_api.security import requires_access_dag
 
     return Depends(requires_access_dag("GET", DagAccessEntity.RUN))
+
+
+def runs_readable_by(user: Any, wanted: list[str] | None) -> list[str] | None:
+    """The workflows whose runs `user` may read, among `wanted` (default: all); None = all of them."""
+    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+
+    keys = wanted if wanted is not None else [w.key for w in Repository().list()]
+    readable = readable_keys(user, keys, DagAccessEntity.RUN)
+    return None if wanted is None and readable == set(keys) else [k for k in keys if k in readable]
 
 
 SINCE = Query(default=None, description="start of the period (ISO 8601; UTC when no offset is given)")
@@ -40,11 +51,12 @@ async def _report(keys: list[str] | None, since: datetime | None, until: datetim
 
 @router.get("/stats", dependencies=[_all_runs_access()])
 async def overall_stats(
+    user: Annotated[Any, current_user()],
     since: datetime | None = SINCE,
     until: datetime | None = UNTIL,
     key: Annotated[list[str] | None, Query(description="only these workflows (repeat the parameter)")] = None,
 ) -> StatsReport:
-    return await _report(key, since, until)
+    return await _report(await run_in_threadpool(runs_readable_by, user, key), since, until)
 
 
 @router.get("/workflows/{key}/stats", dependencies=[run_access("GET")])

@@ -5,12 +5,13 @@ run, which commits nothing) need DAG read access, changes DAG edit access (Airfl
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from automation.api.access import current_user, dag_access, readable_keys
 from automation.config import dag_id_for
 from automation.definitions import Status
 from automation.definitions.diff import definition_diff
@@ -22,9 +23,7 @@ MAX_VERSION = 2_147_483_647  # versions are Postgres integers
 
 
 def _access(method: Literal["GET", "PUT", "POST", "DELETE"]):
-    from airflow.api_fastapi.core_api.security import requires_access_dag
-
-    return Depends(requires_access_dag(method=method))
+    return dag_access(method)
 
 
 class WorkflowOut(BaseModel):
@@ -145,6 +144,7 @@ def _sync_pause(key: str, status: str) -> None:
 
 @router.get("", dependencies=[_access("GET")])
 async def list_workflows(
+    user: Annotated[Any, current_user()],
     status: Status | None = None,
     trigger: str | None = Query(default=None, description="trigger type"),
     tag: str | None = None,
@@ -153,6 +153,8 @@ async def list_workflows(
     offset: int = Query(default=0, ge=0),
 ) -> WorkflowList:
     rows = await run_in_threadpool(Repository().list, status.value if status else None)
+    readable = await run_in_threadpool(readable_keys, user, [r.key for r in rows])
+    rows = [r for r in rows if r.key in readable]
     if trigger:
         rows = [r for r in rows if r.definition.get("trigger", {}).get("type") == trigger]
     if tag:

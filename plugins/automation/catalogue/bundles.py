@@ -120,7 +120,7 @@ def import_definitions(
 def export_definitions(keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The current definitions (with their live status), re-importable; every key must exist."""
     repo = Repository()
-    stored = [repo.get(key) for key in dict.fromkeys(keys)] if keys else repo.list()
+    stored = [repo.get(key) for key in dict.fromkeys(keys)] if keys is not None else repo.list()
     return [item.with_status() for item in stored]
 
 

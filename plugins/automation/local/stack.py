@@ -43,10 +43,13 @@ def airflow_env(
     airflow_db: str = "airflow",
     parse_interval: int = 10,
     extra: dict[str, str] | None = None,
+    extra_users: dict[str, str] | None = None,
 ) -> dict[str, str]:
+    """`extra_users`: more simple-auth-manager logins, username -> role (the password is the username)."""
     airflow_home.mkdir(parents=True, exist_ok=True)
+    users = {**USERS, **(extra_users or {})}
     passwords = airflow_home / "passwords.json"
-    passwords.write_text(json.dumps(USERS))
+    passwords.write_text(json.dumps({name: name for name in users}))
     base = f"http://127.0.0.1:{api_port}"
     env = {
         "AIRFLOW_HOME": str(airflow_home),
@@ -55,7 +58,7 @@ def airflow_env(
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{u}" for u in USERS),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in users.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base}/execution/",
         "AIRFLOW__CORE__PARALLELISM": "16",

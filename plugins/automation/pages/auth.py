@@ -31,9 +31,10 @@ CSRF_MAX_AGE_S = 12 * 3600
 
 
 def access(method: Literal["GET", "POST", "PUT", "DELETE"]):
-    from airflow.api_fastapi.core_api.security import requires_access_dag
+    """Airflow's DAG check, on the page's workflow when the path has a `{key}` (see api.access)."""
+    from automation.api.access import dag_access
 
-    return Depends(requires_access_dag(method=method))
+    return dag_access(method)
 
 
 def user():

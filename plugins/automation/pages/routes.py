@@ -13,6 +13,8 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from automation.api.access import current_user, readable_keys
+from automation.api.stats import runs_readable_by
 from automation.catalogue.templates import (
     WorkflowTemplate,
     create_from_template,
@@ -50,8 +52,9 @@ async def static(name: str) -> Response:
 
 
 @router.get("/stats", dependencies=[auth.access("GET")])
-async def stats_page(request: Request) -> Response:
-    report = await run_in_threadpool(stats_report)
+async def stats_page(request: Request, user: Annotated[Any, current_user()]) -> Response:
+    keys = await run_in_threadpool(runs_readable_by, user, None)
+    report = await run_in_threadpool(lambda: stats_report(keys=keys))
     return render(request, "stats.html", report=report, nav="stats")
 
 
@@ -116,10 +119,12 @@ async def create_from_template_page(request: Request, template_id: str, user: An
 
 
 @router.get("/workflows", dependencies=[auth.access("GET")])
-async def workflows_page(request: Request) -> Response:
+async def workflows_page(request: Request, user: Annotated[Any, current_user()]) -> Response:
     repository = Repository()
     workflows = await run_in_threadpool(repository.list)
-    errors = await run_in_threadpool(repository.definition_errors)
+    readable = await run_in_threadpool(readable_keys, user, [w.key for w in workflows])
+    workflows = [w for w in workflows if w.key in readable]
+    errors = {k: v for k, v in (await run_in_threadpool(repository.definition_errors)).items() if k in readable}
     return render(request, "workflows.html", workflows=workflows, errors=errors, nav="workflows")
 
 
