@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,3 +45,4 @@ def bench_env(airflow: bool = False) -> Iterator[dict[str, str]]:
 
         dispose_engines()
         pg.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
