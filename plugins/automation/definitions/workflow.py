@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from automation.definitions.base import PathError, Slug, StrictModel
 from automation.definitions.conditions import Condition
+from automation.definitions.notices import StepNotifications
 from automation.definitions.settings import Settings
 from automation.definitions.steps import Step
 from automation.definitions.triggers import Trigger
@@ -64,3 +65,7 @@ class Workflow(StrictModel):
 
     def step(self, step_id: str) -> Step | None:
         return next((s for s in self.steps if s.id == step_id), None)
+
+    def notify_policy(self, step: Step) -> StepNotifications | None:
+        """A step's notification policy: its own `notify`, else `settings.notify_steps`."""
+        return step.notify or self.settings.notify_steps

@@ -21,7 +21,6 @@ from automation.factory.doc import doc_md
 from automation.factory.params import params_for
 from automation.factory.schedule import schedule_for, timezone_for
 from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID, ForEachItemOperator, GateOperator, StepOperator
-from automation.runtime.step_notices import step_policy
 
 #: Fixed, so a parse never changes the DAG when the definition did not change.
 START_DATE = (2024, 1, 1)
@@ -33,7 +32,7 @@ def _seconds(value: int | None) -> timedelta | None:
 
 def _task_args(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_rule: str) -> dict[str, Any]:
     settings = workflow.settings
-    policy = step_policy(workflow, step)
+    policy = workflow.notify_policy(step)
     return dict(
         workflow_key=workflow.key,
         workflow_version=version,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
@@ -39,9 +39,9 @@ def access(method: Literal["GET", "POST", "PUT", "DELETE"]):
 
 def user():
     """The signed-in user (Airflow's `get_user`: a bearer token, else the UI session cookie)."""
-    from airflow.api_fastapi.core_api.security import get_user
+    from automation.api.access import current_user
 
-    return Depends(get_user)
+    return current_user()
 
 
 def allowed(user: Any, method: Literal["GET", "POST", "PUT", "DELETE"]) -> bool:

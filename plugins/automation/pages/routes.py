@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from automation.api.access import current_user, readable_keys
+from automation.api.access import readable_keys
 from automation.api.stats import runs_readable_by
 from automation.catalogue.templates import (
     WorkflowTemplate,
@@ -52,7 +52,7 @@ async def static(name: str) -> Response:
 
 
 @router.get("/stats", dependencies=[auth.access("GET")])
-async def stats_page(request: Request, user: Annotated[Any, current_user()]) -> Response:
+async def stats_page(request: Request, user: Annotated[Any, auth.user()]) -> Response:
     keys = await run_in_threadpool(runs_readable_by, user, None)
     report = await run_in_threadpool(lambda: stats_report(keys=keys))
     return render(request, "stats.html", report=report, nav="stats")
@@ -119,7 +119,7 @@ async def create_from_template_page(request: Request, template_id: str, user: An
 
 
 @router.get("/workflows", dependencies=[auth.access("GET")])
-async def workflows_page(request: Request, user: Annotated[Any, current_user()]) -> Response:
+async def workflows_page(request: Request, user: Annotated[Any, auth.user()]) -> Response:
     repository = Repository()
     workflows = await run_in_threadpool(repository.list)
     readable = await run_in_threadpool(readable_keys, user, [w.key for w in workflows])

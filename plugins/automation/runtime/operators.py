@@ -32,7 +32,7 @@ from automation.runtime.event_gate import decide, delayed_start, event_trigger
 from automation.runtime.executor import StepResult, execute_step
 from automation.runtime.expand import expand_trigger
 from automation.runtime.retry import RETRY_POLICY
-from automation.runtime.step_notices import StepNoticeCallback, step_policy
+from automation.runtime.step_notices import StepNoticeCallback
 from automation.runtime.versions import pinned_workflow
 from automation.store.ledger import EventLedger
 from automation.store.runs import RunRecords
@@ -207,7 +207,7 @@ class StepOperator(WorkflowTask):
 
     def referenced_outputs(self, context: Any, workflow: Workflow, step: Step) -> dict[str, Any]:
         """Outputs of the other steps the config, `when` or notices of this step refer to."""
-        policy = step_policy(workflow, step)
+        policy = workflow.notify_policy(step)
         text = json.dumps(
             [step.config, *(m.model_dump(by_alias=True) if m else None for m in (step.when, policy))], default=str
         )

@@ -9,15 +9,15 @@ from typing import Any, get_args
 
 from automation.alerts.send import send_alert
 from automation.definitions import Step, Workflow
-from automation.definitions.notices import DEFAULT_LEVELS, NoticeKind, StepNotice, StepNotifications
+from automation.definitions.notices import DEFAULT_LEVELS, NoticeKind, StepNotice
 from automation.errors import TemplateError
 from automation.templating import render_value
 
 log = logging.getLogger(__name__)
 
 
-def step_policy(workflow: Workflow, step: Step) -> StepNotifications | None:
-    return step.notify or workflow.settings.notify_steps
+def _step_values(step: Step) -> dict[str, str]:
+    return {"id": step.id, "name": step.name or step.id, "type": step.type}
 
 
 def _default_texts(kind: NoticeKind, values: dict[str, Any]) -> tuple[str, str]:
@@ -66,12 +66,12 @@ def planned_notices(
 ) -> dict[str, Any] | None:
     """The dry run's view of a step's notices: a retry as on the first attempt, a failure as on the last,
     a success with the step's output (`performed`: the dry run ran it, as it does record actions)."""
-    policy = step_policy(workflow, step)
+    policy = workflow.notify_policy(step)
     if policy is None:
         return None
     retries = step.retries if step.retries is not None else workflow.settings.retries
-    sample = {**values, "step": {"id": step.id, "name": step.name or step.id, "type": step.type},
-              "max_attempts": retries + 1, "error": "(the step's error)", "output": output}  # fmt: skip
+    sample = {**values, "step": _step_values(step), "max_attempts": retries + 1, "error": "(the step's error)",
+              "output": output}  # fmt: skip
     attempts = {"success": 1, "retry": 1, "failure": retries + 1}
     return {
         f"on_{kind}": render_notice(kind, notice, {**sample, "attempt": attempts[kind]}, unknown_output=not performed)
@@ -85,7 +85,7 @@ def _notice_values(context: Any, kind: NoticeKind, workflow: Workflow, version: 
     error = context.get("exception")
     values = task.base_context(context, workflow, version, task.referenced_outputs(context, workflow, step))
     values.update(
-        step={"id": step.id, "name": step.name or step.id, "type": step.type},
+        step=_step_values(step),
         attempt=ti.try_number,
         max_attempts=(getattr(ti, "max_tries", None) or 0) + 1,
         error=(str(error) or type(error).__name__) if error is not None else None,
@@ -101,9 +101,9 @@ def send_step_notice(context: Any, kind: NoticeKind) -> bool:
     task, ti = context["task"], context["ti"]
     workflow, version = task.pinned(context)
     step = workflow.step(task.step_id)
-    policy = step_policy(workflow, step) if step is not None else None
+    policy = workflow.notify_policy(step) if step is not None else None
     notice = policy.notice(kind) if policy is not None else None
-    if step is None or notice is None:
+    if notice is None:
         return False
     message = render_notice(kind, notice, _notice_values(context, kind, workflow, version, step))
     map_index = getattr(ti, "map_index", -1)
