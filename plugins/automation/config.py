@@ -30,6 +30,31 @@ def db_connect_timeout() -> int:
     return int(os.environ.get("AUTOMATION_DB_CONNECT_TIMEOUT", "3"))
 
 
+def db_pool_timeout() -> float:
+    """Seconds an event/webhook request waits for a pooled connection before answering 503."""
+    return float(os.environ.get("AUTOMATION_DB_POOL_TIMEOUT", "5"))
+
+
+def max_event_bytes() -> int:
+    """Largest body of POST /api/v1/events (413 beyond)."""
+    return int(os.environ.get("AUTOMATION_MAX_EVENT_BYTES", str(256 * 1024)))
+
+
+def max_webhook_bytes() -> int:
+    """Largest webhook delivery (413 beyond, checked before the key or the signature)."""
+    return int(os.environ.get("AUTOMATION_MAX_WEBHOOK_BYTES", str(1024 * 1024)))
+
+
+def max_request_bytes() -> int:
+    """Largest body of every other API request (event batches, workflows, bundles...)."""
+    return int(os.environ.get("AUTOMATION_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
+
+
+def max_definition_bytes() -> int:
+    """Largest stored workflow definition, as compact JSON after parsing (aliases expanded)."""
+    return int(os.environ.get("AUTOMATION_MAX_DEFINITION_BYTES", str(256 * 1024)))
+
+
 def dag_id_for(key: str) -> str:
     return f"{DAG_ID_PREFIX}{key}"
 
