@@ -1,4 +1,8 @@
-"""Full validation of a definition: the workflow model, then each step's action config."""
+"""Full validation of a definition: the workflow model, then each step's action config, record
+filters against the registry, and a nesting bound on the whole definition.
+
+Invariant: what passes here can be stored and serialized (no 500 after validation) and raises no
+registry error for a filter's column or operator at run time unless a template chose it."""
 
 from __future__ import annotations
 
@@ -9,20 +13,94 @@ from pydantic import BaseModel, ValidationError
 from automation.actions import action_names, get_action
 from automation.actions.base import ALLOW_TEMPLATES
 from automation.definitions import InactivityTrigger, Step, Workflow
-from automation.definitions.issues import issues_from_validation_error
+from automation.definitions.conditions import AllGroup, AnyGroup, Clause, JsonLogicCondition, NotGroup
+from automation.definitions.issues import issues_from_validation_error, join_path
 from automation.errors import DefinitionError, Issue
+from automation.records.filters import filter_problems
 from automation.records.registry import get_registry
+
+#: Objects and lists inside one another in a whole definition, at most (stored definitions are
+#: serialized by pydantic, which gives up near 250 levels).
+MAX_DEFINITION_DEPTH = 100
+_CONDITION_MODELS = (AllGroup, AnyGroup, NotGroup, Clause, JsonLogicCondition)
+
+
+def _depth_issue(data: Any) -> Issue | None:
+    """An issue at the first path nested deeper than `MAX_DEFINITION_DEPTH` (iterative walk; the
+    path is built only for the node reported)."""
+    stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 1, ())]
+    while stack:
+        node, depth, trail = stack.pop()
+        if not isinstance(node, dict | list):
+            continue
+        if depth > MAX_DEFINITION_DEPTH:
+            parts: list[str | int] = []
+            while trail:
+                trail, key = trail
+                parts.append(key)
+            path = join_path(reversed(parts))
+            shown = path if len(path) <= 120 else path[:117] + "..."
+            return Issue(shown, f"nested more than {MAX_DEFINITION_DEPTH} levels deep (objects and lists inside one "
+                                "another); flatten it")  # fmt: skip
+        items = enumerate(node) if isinstance(node, list) else node.items()
+        stack.extend((value, depth + 1, (trail, key)) for key, value in items)
+    return None
+
+
+def _step_config(index: int, step: Step) -> tuple[BaseModel | None, list[Issue]]:
+    action = get_action(step.type)
+    if action is None:
+        return None, [Issue(f"steps[{index}].type", f"unknown action {step.type!r}; expected one of {action_names()}")]
+    try:
+        return action.config_model.model_validate(step.config, context=ALLOW_TEMPLATES), []
+    except ValidationError as exc:
+        return None, issues_from_validation_error(exc, prefix=f"steps[{index}].config")
+
+
+def _inner_config(value: BaseModel) -> BaseModel | None:
+    """The validated config of a nested `{type, config}` action (for_each's `action`), else None."""
+    kind, config = getattr(value, "type", None), getattr(value, "config", None)
+    inner = get_action(kind) if isinstance(kind, str) and isinstance(config, dict) else None
+    if inner is None:
+        return None
+    try:
+        return inner.config_model.model_validate(config, context=ALLOW_TEMPLATES)
+    except ValidationError:
+        return None  # reported by the outer config's own validation
+
+
+def _filter_sites(model: BaseModel, path: str) -> list[tuple[str, str, Any]]:
+    """`(path, collection, filter)` of each record filter in a validated config: a model with both
+    `collection` and `filter` (update_many, delete_many, for_each's query), also inside the
+    per-item action of for_each."""
+    sites = []
+    collection, condition = getattr(model, "collection", None), getattr(model, "filter", None)
+    if isinstance(collection, str) and isinstance(condition, _CONDITION_MODELS):
+        sites.append((f"{path}.filter", collection, condition))
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if not isinstance(value, BaseModel) or isinstance(value, _CONDITION_MODELS):
+            continue
+        inner = _inner_config(value)
+        sites += _filter_sites(inner, f"{path}.{name}.config") if inner else _filter_sites(value, f"{path}.{name}")
+    return sites
+
+
+def _filter_issues(sites: list[tuple[str, str, Any]]) -> list[Issue]:
+    """A filter's columns and operators, checked against the registry as `where_clause` does."""
+    registry = get_registry()
+    issues = []
+    for path, collection, condition in sites:
+        if collection not in registry.collections:
+            continue  # the collection itself is reported where it is named
+        columns = registry.collections[collection].columns
+        issues += [Issue(p, m) for p, m in filter_problems(condition, columns, path, templates=True)]
+    return issues
 
 
 def _step_issues(index: int, step: Step) -> list[Issue]:
-    action = get_action(step.type)
-    if action is None:
-        return [Issue(f"steps[{index}].type", f"unknown action {step.type!r}; expected one of {action_names()}")]
-    try:
-        action.config_model.model_validate(step.config, context=ALLOW_TEMPLATES)
-    except ValidationError as exc:
-        return issues_from_validation_error(exc, prefix=f"steps[{index}].config")
-    return []
+    config, issues = _step_config(index, step)
+    return _filter_issues(_filter_sites(config, f"steps[{index}].config")) if config is not None else issues
 
 
 def _expand_issues(workflow: Workflow) -> list[Issue]:
@@ -58,7 +136,7 @@ def _inactivity_issues(workflow: Workflow) -> list[Issue]:
     columns = registry.collections[trigger.entity].columns
     if trigger.activity_field not in columns:
         return [Issue("trigger.activity_field", f"{trigger.entity!r} has no column {trigger.activity_field!r}")]
-    return []
+    return [Issue(path, message) for path, message in filter_problems(trigger.filter, columns, "trigger.filter")]
 
 
 def validate_definition(data: dict[str, Any] | Workflow, source: str | None = None) -> Workflow:
@@ -69,6 +147,8 @@ def validate_definition(data: dict[str, Any] | Workflow, source: str | None = No
         raise DefinitionError(issues_from_validation_error(exc), source) from None
     issues = [issue for index, step in enumerate(workflow.steps) for issue in _step_issues(index, step)]
     issues += _expand_issues(workflow) + _inactivity_issues(workflow)
+    if not issues and not isinstance(data, Workflow) and (deep := _depth_issue(data)):
+        issues.append(deep)
     if issues:
         raise DefinitionError(issues, source)
     return workflow
