@@ -55,8 +55,11 @@ Responder = Callable[[Recorded, int], tuple[int, dict[str, str], bytes]]
 
 
 @contextmanager
-def http_server(respond: Responder | None = None) -> Iterator[tuple[list[Recorded], str]]:
-    """A loopback HTTP server recording every request; `respond(request, n)` picks the answer."""
+def http_server(
+    respond: Responder | None = None, host: str = "127.0.0.1", port: int | None = None
+) -> Iterator[tuple[list[Recorded], str]]:
+    """A loopback HTTP server recording every request; `respond(request, n)` picks the answer.
+    `host` (and `port`): another loopback address (127.0.0.2, ...) stands for a second machine."""
     requests: list[Recorded] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -77,11 +80,11 @@ def http_server(respond: Responder | None = None) -> Iterator[tuple[list[Recorde
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+    server = ThreadingHTTPServer((host, port or free_port()), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield requests, f"http://127.0.0.1:{server.server_address[1]}"
+        yield requests, f"http://{host}:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

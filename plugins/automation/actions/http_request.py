@@ -1,27 +1,48 @@
-"""http_request (webhook out): allow-listed hosts only, checked on every redirect; optional HMAC
-signature; retries only network errors, 5xx and 429 (honouring Retry-After)."""
+"""http_request (webhook out): allow-listed hosts only, checked on every redirect and connected to
+the address that was checked; credentials only from an Airflow connection (`conn_id`), never sent
+to another origin after a redirect; optional HMAC signature; retries only network errors, 5xx and
+429 (honouring Retry-After); the captured response body is capped (its full size reported)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import time
+from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import httpx
-from pydantic import Field
+from pydantic import Field, ValidationInfo, model_validator
 
-from automation.actions.base import Action, ActionConfig, ActionContext
+from automation.actions.base import Action, ActionConfig, ActionContext, is_template
 from automation.actions.registry import register
 from automation.connections import get_connection
+from automation.definitions.base import PathError
 from automation.errors import ActionError, PermanentActionError
-from automation.net.egress import AllowList
+from automation.net.credentials import is_secret_header, literal_secret_names, template_secret_names
+from automation.net.egress import AllowList, Origin
+from automation.net.http_connection import HttpConnection, http_connection
+from automation.net.pinned import PinnedTransport, Pins
 
+#: The most characters of a response body kept in the step's output (text, or JSON once serialized).
 MAX_BODY_CHARS = 65_536
+#: The most bytes held in memory to parse a JSON response; a larger body is kept as truncated text.
+MAX_CAPTURE_BYTES = 1_048_576
+#: Reading stops after this many bytes (the rest is not downloaded; `body_size` is then a lower bound
+#: unless the server sent Content-Length).
+MAX_READ_BYTES = 32 * 1_048_576
 MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 60.0
+#: Never sent to an origin other than the request's own once a redirect leaves it.
+ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+CONNECTIONS_HINT = (
+    "credentials do not belong in a definition (every viewer can read it); put them in an Airflow "
+    "connection and set `conn_id` (login+password: basic auth; password alone or extra auth_type "
+    '\'bearer\': a bearer token; extra {"X-Api-Key": "..."}: a header)'
+)
 
 
 class Signature(ActionConfig):
@@ -30,7 +51,11 @@ class Signature(ActionConfig):
 
 
 class HttpRequestConfig(ActionConfig):
-    url: str = Field(min_length=1)
+    url: str = Field(default="", description="absolute URL; with conn_id, a path appended to the connection's base")
+    conn_id: str | None = Field(
+        default=None, description="Airflow HTTP connection: base URL (host, schema, port) and auth (login/password, "
+        "bearer token as password, headers in extra)"
+    )  # fmt: skip
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
     headers: dict[str, str] = Field(default_factory=dict)
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -40,6 +65,25 @@ class HttpRequestConfig(ActionConfig):
     attempts: int = Field(default=3, ge=1, le=10, description="tries inside one task attempt on 5xx/429/network")
     backoff: float = Field(default=1.0, ge=0, le=60, description="seconds before the 2nd try, doubling after")
     signature: Signature | None = None
+
+    @model_validator(mode="after")
+    def _no_written_out_credentials(self, info: ValidationInfo) -> HttpRequestConfig:
+        if not self.url and not self.conn_id:
+            raise PathError("url", "give a url, or a conn_id whose host is the base URL")
+        if not (info.context and info.context.get("allow_templates")):
+            return self  # a rendered config: its values came from the run's data, not the definition
+        for field, headers in (("headers", True), ("params", False)):
+            value = getattr(self, field)
+            names = (
+                template_secret_names(value, headers=headers)
+                if isinstance(value, str)
+                else literal_secret_names(value, headers=headers)
+            )
+            if names:
+                raise PathError(f"{field}.{names[0]}" if not isinstance(value, str) else field, CONNECTIONS_HINT)
+        if not is_template(self.url) and "@" in urlsplit(self.url).netloc:
+            raise PathError("url", f"the URL holds a user name or password; {CONNECTIONS_HINT}")
+        return self
 
 
 def sign(secret: str, body: bytes, timestamp: int) -> str:
@@ -58,11 +102,60 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text[:MAX_BODY_CHARS]
+@dataclass
+class Reply:
+    """A final (non-redirect) response, its body read up to the caps."""
+
+    response: httpx.Response
+    text: str
+    size: int
+    complete: bool
+
+    def body(self) -> dict[str, Any]:
+        """`body` (parsed JSON, or text) at most MAX_BODY_CHARS long, `body_size` of the whole body in
+        bytes, `body_truncated` when `body` is not all of it."""
+        parsed: Any = None
+        if self.complete and self.size <= MAX_CAPTURE_BYTES:
+            try:
+                parsed = json.loads(self.text)
+            except ValueError:
+                parsed = None
+            else:
+                if len(json.dumps(parsed, ensure_ascii=False)) <= MAX_BODY_CHARS:
+                    return {"body": parsed, "body_size": self.size, "body_truncated": False}
+        truncated = not self.complete or self.size > len(self.text.encode()) or len(self.text) > MAX_BODY_CHARS
+        return {"body": self.text[:MAX_BODY_CHARS], "body_size": self.size, "body_truncated": truncated}
+
+
+def _read(response: httpx.Response) -> Reply:
+    kept, size, complete = bytearray(), 0, True
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if len(kept) < MAX_CAPTURE_BYTES:
+            kept += chunk[: MAX_CAPTURE_BYTES - len(kept)]
+        if size > MAX_READ_BYTES:
+            complete = False
+            break
+    if not complete:
+        with contextlib.suppress(ValueError):
+            size = max(size, int(response.headers.get("Content-Length") or 0))
+    return Reply(response, bytes(kept).decode(response.encoding or "utf-8", errors="replace"), size, complete)
+
+
+def _target_url(config: HttpRequestConfig, conn: HttpConnection | None) -> str:
+    """The URL to call: `url`, or with a connection its base URL + `url`; then `params` merged into
+    the query string the URL already has."""
+    url = config.url
+    if conn is not None:
+        if httpx.URL(url).is_absolute_url:
+            if Origin.of(url) != Origin.of(conn.base_url):
+                raise PermanentActionError(
+                    f"url {url!r} is not on connection {conn.conn_id!r}'s host {conn.base_url!r}; with conn_id "
+                    "give a path (its credentials are only sent to the connection's own host)"
+                )
+        else:
+            url = conn.url_for(url)
+    return str(httpx.URL(url).copy_merge_params(config.params)) if config.params else url
 
 
 @register
@@ -73,50 +166,78 @@ class HttpRequest(Action):
     summary = "Call an HTTP endpoint (webhook out)"
 
     def describe(self, config: HttpRequestConfig) -> str:
-        return f"would {config.method} {config.url}"
+        where = f" on connection {config.conn_id!r}" if config.conn_id else ""
+        return f"would {config.method} {config.url or '/'}{where}"
 
     def _send_following_redirects(
-        self, client: httpx.Client, config: HttpRequestConfig, body: bytes, headers: dict[str, str]
-    ) -> httpx.Response:
+        self, client: httpx.Client, pins: Pins, start: str, method: str, body: bytes,
+        headers: httpx.Headers, secret: frozenset[str],
+    ) -> Reply:  # fmt: skip
+        """Each hop is checked and pinned; the secret headers go only to the first URL's origin."""
         allow = AllowList.from_env()
-        url, method, content = config.url, config.method, body
+        url, content, home = start, body, Origin.of(start)
+        headers = httpx.Headers(headers)
         for _ in range(MAX_REDIRECTS + 1):
-            allow.check(url)
-            response = client.request(method, url, params=config.params if url == config.url else None,
-                                      content=content or None, headers=headers)  # fmt: skip
-            if not response.is_redirect:
-                return response
+            origin = Origin.of(url)
+            pins.pin(origin, allow.check(url))
+            if origin != home:
+                for name in list(headers.keys()):
+                    if name.lower() in secret:
+                        del headers[name]
+            request = client.build_request(method, url, content=content or None, headers=headers)
+            response = client.send(request, stream=True)
+            try:
+                if not response.is_redirect:
+                    return _read(response)
+            finally:
+                response.close()
             url = urljoin(url, response.headers["Location"])
             if response.status_code in (301, 302, 303) and method != "GET":
                 method, content = "GET", b""
-        raise PermanentActionError(f"more than {MAX_REDIRECTS} redirects from {config.url}")
+                headers.pop("Content-Type", None)
+        raise PermanentActionError(f"more than {MAX_REDIRECTS} redirects from {start}")
 
     def run(self, config: HttpRequestConfig, ctx: ActionContext) -> dict[str, Any]:
+        conn = http_connection(config.conn_id) if config.conn_id else None
+        url = _target_url(config, conn)
         body = b"" if config.json_body is None else json.dumps(config.json_body).encode()
-        headers = {"User-Agent": "airflow-automations", **config.headers}
-        if config.json_body is not None:
-            headers.setdefault("Content-Type", "application/json")
+        headers = httpx.Headers({"User-Agent": "airflow-automations"})
+        headers.update(config.headers)
+        if conn is not None:
+            headers.update(conn.headers)
+        if config.json_body is not None and "Content-Type" not in headers:
+            headers["Content-Type"] = "application/json"
         secret = get_connection(config.signature.conn_id).password if config.signature else None
         if config.signature and not secret:
             raise PermanentActionError(f"connection {config.signature.conn_id!r} has no password to sign with")
         headers["X-Automation-Delivery"] = f"{ctx.run.dag_id}/{ctx.run.run_id}/{ctx.run.task_id}/{ctx.run.map_index}"
+        secret_names = frozenset(
+            {*ALWAYS_SECRET, *(n.lower() for n in headers if is_secret_header(n))}
+            | {n.lower() for n in (conn.headers if conn else {})}
+            | ({config.signature.header.lower()} if config.signature else set())
+        )
         last_error: ActionError | None = None
-        with httpx.Client(timeout=config.timeout, follow_redirects=False, trust_env=False) as client:
+        pins = Pins()
+        with httpx.Client(transport=PinnedTransport(pins), timeout=config.timeout, follow_redirects=False,
+                          trust_env=False) as client:  # fmt: skip
             for attempt in range(1, config.attempts + 1):
                 if config.signature:
                     headers[config.signature.header] = sign(secret or "", body, int(time.time()))
                 try:
-                    response = self._send_following_redirects(client, config, body, headers)
+                    reply = self._send_following_redirects(
+                        client, pins, url, config.method, body, headers, secret_names
+                    )
                 except httpx.HTTPError as exc:
-                    last_error, wait = ActionError(f"{config.method} {config.url}: {type(exc).__name__}: {exc}"), None
+                    last_error, wait = ActionError(f"{config.method} {url}: {type(exc).__name__}: {exc}"), None
                 else:
+                    response = reply.response
                     expected = config.expected_status
                     ok = response.status_code in expected if expected else response.is_success
                     if ok:
                         return {"status": response.status_code, "url": str(response.url), "attempts": attempt,
                                 "headers": {"content-type": response.headers.get("content-type")},
-                                "body": _body(response)}  # fmt: skip
-                    message = f"{config.method} {config.url} returned {response.status_code}: {response.text[:300]}"
+                                **reply.body()}  # fmt: skip
+                    message = f"{config.method} {url} returned {response.status_code}: {reply.text[:300]}"
                     if response.status_code != 429 and response.status_code < 500:
                         raise PermanentActionError(message)
                     wait = _retry_after(response)
