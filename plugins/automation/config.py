@@ -64,3 +64,23 @@ def key_for_dag_id(dag_id: str) -> str | None:
     if not dag_id.startswith(DAG_ID_PREFIX):
         return None
     return dag_id[len(DAG_ID_PREFIX) :].removesuffix("__scan")
+
+
+def template_max_iterations() -> int:
+    """Loop iterations plus function and macro calls one template render may make."""
+    return int(os.environ.get("AUTOMATION_TEMPLATE_MAX_ITERATIONS", "100000"))
+
+
+def template_cpu_seconds() -> int:
+    """CPU seconds a dry run's worker process may use before it is stopped."""
+    return int(os.environ.get("AUTOMATION_TEMPLATE_CPU_SECONDS", "2"))
+
+
+def template_memory_mb() -> int:
+    """Memory (MB, above the worker's start) a dry run's worker process may add before it is stopped."""
+    return int(os.environ.get("AUTOMATION_TEMPLATE_MEMORY_MB", "512"))
+
+
+def template_wall_seconds() -> int:
+    """Seconds (wall clock) a dry run's worker process may take, waiting on the database included."""
+    return int(os.environ.get("AUTOMATION_TEMPLATE_WALL_SECONDS", "20"))
