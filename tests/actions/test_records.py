@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import text
 
-from automation.errors import PermanentActionError, RegistryError
+from automation.errors import DefinitionError, PermanentActionError, RegistryError
 from automation.store.db import engine
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -65,7 +65,8 @@ def test_delete_many_with_date_filter(run_step: Callable) -> None:
 
 
 def test_filter_on_unknown_column_is_refused(run_step: Callable) -> None:
-    with pytest.raises(RegistryError, match="password"):
+    """Refused by validation now (issue 12), with the filter's path; it used to fail only when run."""
+    with pytest.raises(DefinitionError, match=r"steps\[0\]\.config\.filter\.field: column 'password'"):
         run_step(
             {
                 "id": "x",
@@ -149,3 +150,34 @@ def test_record_changes_go_to_the_ledger_with_origin_and_depth(run_step: Callabl
                  "origin_workflow, depth, source, emitted_at FROM automation.events")  # fmt: skip
     assert events == [{"entity": "deals", "entity_id": "1", "event": "updated", "old": "SIGNED", "new": "WON",
                        "origin_workflow": "t", "depth": 1, "source": "outbox", "emitted_at": None}]  # fmt: skip
+
+
+DEAL_ROW = {"id": 1, "name": "ACME", "stage": "SIGNED", "amount": 60000, "owner_id": 1}
+
+
+def bulk_rename(value: str, field: str = "name") -> dict:
+    return {"id": "bulk", "type": "update_many", "config": {
+        "collection": "deals", "values": {"stage": "LOST"}, "filter": {"field": field, "op": "matches", "value": value}}}  # fmt: skip
+
+
+def deal_event(**new: str) -> dict:
+    return {"type": "record_event", "entity": "deals", "event": "updated", "id": 1, "new": {**DEAL_ROW, **new}}
+
+
+@pytest.mark.usefixtures("deals")
+def test_a_filter_pattern_chosen_by_the_event_reaches_postgres_only_if_re2_accepts_it(run_step: Callable) -> None:
+    """A rendered `matches` value is checked at run time as validation checks a literal one:
+    `^(G)\\1` (a backreference, which Postgres would run by backtracking) fails the step unchanged."""
+    step = bulk_rename("{{ trigger.new.pattern }}")
+    with pytest.raises(DefinitionError, match=r"steps\.bulk\.config\.filter\.value: .*RE2 does not support backref"):
+        run_step(step, trigger=deal_event(pattern=r"^(G)\1"))
+    assert sql("SELECT count(*) AS n FROM crm.deals WHERE stage = 'LOST'") == [{"n": 0}]
+    sql("INSERT INTO crm.deals (name, amount, stage, owner_id) VALUES (repeat('a', 50) || '!', 1, 'NEW', 1)")
+    assert run_step(step, trigger=deal_event(pattern="^(a+)+$"), run_id="run-2").output == {"updated": 0, "ids": []}
+    assert run_step(step, trigger=deal_event(pattern="^(B|G)"), run_id="run-3").output == {"updated": 2, "ids": [2, 3]}
+
+
+@pytest.mark.usefixtures("deals")
+def test_a_filter_column_chosen_by_the_event_is_still_checked_when_the_step_runs(run_step: Callable) -> None:
+    with pytest.raises(RegistryError, match="filter: column 'password' is not in the collection"):
+        run_step(bulk_rename("x", field="{{ trigger.new.column }}"), trigger=deal_event(column="password"))

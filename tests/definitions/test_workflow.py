@@ -117,3 +117,117 @@ def test_expand_paths_follow_registry_relations() -> None:
         list(issues) == ["settings.expand[1]"]
         and "'organisations' has no relation 'boss'" in issues["settings.expand[1]"]
     )
+
+
+# Bounded conditions (issue 12): RE2-only patterns, nesting and size limits, filter columns.
+
+RE2_HINT = "patterns run on RE2"
+
+
+@pytest.mark.parametrize(
+    ("conditions", "path", "reason"),
+    [
+        ({"all": [{"field": "deal.ref", "op": "matches", "value": r"^(\w)\1$"}]}, "conditions.all[0].value",
+         r"RE2 does not support backreferences (\1)"),
+        ({"not": {"field": "deal.ref", "op": "matches", "value": r"(?<!x)y"}}, "conditions.not.value",
+         "RE2 does not support lookbehind"),
+        ({"jsonlogic": {"and": [True, {"regex": [{"var": "deal.ref"}, "a(?=b)"]}]}},
+         "conditions.jsonlogic.and[1].regex[1]", "RE2 does not support lookahead"),
+        ({"field": "deal.ref", "op": "matches", "value": r"end\Z"}, "conditions.value", r"write \z"),
+    ],
+)  # fmt: skip
+def test_patterns_re2_cannot_run_are_refused_with_their_path(conditions: dict, path: str, reason: str) -> None:
+    issues = issues_of(workflow(conditions=conditions))
+    assert list(issues) == [path]
+    assert reason in issues[path] and RE2_HINT in issues[path]
+
+
+def test_a_step_when_and_a_record_filter_refuse_them_too_but_a_template_waits_for_run_time() -> None:
+    data = workflow()
+    data["steps"][0]["when"] = {"field": "params.name", "op": "matches", "value": "(?P<x>a)(?P=x)"}
+    assert "RE2 does not support backreferences" in issues_of(data)["steps[0].when.value"]
+    data = workflow()
+    data["steps"].append({"id": "bulk", "type": "update_many", "config": {
+        "collection": "deals", "values": {"stage": "LOST"},
+        "filter": {"any": [{"field": "name", "op": "matches", "value": "{{ params.name }}"},
+                           {"field": "name", "op": "matches", "value": "(?=x)"}]}}})  # fmt: skip
+    assert list(issues_of(data)) == ["steps[2].config.filter.any[1].value"]
+
+
+def nested_jsonlogic(levels: int) -> dict:
+    logic: dict = {"var": "deal.amount"}
+    for _ in range(levels):
+        logic = {"!": [logic]}
+    return logic
+
+
+def test_deep_jsonlogic_is_refused_at_validation_where_storing_it_failed() -> None:
+    """400 nested operators passed validation and then failed to serialize (a 500 on create)."""
+    for levels in (150, 400, 100_000):
+        issues = issues_of(workflow(conditions={"jsonlogic": nested_jsonlogic(levels)}))
+        assert list(issues) == ["conditions.jsonlogic"] and "more than 64 levels" in issues["conditions.jsonlogic"]
+    fine = validate_definition(workflow(conditions={"jsonlogic": nested_jsonlogic(31)}))
+    assert fine.model_dump(mode="json")["conditions"]["jsonlogic"]
+
+
+def test_jsonlogic_size_and_group_depth_are_bounded() -> None:
+    wide = {"or": [{"==": [{"var": "deal.stage"}, f"S{i}"]} for i in range(3000)]}
+    issues = issues_of(workflow(conditions={"jsonlogic": wide}))
+    assert "more than 10000 values" in issues["conditions.jsonlogic"]
+
+    clause: dict = {"field": "deal.amount", "op": ">", "value": 1}
+    for i in range(300):
+        clause = {"all": [clause]} if i % 2 else {"not": clause}
+    issues = issues_of(workflow(conditions=clause))
+    assert list(issues) == ["conditions"] and "more than 32 levels" in issues["conditions"]
+
+
+def test_a_definition_nested_too_deep_anywhere_is_refused_with_the_path() -> None:
+    data = workflow()
+    value: object = "x"
+    for _ in range(200):
+        value = [value]
+    data["steps"][0]["config"]["values"]["name"] = value
+    issues = issues_of(data)
+    (path,) = issues
+    assert path.startswith("steps[0].config.values.name[0][0]") and "more than 100 levels" in issues[path]
+
+
+def record_step(kind: str, config: dict) -> dict:
+    return workflow(steps=[{"id": "bulk", "type": kind, "config": config}])
+
+
+def test_filter_columns_and_operators_are_checked_by_validate() -> None:
+    """They were checked only when the step ran; validate now refuses what `where_clause` would."""
+    issues = issues_of(record_step("update_many", {
+        "collection": "deals", "values": {"stage": "LOST"},
+        "filter": {"all": [{"field": "stage", "op": "==", "value": "NEW"}, {"field": "password", "op": "==", "value": 1},
+                           {"field": "deals.amount", "op": "changed"}, {"jsonlogic": True}]}}))  # fmt: skip
+    assert set(issues) == {"steps[0].config.filter.all[1].field", "steps[0].config.filter.all[2].op",
+                           "steps[0].config.filter.all[3]"}  # fmt: skip
+    assert "column 'password' is not in the collection" in issues["steps[0].config.filter.all[1].field"]
+    assert "'stage'" in issues["steps[0].config.filter.all[1].field"]
+
+    issues = issues_of(
+        record_step("delete_many", {"collection": "deals", "filter": {"not": {"field": "x", "op": "is_empty"}}})
+    )
+    assert list(issues) == ["steps[0].config.filter.not.field"]
+
+    issues = issues_of(record_step("for_each", {
+        "query": {"collection": "deals", "filter": {"field": "colour", "op": "==", "value": "red"}},
+        "action": {"type": "update_many", "config": {"collection": "contacts", "values": {"name": "{{ item.name }}"},
+                                                     "filter": {"field": "stage", "op": "==", "value": 1}}}}))  # fmt: skip
+    assert set(issues) == {"steps[0].config.query.filter.field", "steps[0].config.action.config.filter.field"}
+
+    trigger = {
+        "type": "inactivity",
+        "entity": "deals",
+        "days": 7,
+        "filter": {"field": "colour", "op": "==", "value": 1},
+    }
+    assert list(issues_of(workflow(trigger=trigger))) == ["trigger.filter.field"]
+
+    ok = {"collection": "deals", "values": {"stage": "LOST"},
+          "filter": {"all": [{"field": "deals.amount", "op": ">", "value": "{{ params.min }}"},
+                             {"field": "name", "op": "matches", "value": "^AC"}]}}  # fmt: skip
+    assert validate_definition(record_step("update_many", ok))

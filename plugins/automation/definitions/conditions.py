@@ -44,12 +44,12 @@ class RegexError(ValueError):
     """A pattern RE2 cannot run; the message says why and what to write instead."""
 
 
-def _why(reason: str) -> str:
+def _why(reason: str, pattern: str) -> str:
     if reason.startswith("invalid perl operator: (?=") or reason.startswith("invalid perl operator: (?!"):
         return "RE2 does not support lookahead ((?=...), (?!...))"
     if reason.startswith("invalid perl operator: (?<"):
         return "RE2 does not support lookbehind ((?<=...), (?<!...))"
-    if reason.startswith("invalid perl operator: (?P="):
+    if reason.startswith("invalid perl operator: (?P") and "(?P=" in pattern:
         return "RE2 does not support backreferences ((?P=name))"
     if reason.startswith("invalid perl operator: (?>"):
         return "RE2 does not support atomic groups ((?>...))"
@@ -82,7 +82,7 @@ def compile_regex(pattern: str) -> Any:
     except re2.error as exc:
         reason = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
         raise RegexError(
-            f"regular expression {pattern[:80]!r} cannot be used: {_why(reason)} (patterns run on RE2, "
+            f"regular expression {pattern[:80]!r} cannot be used: {_why(reason, pattern)} (patterns run on RE2, "
             f"which matches in linear time; see {_RE2_SYNTAX})"
         ) from None
 
