@@ -19,9 +19,10 @@ from automation.errors import DefinitionError, Issue
 from automation.records.filters import filter_problems
 from automation.records.registry import get_registry
 
-#: Objects and lists inside one another in a whole definition, at most (stored definitions are
-#: serialized by pydantic, which gives up near 250 levels).
-MAX_DEFINITION_DEPTH = 100
+#: Objects and lists inside one another in a whole definition, at most: the bound request bodies
+#: and definition files have too (stored definitions are serialized by pydantic, which gives up
+#: near 250 levels; Python callers such as the template catalogue pass dicts, not text).
+MAX_DEFINITION_DEPTH = 64
 _CONDITION_MODELS = (AllGroup, AnyGroup, NotGroup, Clause, JsonLogicCondition)
 
 

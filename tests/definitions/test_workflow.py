@@ -165,8 +165,8 @@ def test_deep_jsonlogic_is_refused_at_validation_where_storing_it_failed() -> No
     """400 nested operators passed validation and then failed to serialize (a 500 on create)."""
     for levels in (150, 400, 100_000):
         issues = issues_of(workflow(conditions={"jsonlogic": nested_jsonlogic(levels)}))
-        assert list(issues) == ["conditions.jsonlogic"] and "more than 64 levels" in issues["conditions.jsonlogic"]
-    fine = validate_definition(workflow(conditions={"jsonlogic": nested_jsonlogic(31)}))
+        assert list(issues) == ["conditions.jsonlogic"] and "more than 32 levels" in issues["conditions.jsonlogic"]
+    fine = validate_definition(workflow(conditions={"jsonlogic": nested_jsonlogic(15)}))
     assert fine.model_dump(mode="json")["conditions"]["jsonlogic"]
 
 
@@ -179,7 +179,7 @@ def test_jsonlogic_size_and_group_depth_are_bounded() -> None:
     for i in range(300):
         clause = {"all": [clause]} if i % 2 else {"not": clause}
     issues = issues_of(workflow(conditions=clause))
-    assert list(issues) == ["conditions"] and "more than 32 levels" in issues["conditions"]
+    assert list(issues) == ["conditions"] and "more than 16 levels" in issues["conditions"]
 
 
 def test_a_definition_nested_too_deep_anywhere_is_refused_with_the_path() -> None:
@@ -190,7 +190,7 @@ def test_a_definition_nested_too_deep_anywhere_is_refused_with_the_path() -> Non
     data["steps"][0]["config"]["values"]["name"] = value
     issues = issues_of(data)
     (path,) = issues
-    assert path.startswith("steps[0].config.values.name[0][0]") and "more than 100 levels" in issues[path]
+    assert path.startswith("steps[0].config.values.name[0][0]") and "more than 64 levels" in issues[path]
 
 
 def record_step(kind: str, config: dict) -> dict:

@@ -26,9 +26,11 @@ Operator = Literal[
 UNARY_OPERATORS = frozenset({"is_empty", "is_not_empty", "changed"})
 
 #: all/any/not groups inside one another, at most (a clause or JsonLogic leaf is not a level).
-MAX_GROUP_DEPTH = 32
+#: Both depth limits leave room inside the 64 levels a whole definition may nest (validation.py),
+#: so a condition too deep is reported at its own path.
+MAX_GROUP_DEPTH = 16
 #: Objects and lists inside one another in a JsonLogic expression, at most ({"!": [x]} is two).
-MAX_JSONLOGIC_DEPTH = 64
+MAX_JSONLOGIC_DEPTH = 32
 #: Values (objects, lists, strings, numbers...) in one JsonLogic expression, at most.
 MAX_JSONLOGIC_NODES = 10_000
 #: Characters in one regular expression, at most.
