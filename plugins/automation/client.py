@@ -1,4 +1,6 @@
-"""App-side helper: post events to the automation API, retrying 5xx and connection errors.
+"""App-side helper: post events to the automation API, retrying 5xx and connection errors a
+bounded number of times (`attempts`), with exponential backoff; a 503's `Retry-After` (seconds or
+an HTTP date, at most `max_retry_after`) is waited for instead when it is longer.
 
 from automation.client import AutomationClient
 client = AutomationClient("http://airflow:8080", token=jwt)
@@ -8,11 +10,26 @@ client.emit("deals", "updated", id=42, new={...}, old={...}, idempotency_key="de
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
 
 RETRYABLE = {500, 502, 503, 504}
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """The seconds a response's Retry-After asks for (delta-seconds or an HTTP date), or None."""
+    value = response.headers.get("Retry-After", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return None
 
 
 class AutomationClient:
@@ -26,9 +43,10 @@ class AutomationClient:
         attempts: int = 4,
         backoff: float = 0.5,
         timeout: float = 10.0,
+        max_retry_after: float = 60.0,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.attempts, self.backoff = attempts, backoff
+        self.attempts, self.backoff, self.max_retry_after = attempts, backoff, max_retry_after
         self.http = httpx.Client(base_url=self.base_url, timeout=timeout)
         self._credentials = (username, password)
         self._token = token
@@ -43,6 +61,7 @@ class AutomationClient:
     def _send(self, method: str, path: str, body: Any, *, auth: bool = True) -> httpx.Response:
         last: Exception | None = None
         for attempt in range(self.attempts):
+            delay = self.backoff * 2**attempt
             try:
                 response = self.http.request(method, path, json=body, headers=self._headers() if auth else {})
             except httpx.TransportError as exc:
@@ -52,7 +71,9 @@ class AutomationClient:
                     response.raise_for_status()
                     return response
                 last = httpx.HTTPStatusError(f"{response.status_code}", request=response.request, response=response)
-            time.sleep(self.backoff * 2**attempt)
+                delay = max(delay, min(retry_after(response) or 0.0, self.max_retry_after))
+            if attempt + 1 < self.attempts:
+                time.sleep(delay)
         assert last is not None
         raise last
 

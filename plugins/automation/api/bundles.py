@@ -1,5 +1,6 @@
 """Import/export of workflow bundles (several workflows in one JSON/YAML document).
-Export needs DAG read access, import DAG edit access (Airflow auth)."""
+Export needs DAG read access, import DAG edit access (Airflow auth). Imports are parsed with the
+bounded loaders (nesting, YAML aliases) and every definition is size-checked before anything is saved."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pydantic import BaseModel
 from automation.api.access import current_user, readable_keys
 from automation.api.workflows import _access, _sync_pause
 from automation.catalogue.bundles import Bundle, export_bundle, import_definitions, parse_bundle
+from automation.definitions.files import load_json, load_yaml
 from automation.definitions.issues import join_path
 from automation.errors import DefinitionError, Issue
 from automation.store.repository import Repository, SaveOutcome
@@ -22,7 +24,13 @@ from automation.store.repository import Repository, SaveOutcome
 router = APIRouter(prefix="/api/v1/bundles", tags=["bundles"])
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
-MAX_BUNDLE_BYTES = 5_000_000
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """Exports write every value out (no &anchors/*aliases), so they import under the alias bound."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 class BundleOut(BaseModel):
@@ -82,22 +90,26 @@ async def export_workflows(
     filename = f"automation-bundle.{format}"
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if format == "yaml":
-        text = yaml.safe_dump(bundle, sort_keys=False, allow_unicode=True)
+        text = yaml.dump(bundle, Dumper=_PlainDumper, sort_keys=False, allow_unicode=True)
         return Response(text, media_type="application/yaml", headers=headers)
     return Response(json.dumps(bundle, indent=2), media_type="application/json", headers=headers)
 
 
+def is_yaml(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in YAML_TYPES
+
+
 def _parse(body: bytes, content_type: str) -> Any:
-    if len(body) > MAX_BUNDLE_BYTES:
-        raise DefinitionError([Issue("", f"bundle too large: at most {MAX_BUNDLE_BYTES} bytes")])
-    is_yaml = content_type.split(";")[0].strip().lower() in YAML_TYPES
+    """The bundle document (its size is bounded by the body limit, its nesting and YAML aliases by
+    the loaders)."""
+    yaml_body = is_yaml(content_type)
     try:
         text = body.decode("utf-8")
-        return yaml.safe_load(text) if is_yaml else json.loads(text)
+        return load_yaml(text) if yaml_body else load_json(text)
     except UnicodeDecodeError:
         raise DefinitionError([Issue("", "expected UTF-8 text")]) from None
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        kind = "YAML" if is_yaml else "JSON (send YAML with Content-Type: application/yaml)"
+    except (yaml.YAMLError, ValueError) as exc:
+        kind = "YAML" if yaml_body else "JSON (send YAML with Content-Type: application/yaml)"
         raise DefinitionError([Issue("", f"not valid {kind}: {exc}")]) from None
 
 
@@ -124,8 +136,8 @@ async def import_workflows(
 ) -> ImportOut:
     """All or nothing by default: one invalid workflow means none is imported (422). Every change
     is a new version; an unchanged workflow keeps its version."""
-    data = _parse(await request.body(), request.headers.get("content-type", "application/json"))
-    definitions = parse_bundle(data)
+    body, content_type = await request.body(), request.headers.get("content-type", "application/json")
+    definitions = await run_in_threadpool(lambda: parse_bundle(_parse(body, content_type)))  # YAML parses slowly
     documents = [(join_path(["workflows", i]), d) for i, d in enumerate(definitions)]
     report = await run_in_threadpool(
         lambda: import_definitions(documents, activate=activate, partial=partial, created_by="api")

@@ -1,14 +1,33 @@
-"""4xx with the field path and what was expected; never a 500 or a traceback for bad input."""
+"""4xx with the field path and what was expected; never a 500 or a traceback for bad input.
+
+A database that is down or out of pooled connections is a 503 with `Retry-After` (clients retry;
+never a hang or a 500). Anything unexpected is a JSON 500 `{"detail": "internal error",
+"error_id": ...}` whose traceback is logged under that id: no response body ever carries a
+traceback or SQL text.
+"""
 
 from __future__ import annotations
+
+import logging
+import uuid
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette._utils import get_route_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from automation.definitions.issues import join_path
 from automation.errors import AutomationError, ConflictError, DefinitionError, NotFoundError, StoreError
+
+log = logging.getLogger(__name__)
+
+#: Seconds a client is asked to wait before retrying when the database is unavailable or busy.
+RETRY_AFTER_SECONDS = 5
+#: The database is down, restarting, or every pooled connection is busy: retry later.
+OUTAGES = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 
 
 def _path(loc: tuple) -> str:
@@ -46,7 +65,59 @@ def _document_errors(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+UNIQUE_VIOLATION = "23505"
+
+
+def refusal(exc: DBAPIError) -> str:
+    """Postgres's reason in plain words (its primary message and column), never the statement,
+    its parameters or the CONTEXT lines that quote them."""
+    diag = getattr(getattr(exc, "orig", None), "diag", None)
+    primary = (getattr(diag, "message_primary", None) or "the database refused a value").strip()
+    column = getattr(diag, "column_name", None)
+    return primary[:300] + (f" (field {column})" if column else "")
+
+
+def unavailable(detail: str) -> JSONResponse:
+    """503 with Retry-After: the request may succeed later unchanged."""
+    return JSONResponse(
+        {"detail": f"{detail}; retry in {RETRY_AFTER_SECONDS} s"},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+class CatchAll:
+    """Pure ASGI middleware, outside the app's handlers: an exception none of them turned into a
+    response becomes a JSON 500 with an id; the traceback goes to the log under that id."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception as exc:
+            error_id = uuid.uuid4().hex[:12]
+            log.error("error_id=%s: unexpected error on %s %s", error_id, scope.get("method"), get_route_path(scope),
+                      exc_info=exc)  # fmt: skip
+            if started:  # part of a response is out: too late for another; the server ends the connection
+                raise
+            response = JSONResponse({"detail": "internal error", "error_id": error_id}, status_code=500)
+            await response(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    """The handlers (the `CatchAll` middleware is installed by `api.app`, around the body limits)."""
     _document_errors(app)
 
     @app.exception_handler(RequestValidationError)
@@ -70,7 +141,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StoreError)
     async def _store(request: Request, exc: StoreError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        return unavailable(str(exc))
+
+    for outage in OUTAGES:
+
+        @app.exception_handler(outage)
+        async def _outage(request: Request, exc: Exception) -> JSONResponse:
+            log.warning("%s %s: database unavailable (%s): %s", request.method, request.url.path,
+                        type(exc).__name__, getattr(exc, "orig", None) or exc)  # fmt: skip
+            return unavailable("the database is unavailable or busy")
 
     @app.exception_handler(AutomationError)
     async def _automation(request: Request, exc: AutomationError) -> JSONResponse:
@@ -80,8 +159,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:
         """Postgres refused a value (a \\u0000 in JSON, a number out of range): the input's fault."""
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()
-        return JSONResponse({"detail": f"a value cannot be stored: {' '.join(reason[:3])}"}, status_code=422)
+        return JSONResponse({"detail": f"a value cannot be stored: {refusal(exc)}"}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(request: Request, exc: IntegrityError) -> JSONResponse:
+        """A unique value already stored (409), or a value a constraint refuses (422)."""
+        if getattr(getattr(exc, "orig", None), "pgcode", None) == UNIQUE_VIOLATION:
+            return JSONResponse({"detail": f"a value is already stored: {refusal(exc)}"}, status_code=409)
+        return JSONResponse({"detail": f"a value cannot be stored: {refusal(exc)}"}, status_code=422)
 
     @app.exception_handler(ValueError)
     async def _nul(request: Request, exc: ValueError) -> JSONResponse:

@@ -271,9 +271,9 @@ async def rollback_workflow(key: str, body: RollbackIn) -> WorkflowOut:
 @router.post("/{key}/dry-run", dependencies=[_access("GET")])
 async def dry_run_workflow(key: str, body: DryRunIn) -> DryRunOut:
     """What the workflow would do for a sample event: conditions evaluated, configs rendered, record
-    changes made and rolled back; nothing is sent and nothing is committed."""
-    from automation.jsonable import to_jsonable
-    from automation.runtime.dry_run import dry_run
+    changes made and rolled back; nothing is sent and nothing is committed. It runs in a worker process
+    with CPU, memory and time limits (AUTOMATION_TEMPLATE_*): a template that hits one is a 422."""
+    from automation.runtime.dry_run import isolated_dry_run
 
     def run() -> DryRunOut:
         repo = Repository()
@@ -284,6 +284,6 @@ async def dry_run_workflow(key: str, body: DryRunIn) -> DryRunOut:
         event = body.event.model_dump(exclude_none=True) if body.event else {}
         if body.params is not None:
             event["params"] = body.params
-        return DryRunOut.model_validate(to_jsonable(dry_run(workflow, version, event).as_dict()))
+        return DryRunOut.model_validate(isolated_dry_run(workflow, version, event))
 
     return await run_in_threadpool(run)

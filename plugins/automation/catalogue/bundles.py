@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from automation.definitions import Status, Workflow
 from automation.definitions.issues import issues_from_validation_error
 from automation.errors import DefinitionError, Issue
-from automation.store.repository import Repository, SaveOutcome, StoredWorkflow
+from automation.store.repository import Repository, SaveOutcome, StoredWorkflow, stored_definition
 from automation.validation import validate_definition
 
 BUNDLE_FORMAT = 1
@@ -101,6 +101,7 @@ def import_definitions(
             if not isinstance(data, dict):
                 raise DefinitionError([Issue("", NOT_A_WORKFLOW)], source)
             workflow = validate_definition(data, source=source)
+            stored_definition(workflow, source)
         except DefinitionError as exc:
             report.errors.append(exc)
             continue

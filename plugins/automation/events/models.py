@@ -1,4 +1,5 @@
-"""What the events API accepts."""
+"""What the events API accepts: every field bounded (a longer `actor` or key is a 422 with its
+path; the body as a whole is bounded by api.limits)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pydantic import Field, TypeAdapter
 
 from automation.definitions.base import StrictModel
 
-EVENT_NAME = r"^[a-z_][a-z0-9_.-]{0,62}$"
+EVENT_NAME = r"^[a-z0-9_][a-z0-9_.-]{0,62}$"  # a webhook's events are named by its key, which may start with a digit
 MAX_BATCH = 500
+MAX_ACTOR = 200
 
 
 class Origin(StrictModel):
@@ -24,7 +26,7 @@ class EventIn(StrictModel):
     id: str | int | None = Field(default=None, description="the record's id")
     new: dict[str, Any] | None = None
     old: dict[str, Any] | None = None
-    actor: str | None = Field(default=None, max_length=200)
+    actor: str | None = Field(default=None, max_length=MAX_ACTOR)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
                                         description="a re-sent event with the same key is stored once")  # fmt: skip
     origin: Origin | None = None

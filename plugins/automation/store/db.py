@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine
 
-from automation.config import DB_CONN_ID, db_connect_timeout
+from automation.config import DB_CONN_ID, db_connect_timeout, db_pool_timeout
 from automation.errors import StoreError
 
 
@@ -55,6 +55,9 @@ def _engine(url: str, ingest: bool) -> Engine:
         # overflow connection (a new Postgres backend) for most requests under load
         pool_size=10,
         max_overflow=10,
+        # ingest requests (events, webhooks) wait only a few seconds for a pooled connection, then
+        # answer 503 + Retry-After instead of hanging 30 s (SQLAlchemy's default) in a burst
+        **({"pool_timeout": db_pool_timeout()} if ingest else {}),
     )
 
 
@@ -65,7 +68,8 @@ def engine(conn_id: str = DB_CONN_ID) -> Engine:
 def ingest_engine(conn_id: str = DB_CONN_ID) -> Engine:
     """For units of work that are one idempotent statement, retried once by their caller when the
     connection turns out dead (`is_disconnect`), like the events API's insert: no pre-ping and no
-    BEGIN/COMMIT, so one round trip per request instead of three."""
+    BEGIN/COMMIT, so one round trip per request instead of three. Its pool timeout is short
+    (`AUTOMATION_DB_POOL_TIMEOUT`): a request that cannot get a connection fails fast (503)."""
     return _engine(database_url(conn_id), True)
 
 

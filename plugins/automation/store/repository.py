@@ -1,4 +1,5 @@
-"""The only code that reads and writes the `automation` schema."""
+"""The only code that reads and writes the `automation` schema; no definition larger than
+`AUTOMATION_MAX_DEFINITION_BYTES` is stored, whichever path (API, bundle, CLI) saves it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from automation.config import max_definition_bytes
 from automation.definitions import Status, Workflow
-from automation.errors import ConflictError, NotFoundError, StoreError
+from automation.errors import ConflictError, DefinitionError, Issue, NotFoundError, StoreError
 from automation.store import tables as t
 from automation.store.db import UsesDatabase
 
@@ -46,8 +48,16 @@ class VersionInfo:
 SaveOutcome = Literal["created", "updated", "unchanged"]
 
 
-def _definition_json(workflow: Workflow) -> dict[str, Any]:
-    return workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
+def stored_definition(workflow: Workflow, source: str | None = None) -> dict[str, Any]:
+    """The definition as stored; `DefinitionError` when it is larger than
+    `AUTOMATION_MAX_DEFINITION_BYTES` as compact JSON (every list, page and export reads it whole,
+    so one huge definition would slow them all)."""
+    definition = workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
+    size = len(json.dumps(definition, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > (limit := max_definition_bytes()):
+        message = f"the definition is {size} bytes as JSON; at most {limit} are stored: make it smaller or split it"
+        raise DefinitionError([Issue("", message)], source)
+    return definition
 
 
 class Repository(UsesDatabase):
@@ -107,7 +117,7 @@ class Repository(UsesDatabase):
             insert(t.workflow_versions).values(
                 workflow_id=workflow_id,
                 version=1,
-                definition=_definition_json(workflow),
+                definition=stored_definition(workflow),
                 created_by=created_by,
                 comment=comment,
             )
@@ -125,7 +135,7 @@ class Repository(UsesDatabase):
     @staticmethod
     def _new_version(conn: Connection, workflow: Workflow, created_by: str | None, comment: str | None) -> bool:
         """`update` on an open transaction; True when a new version was added."""
-        new_definition = _definition_json(workflow)
+        new_definition = stored_definition(workflow)
         row = conn.execute(
             select(t.workflows.c.id, t.workflows.c.current_version, t.workflows.c.status)
             .where(t.workflows.c.key == workflow.key, t.workflows.c.deleted_at.is_(None))
