@@ -55,6 +55,17 @@ def test_a_redirect_to_another_origin_carries_no_credentials(
     assert arrived["x-automation-delivery"].startswith("automation__t/")
 
 
+def test_a_data_driven_authorization_header_is_not_sent_after_a_cross_origin_307(
+    run_step: Callable, api_conn: Callable
+) -> None:
+    """The probe's finding: a 307 from one allowed host to another delivered `Authorization`."""
+    with http_server() as (second, other), http_server(lambda r, n: (307, {"Location": other}, b"")) as (first, base):
+        run_step({"id": "h", "type": "http_request", "config": {
+            "url": base, "headers": {"Authorization": "Bearer {{ trigger.new.name }}"}}})  # fmt: skip
+    assert _lower(first[0].headers)["authorization"] == "Bearer ACME"
+    assert "authorization" not in _lower(second[0].headers) and second[0].method == "POST"
+
+
 def test_a_redirect_on_the_same_origin_keeps_the_credentials(run_step: Callable, api_conn: Callable) -> None:
     hops = lambda r, n: (307, {"Location": "/next"}, b"") if n == 1 else (200, {}, b'{"ok": 1}')  # noqa: E731
     with http_server(hops) as (requests, base):
