@@ -61,3 +61,14 @@ def test_bundle_document_errors_have_paths() -> None:
     with pytest.raises(DefinitionError, match="expected a bundle"):
         parse_bundle("text")
     assert parse_bundle([workflow("a")])[0]["key"] == "a"  # a bare list, as `automation export` prints
+
+
+def test_an_oversized_definition_is_an_error_of_its_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked with the validation, so the error has the item's path and `partial` imports the rest."""
+    monkeypatch.setenv("AUTOMATION_MAX_DEFINITION_BYTES", "4000")
+    items = sourced([workflow("small"), workflow("big", description="d" * 5000)])
+    report = import_definitions(items)
+    assert report.refused and [e.source for e in report.errors] == ["workflows[1]"]
+    assert "bytes as JSON; at most 4000 are stored" in report.errors[0].issues[0].message
+    partial = import_definitions(items, partial=True)
+    assert [i.workflow.key for i in partial.imported] == ["small"] and not Repository().exists("big")

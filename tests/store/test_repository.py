@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from automation.definitions import Status
-from automation.errors import ConflictError, NotFoundError
+from automation.errors import ConflictError, DefinitionError, NotFoundError
 from automation.store.repository import Repository
 from automation.validation import validate_definition
 from tests.helpers import workflow
@@ -61,3 +61,17 @@ def test_a_run_keeps_the_version_its_first_task_pinned() -> None:
     assert repo.pin_run_version("dag", "run1", "a", 1) == 1
     assert repo.pin_run_version("dag", "run1", "a", 2) == 1
     assert repo.pin_run_version("dag", "run2", "a", 2) == 2
+
+
+def test_no_write_stores_a_definition_over_the_size_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever path saves it (create, update, save_all), a definition larger than
+    AUTOMATION_MAX_DEFINITION_BYTES as compact JSON is refused with a message saying by how much."""
+    monkeypatch.setenv("AUTOMATION_MAX_DEFINITION_BYTES", "4000")
+    repo = Repository()
+    repo.create(validate_definition(workflow("a")))
+    big = validate_definition(workflow("a", description="d" * 5000))
+    for write in (lambda: repo.create(big.model_copy(update={"key": "b"})), lambda: repo.update(big),
+                  lambda: repo.save_all([big])):  # fmt: skip
+        with pytest.raises(DefinitionError, match=r"the definition is \d+ bytes as JSON; at most 4000 are stored"):
+            write()
+    assert [w.key for w in repo.list()] == ["a"] and repo.get("a").version == 1
