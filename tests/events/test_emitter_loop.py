@@ -61,3 +61,34 @@ def test_an_event_on_an_idle_emitter_goes_out_alone_and_a_quick_series_goes_out_
     # one batch, one transaction: the same emitted_at; the idle event was not held back for it
     assert len({times[i] for i in series}) == 1
     assert times[first] < times[series[0]]
+
+
+def test_the_emitter_survives_a_database_restart_and_emits_what_came_in_meanwhile(tmp_path, monkeypatch) -> None:
+    """The ledger on a Postgres of its own, stopped under the running loop and started again."""
+    from automation.local.embedded_db import EmbeddedPostgres, free_port
+    from automation.store.db import dispose_engines
+    from automation.store.migrate import upgrade
+
+    own = EmbeddedPostgres(tmp_path / "pg", free_port()).start()
+    own.create_database("automation")
+    monkeypatch.setenv("AIRFLOW_CONN_AUTOMATION_DB", own.url("automation"))
+    dispose_engines()
+    stop = threading.Event()
+    thread = threading.Thread(target=run_forever, kwargs={"poll_seconds": 0.5, "stop_event": stop}, daemon=True)
+    try:
+        upgrade()
+        thread.start()
+        first = outbox_insert("before")
+        wait_until(lambda: first in emitted())
+        own.stop()
+        time.sleep(3)  # the loop finds the server gone and keeps trying
+        own.start()
+        engine().dispose()  # this test's own pooled connections died with the server
+        second = outbox_insert("after")
+        wait_until(lambda: second in emitted(), 120)
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(30)
+        dispose_engines()
+        own.stop()

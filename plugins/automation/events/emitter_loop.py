@@ -1,4 +1,10 @@
-"""`automation emitter`: emit outbox events on NOTIFY, and anything left unemitted, until stopped."""
+"""`automation emitter`: emit outbox events on NOTIFY, and anything left unemitted, until stopped.
+
+Invariant: the loop only ends when asked to (SIGTERM/SIGINT or `stop_event`). A database that goes
+away (a restart, a network cut) costs a reconnect with backoff, never the process: the LISTEN
+connection is reopened, and everything stored meanwhile (its NOTIFYs are lost) is emitted by the
+sweep that follows every (re)connect.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,9 @@ import select
 import signal
 import threading
 import time
+from typing import Any
 
+from automation.errors import StoreError
 from automation.events.emitter import emit_pending
 from automation.store.db import engine
 from automation.store.ledger import EventLedger
@@ -18,6 +26,51 @@ CHANNEL = "automation_events"
 
 
 BATCH = 500
+#: Seconds between reconnect attempts after the database went away: 1, 2, 4 ... this many at most.
+MAX_BACKOFF = 30.0
+
+
+def _listen() -> Any:
+    """A raw autocommit connection LISTENing on CHANNEL (its driver connection is polled)."""
+    listener = engine().raw_connection()
+    try:
+        listener.driver_connection.autocommit = True
+        with listener.driver_connection.cursor() as cursor:
+            cursor.execute(f"LISTEN {CHANNEL}")
+    except BaseException:
+        listener.invalidate()
+        raise
+    return listener
+
+
+def _close(listener: Any) -> None:
+    try:
+        listener.invalidate()  # never back into the pool: its session LISTENs
+    except Exception:
+        log.debug("Closing the LISTEN connection failed", exc_info=True)
+
+
+def _serve(
+    listener: Any, ledger: EventLedger, stopping: threading.Event, poll_seconds: float, gather_seconds: float
+) -> None:
+    """Emit until stopped; raises when the LISTEN connection fails (the caller reconnects)."""
+    last_emit = 0.0
+    while not stopping.is_set():
+        try:
+            last_emit = time.monotonic()
+            while emit_pending(ledger, limit=BATCH) == BATCH:
+                pass
+        except Exception:
+            log.exception("Emitting failed; retrying in %ss", poll_seconds)
+            stopping.wait(poll_seconds)
+        connection = listener.driver_connection
+        ready, _, _ = select.select([connection], [], [], poll_seconds)
+        if ready:
+            since = time.monotonic() - last_emit
+            if since < gather_seconds:  # busy: let the events of the next few milliseconds join this batch
+                time.sleep(gather_seconds - since)
+        connection.poll()  # also when idle: a dead server shows here, not only on the next NOTIFY
+        connection.notifies.clear()
 
 
 def run_forever(
@@ -34,27 +87,22 @@ def run_forever(
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         signal.signal(signal.SIGINT, lambda *_: stopping.set())
     ledger = EventLedger()
-    listener = engine().raw_connection()
-    listener.driver_connection.autocommit = True
-    with listener.driver_connection.cursor() as cursor:
-        cursor.execute(f"LISTEN {CHANNEL}")
-    log.info("Emitter listening on %s", CHANNEL)
-    last_emit = 0.0
-    try:
-        while not stopping.is_set():
-            try:
-                last_emit = time.monotonic()
-                while emit_pending(ledger, limit=BATCH) == BATCH:
-                    pass
-            except Exception:
-                log.exception("Emitting failed; retrying in %ss", poll_seconds)
-                time.sleep(poll_seconds)
-            ready, _, _ = select.select([listener.driver_connection], [], [], poll_seconds)
-            if ready:
-                since = time.monotonic() - last_emit
-                if since < gather_seconds:  # busy: let the events of the next few milliseconds join this batch
-                    time.sleep(gather_seconds - since)
-                listener.driver_connection.poll()
-                listener.driver_connection.notifies.clear()
-    finally:
-        listener.close()
+    backoff = 1.0
+    while not stopping.is_set():
+        try:
+            listener = _listen()
+        except StoreError:  # not configured (no connection): waiting does not help
+            raise
+        except Exception as exc:
+            log.warning("Cannot LISTEN on %s (%s); retrying in %.0fs", CHANNEL, str(exc).strip()[:300], backoff)
+            stopping.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+            continue
+        log.info("Emitter listening on %s", CHANNEL)
+        backoff = 1.0
+        try:
+            _serve(listener, ledger, stopping, poll_seconds, gather_seconds)
+        except Exception as exc:
+            log.warning("Lost the LISTEN connection (%s); reconnecting", str(exc).strip()[:300])
+        finally:
+            _close(listener)

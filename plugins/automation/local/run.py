@@ -1,11 +1,14 @@
 """`make run`: embedded Postgres + Airflow 3.3 (api-server, scheduler, dag-processor, triggerer).
 
-Data lives under `.automation/` and is reused by the next run; Ctrl-C stops everything started.
+Data lives under `.automation/` and is reused by the next run (the Postgres password in
+`.automation/pgpass`, 0600); Ctrl-C stops everything started. A process that dies (Postgres
+included) is started again with backoff, with the reason printed; the stack never stops by itself.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sys
 import time
@@ -27,6 +30,21 @@ def _wait_for_ui(url: str, procs: AirflowProcesses, timeout: float = 180) -> boo
         except OSError:
             time.sleep(1)
     return False
+
+
+def supervise(pg: EmbeddedPostgres, procs: AirflowProcesses, interval: float = 1.0) -> None:
+    """Forever: start Postgres again when it is gone, and any process of the stack that died."""
+    while True:
+        if not pg.alive():
+            print(f"Postgres stopped unexpectedly; starting it again (log: {pg.pgdata / 'server.log'})",
+                  file=sys.stderr, flush=True)  # fmt: skip
+            try:
+                pg.start()
+            except Exception as exc:
+                print(f"Postgres did not start: {exc}", file=sys.stderr, flush=True)
+        for message in procs.supervise():
+            print(message, file=sys.stderr, flush=True)
+        time.sleep(interval)
 
 
 def main() -> int:
@@ -52,21 +70,18 @@ def main() -> int:
         if not _wait_for_ui(url, procs):
             print("The Airflow api-server did not start:\n" + procs.log_tail("api-server"), file=sys.stderr)
             return 1
+        # the password stays in its file: the printed line reads it when run
+        conn = f"postgresql://postgres:$(cat {shlex.quote(str(pg.password_path))})@{pg.host}:{pg.port}/automation"
         print(
             f"\nAirflow Automations is running.\n  UI:     {url}\n  Login:  admin / {USERS['admin']}"
             f"  (read-only: viewer / {USERS['viewer']})\n  Logs:   {procs.log_dir}\n"
-            f"  CLI:    AIRFLOW_CONN_AUTOMATION_DB={env['AIRFLOW_CONN_AUTOMATION_DB']} .venv/bin/automation list\n"
+            f'  CLI:    AIRFLOW_CONN_AUTOMATION_DB="{conn}" .venv/bin/automation list\n'
             "Press Ctrl-C to stop.",
             flush=True,
         )
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-        while True:
-            dead = procs.dead()
-            if dead:
-                for name in dead:
-                    print(f"airflow {name} stopped unexpectedly:\n{procs.log_tail(name)}", file=sys.stderr)
-                return 1
-            time.sleep(2)
+        supervise(pg, procs)
+        return 0
     except KeyboardInterrupt:
         print("\nStopping...", flush=True)
         return 0
