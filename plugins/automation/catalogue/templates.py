@@ -47,14 +47,14 @@ from typing import Any, Literal
 import yaml
 from jinja2 import StrictUndefined, meta
 from jinja2 import TemplateError as JinjaError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from automation.config import include_dir
 from automation.definitions import Workflow
 from automation.definitions.issues import issues_from_validation_error, join_path
-from automation.errors import DefinitionError, Issue, NotFoundError
+from automation.errors import DefinitionError, Issue, NotFoundError, TemplateError
 from automation.store.repository import Repository, StoredWorkflow
+from automation.templating.sandbox import bounded_environment, render_bounded
 from automation.validation import validate_definition
 
 log = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ def templates_dir() -> Path:
 
 # -- rendering -------------------------------------------------------------------------------------
 
-_ENV = ImmutableSandboxedEnvironment(
+_ENV = bounded_environment(
     variable_start_string="<<",
     variable_end_string=">>",
     block_start_string="<%",
@@ -181,10 +181,8 @@ def _is_placeholder_text(value: str) -> bool:
 
 
 def _render_text(text: str, values: dict[str, Any]) -> Any:
-    single = _SINGLE.match(text)
-    if single:
-        return _ENV.compile_expression(single.group("expr"), undefined_to_none=False)(**values)
-    return _ENV.from_string(text).render(**values)
+    """With the run-time templates' limits (sizes, loop iterations, output length)."""
+    return render_bounded(_ENV, text, values, _SINGLE)
 
 
 def _render(node: Any, values: dict[str, Any], path: list[str | int], used: dict[str, set[str]]) -> Any:
@@ -198,7 +196,7 @@ def _render(node: Any, values: dict[str, Any], path: list[str | int], used: dict
         try:
             used[where] = meta.find_undeclared_variables(_ENV.parse(node))
             return _render_text(node, values)
-        except (JinjaError, ArithmeticError, TypeError, ValueError) as exc:
+        except (JinjaError, TemplateError, ArithmeticError, TypeError, ValueError) as exc:
             raise DefinitionError([Issue(where, f"template placeholder failed: {exc}")]) from None
     return node
 

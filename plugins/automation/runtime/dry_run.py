@@ -2,11 +2,14 @@
 
 The gate and each `when` are evaluated, every config is rendered and validated, record actions
 run inside one transaction that is rolled back (so their outputs and row counts are real), and
-external actions (email, HTTP, approval) are described instead of run.
+external actions (email, HTTP, approval) are described instead of run. `isolated_dry_run` does the
+same in a worker process with CPU, memory and time limits (for the API: a hostile template costs the
+server nothing but that worker).
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -14,13 +17,15 @@ from automation.actions import RunInfo
 from automation.conditions import evaluate
 from automation.config import dag_id_for
 from automation.definitions import Workflow
-from automation.errors import AutomationError
+from automation.errors import AutomationError, StoreError
+from automation.jsonable import to_jsonable
 from automation.records.registry import get_registry
 from automation.runtime.context import condition_data, template_context
 from automation.runtime.executor import execute_step
 from automation.runtime.expand import expand_trigger
+from automation.runtime.isolated import run_isolated
 from automation.runtime.step_notices import planned_notices
-from automation.store.db import engine
+from automation.store.db import database_url, engine
 
 
 @dataclass
@@ -98,3 +103,18 @@ def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunRe
         finally:
             transaction.rollback()
     return report
+
+
+def dry_run_report(workflow: Workflow, version: int, event: dict[str, Any]) -> dict[str, Any]:
+    """`dry_run`'s report as JSON-ready data."""
+    return to_jsonable(dry_run(workflow, version, event).as_dict())
+
+
+def isolated_dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> dict[str, Any]:
+    """`dry_run_report` in a worker process limited by AUTOMATION_TEMPLATE_CPU_SECONDS, _MEMORY_MB and
+    _WALL_SECONDS; a worker stopped by a limit is a `TemplateError` saying which."""
+    env = {}
+    connection_id = get_registry().connection_id
+    with contextlib.suppress(StoreError):  # resolved here: the worker needs no Airflow import to find it
+        env[f"AIRFLOW_CONN_{connection_id.upper()}"] = database_url(connection_id)
+    return run_isolated(dry_run_report, workflow, version, event, env=env)
