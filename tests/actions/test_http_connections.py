@@ -120,3 +120,17 @@ def test_a_large_json_response_is_stored_truncated_with_its_full_size(run_step: 
         conn(host=base)
         small = run_step(_hook(conn_id="crm_api", method="GET"), run_id="r2").output
     assert small["body"] == {"id": 7} and small["body_size"] == 9 and small["body_truncated"] is False
+
+
+def test_a_catalogue_template_takes_its_credentials_from_a_connection(run_step: Callable, conn: Callable) -> None:
+    from automation.catalogue.templates import render_template
+
+    with http_server(lambda r, n: (201, {}, b'{"id": "ERP-1"}')) as (requests, base):
+        conn(host=base, password="erp-token")
+        workflow_ = render_template(
+            "erp-sync-step-alerts", {"erp_url": f"{base}/erp/deals", "connection": "crm_api"}, key="erp"
+        )
+        (step,) = [s.model_dump(by_alias=True, exclude_none=True) for s in workflow_.steps if s.id == "push_to_erp"]
+        result = run_step({"id": step["id"], "type": step["type"], "config": step["config"]})
+    assert result.output["body"] == {"id": "ERP-1"} and requests[0].headers["Authorization"] == "Bearer erp-token"
+    assert "erp-token" not in json.dumps(workflow_.model_dump(mode="json"))
