@@ -135,3 +135,75 @@ def test_a_host_that_was_never_checked_is_not_connected_to() -> None:
         with pytest.raises(httpx.ConnectError, match="not checked"):
             client.get(base)
     assert requests == []
+
+
+def _self_signed(tmp_path: Any, name: str) -> tuple[str, str]:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))  # fmt: skip
+    return str(cert_file), str(key_file)
+
+
+def test_a_pinned_https_connection_keeps_the_host_name_for_sni_and_certificate_checks(tmp_path: Any) -> None:
+    import ipaddress
+    import ssl
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import httpx
+
+    from automation.net.egress import Origin
+    from automation.net.pinned import PinnedTransport, Pins
+
+    cert, key = _self_signed(tmp_path, "api.test")
+    seen: list[str | None] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"host": self.headers["Host"]}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert, key)
+    server_context.sni_callback = lambda sock, name, ctx: seen.append(name)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.socket = server_context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    pins = Pins()
+    for host in ("api.test", "other.test"):
+        pins.pin(Origin.of(f"https://{host}:{port}/"), [ipaddress.ip_address("127.0.0.1")])
+    try:
+        with httpx.Client(transport=PinnedTransport(pins, verify=ssl.create_default_context(cafile=cert))) as client:
+            assert client.get(f"https://api.test:{port}/").json() == {"host": f"api.test:{port}"}
+            with pytest.raises(httpx.ConnectError, match="certificate"):
+                client.get(f"https://other.test:{port}/")  # same address, a name the certificate does not cover
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[:2] == ["api.test", "other.test"]
