@@ -125,8 +125,9 @@ def run_isolated(function: Callable[..., Any], *args: Any, env: dict[str, str] |
                 raise _stopped(limits, "time")
             kind, payload = conn.recv()
         except EOFError:
-            took = time.monotonic() - started
-            raise _stopped(limits, "time" if took >= limits.wall_seconds else "cpu or memory") from None
+            took = time.monotonic() - started  # killed (by the kernel): CPU hard limit, alarm, or a crash
+            what = "time" if took >= limits.wall_seconds else "cpu" if took >= limits.cpu_seconds else "cpu or memory"
+            raise _stopped(limits, what) from None
         finally:
             conn.close()
             if pidfd is not None:
@@ -212,7 +213,7 @@ def _limit(limits: Limits) -> None:
         raise _CpuExceeded
 
     signal.signal(signal.SIGXCPU, cpu_exceeded)
-    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 2))
+    resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 1))
     with open("/proc/self/statm") as statm:
         size = int(statm.read().split()[0]) * resource.getpagesize()
     address_space = size + limits.memory_mb * 2**20
