@@ -76,6 +76,8 @@ def test_conn_host_as_full_url_and_an_absolute_url_elsewhere_is_refused(run_step
         ({"url": "https://x.test", "headers": "{{ {'Authorization': 'Bearer abc'} }}"}, "headers"),
         ({"url": "https://x.test", "params": {"api_key": "abc"}}, "params.api_key"),
         ({"url": "https://ann:pw@x.test/"}, "url"),
+        ({"url": "https://{{ trigger.body.host }}/x?api_key=abc"}, "url"),
+        ({"url": "https://x.test/x?api_key=abc&q=1"}, "url"),
     ],
 )
 def test_a_written_out_credential_is_refused_with_its_path(config: dict[str, Any], path: str) -> None:

@@ -9,15 +9,16 @@ import contextlib
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 from pydantic import Field, ValidationInfo, model_validator
 
-from automation.actions.base import Action, ActionConfig, ActionContext, is_template
+from automation.actions.base import Action, ActionConfig, ActionContext
 from automation.actions.registry import register
 from automation.connections import get_connection
 from automation.definitions.base import PathError
@@ -38,6 +39,7 @@ MAX_REDIRECTS = 5
 MAX_RETRY_AFTER = 60.0
 #: Never sent to an origin other than the request's own once a redirect leaves it.
 ALWAYS_SECRET = frozenset({"authorization", "proxy-authorization", "cookie"})
+_USERINFO = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]*@", re.IGNORECASE)
 CONNECTIONS_HINT = (
     "credentials do not belong in a definition (every viewer can read it); put them in an Airflow "
     "connection and set `conn_id` (login+password: basic auth; password alone or extra auth_type "
@@ -81,8 +83,13 @@ class HttpRequestConfig(ActionConfig):
             )
             if names:
                 raise PathError(f"{field}.{names[0]}" if not isinstance(value, str) else field, CONNECTIONS_HINT)
-        if not is_template(self.url) and "@" in urlsplit(self.url).netloc:
+        if _USERINFO.match(self.url):
             raise PathError("url", f"the URL holds a user name or password; {CONNECTIONS_HINT}")
+        query: dict[str, str] = {}
+        with contextlib.suppress(ValueError):  # a URL urlsplit cannot read fails when called
+            query = dict(parse_qsl(urlsplit(self.url).query))
+        if names := literal_secret_names(query, headers=False):
+            raise PathError("url", f"the query parameter {names[0]!r} holds a credential; {CONNECTIONS_HINT}")
         return self
 
 
