@@ -181,3 +181,14 @@ def test_a_filter_pattern_chosen_by_the_event_reaches_postgres_only_if_re2_accep
 def test_a_filter_column_chosen_by_the_event_is_still_checked_when_the_step_runs(run_step: Callable) -> None:
     with pytest.raises(RegistryError, match="filter: column 'password' is not in the collection"):
         run_step(bulk_rename("x", field="{{ trigger.new.column }}"), trigger=deal_event(column="password"))
+
+
+@pytest.mark.usefixtures("deals")
+def test_contains_in_a_filter_is_a_substring_not_a_like_pattern(run_step: Callable) -> None:
+    """`%` from an event matched every row (LIKE '%%%'): a bulk update of the whole collection."""
+    step = {"id": "bulk", "type": "update_many", "config": {
+        "collection": "deals", "values": {"stage": "LOST"},
+        "filter": {"field": "name", "op": "contains", "value": "{{ trigger.new.part }}"}}}  # fmt: skip
+    assert run_step(step, trigger=deal_event(part="%")).output == {"updated": 0, "ids": []}
+    assert run_step(step, trigger=deal_event(part="_"), run_id="run-1b").output == {"updated": 0, "ids": []}
+    assert run_step(step, trigger=deal_event(part="amm"), run_id="run-2").output == {"updated": 1, "ids": [3]}

@@ -2,6 +2,7 @@
 
 Invariant: a filter names only the collection's columns and the operators SQL can run, and a
 `matches` pattern reaches Postgres only after RE2 accepted it (the same subset as conditions).
+`contains` means a substring (LIKE wildcards in the value are escaped), as it does in conditions.
 `filter_problems` finds what `where_clause` would refuse, so validation and run time agree."""
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def _clause(clause: Clause, columns: ColumnCollection, where: str) -> ColumnElem
         return or_(col.is_(None), cast(col, String) == "")
     if op == "is_not_empty":
         return and_(col.is_not(None), cast(col, String) != "")
-    if op == "contains":
-        return col.contains(str(value))
+    if op == "contains":  # a substring, as in conditions: % and _ in the value are not wildcards
+        return col.contains(str(value), autoescape=True)
     if op == "matches":
         return col.regexp_match("" if value is None else str(value))
     if op in {"older_than_days", "newer_than_days"}:
