@@ -232,12 +232,19 @@ def test_pages_send_csp_nosniff_and_referrer_policy(api: TestClient) -> None:
 
 
 def test_values_postgres_refuses_are_a_422_without_sql(api: TestClient) -> None:
-    refused = api.post("/api/v1/events", json={"entity": "deals", "event": "updated", "new": {"t": "a\u0000b"}})
-    assert refused.status_code == 422
-    detail = refused.json()["detail"]
-    assert detail.startswith("a value cannot be stored: ")
-    for sql_text in ("INSERT", "SELECT", "[SQL", "CONTEXT", "automation.events", "%("):
-        assert sql_text not in detail
+    """Before: Postgres's `LINE 1: ...'deals', 'updated', '{"t": NaN...` (the statement) in the 422,
+    and a 500 for an unpaired surrogate in a text column."""
+    for new in ("NaN", "Infinity", '"\\ud800"'):
+        body = '{"entity": "deals", "event": "updated", "new": {"t": NEW}}'.replace("NEW", new)
+        refused = api.post("/api/v1/events", content=body, headers={"Content-Type": "application/json"})
+        assert refused.status_code == 422, refused.text
+        detail = refused.json()["detail"]
+        assert detail.startswith("a value cannot be stored: invalid input syntax for type json (NaN, Infinity")
+        for sql_text in ("LINE", "INSERT", "'deals'", "[SQL", "CONTEXT", "automation.events", "%("):
+            assert sql_text not in detail
+    body = '{"entity": "deals", "event": "updated", "id": "\\ud800"}'
+    refused = api.post("/api/v1/events", content=body, headers={"Content-Type": "application/json"})
+    assert refused.status_code == 422 and "unpaired surrogates" in refused.json()["detail"]
     assert stored()["events"] == 0
 
 

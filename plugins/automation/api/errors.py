@@ -66,6 +66,8 @@ def _document_errors(app: FastAPI) -> None:
 
 
 UNIQUE_VIOLATION = "23505"
+JSON_HINT = "NaN, Infinity and unpaired \\ud800-\\udfff escapes cannot be stored"
+UNPAIRED_SURROGATE = "text cannot contain unpaired surrogates (\\ud800-\\udfff escapes without their pair)"
 
 
 def refusal(exc: DBAPIError) -> str:
@@ -74,7 +76,8 @@ def refusal(exc: DBAPIError) -> str:
     diag = getattr(getattr(exc, "orig", None), "diag", None)
     primary = (getattr(diag, "message_primary", None) or "the database refused a value").strip()
     column = getattr(diag, "column_name", None)
-    return primary[:300] + (f" (field {column})" if column else "")
+    hint = f" ({JSON_HINT})" if primary.endswith("type json") else ""
+    return primary[:300] + (f" (field {column})" if column else "") + hint
 
 
 def unavailable(detail: str) -> JSONResponse:
@@ -170,7 +173,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ValueError)
     async def _nul(request: Request, exc: ValueError) -> JSONResponse:
-        """psycopg2 refuses NUL characters in text before Postgres sees them."""
+        """psycopg2 refuses NUL characters, and UTF-8 cannot encode an unpaired surrogate
+        ("\\ud800" in JSON), before Postgres sees them."""
+        if isinstance(exc, UnicodeEncodeError) and "surrogate" in str(exc):
+            return JSONResponse({"detail": UNPAIRED_SURROGATE}, status_code=422)
         if "NUL (0x00)" not in str(exc):
             raise exc
         return JSONResponse({"detail": "text cannot contain NUL (\\u0000) characters"}, status_code=422)
