@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import httpx
 from pydantic import Field, ValidationInfo, model_validator
 
-from automation.actions.base import Action, ActionConfig, ActionContext
+from automation.actions.base import Action, ActionConfig, ActionContext, is_template
 from automation.actions.registry import register
 from automation.connections import get_connection
 from automation.definitions.base import PathError
@@ -74,6 +74,9 @@ class HttpRequestConfig(ActionConfig):
             raise PathError("url", "give a url, or a conn_id whose host is the base URL")
         if not (info.context and info.context.get("allow_templates")):
             return self  # a rendered config: its values came from the run's data, not the definition
+        if is_template(self.conn_id):
+            raise PathError("conn_id", "name the connection itself, not a template: run data must not choose "
+                                       "whose credentials a request carries")  # fmt: skip
         for field, headers in (("headers", True), ("params", False)):
             value = getattr(self, field)
             names = (
