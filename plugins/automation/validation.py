@@ -6,7 +6,8 @@ registry error for a filter's column or operator at run time unless a template c
 
 from __future__ import annotations
 
-from typing import Any
+from functools import cache
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,9 +27,23 @@ MAX_DEFINITION_DEPTH = 64
 _CONDITION_MODELS = (AllGroup, AnyGroup, NotGroup, Clause, JsonLogicCondition)
 
 
+def _deeper_than(data: Any, limit: int) -> bool:
+    """Whether objects/lists nest more than `limit` levels (breadth-first, one level at a time)."""
+    level, frontier = 1, [data] if isinstance(data, dict | list) else []
+    while frontier:
+        if level > limit:
+            return True
+        children = (node.values() if isinstance(node, dict) else node for node in frontier)
+        frontier = [value for values in children for value in values if isinstance(value, dict | list)]
+        level += 1
+    return False
+
+
 def _depth_issue(data: Any) -> Issue | None:
-    """An issue at the first path nested deeper than `MAX_DEFINITION_DEPTH` (iterative walk; the
+    """An issue at the first path nested deeper than `MAX_DEFINITION_DEPTH` (iterative walks; the
     path is built only for the node reported)."""
+    if not _deeper_than(data, MAX_DEFINITION_DEPTH):
+        return None
     stack: list[tuple[Any, int, tuple[Any, ...]]] = [(data, 1, ())]
     while stack:
         node, depth, trail = stack.pop()
@@ -70,6 +85,18 @@ def _inner_config(value: BaseModel) -> BaseModel | None:
         return None  # reported by the outer config's own validation
 
 
+def _mentions_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_mentions_model(arg) for arg in get_args(annotation))
+
+
+@cache
+def _model_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a config model that may hold another model (where a filter can be)."""
+    return tuple(name for name, field in model.model_fields.items() if _mentions_model(field.annotation))
+
+
 def _filter_sites(model: BaseModel, path: str) -> list[tuple[str, str, Any]]:
     """`(path, collection, filter)` of each record filter in a validated config: a model with both
     `collection` and `filter` (update_many, delete_many, for_each's query), also inside the
@@ -78,7 +105,7 @@ def _filter_sites(model: BaseModel, path: str) -> list[tuple[str, str, Any]]:
     collection, condition = getattr(model, "collection", None), getattr(model, "filter", None)
     if isinstance(collection, str) and isinstance(condition, _CONDITION_MODELS):
         sites.append((f"{path}.filter", collection, condition))
-    for name in type(model).model_fields:
+    for name in _model_fields(type(model)):
         value = getattr(model, name)
         if not isinstance(value, BaseModel) or isinstance(value, _CONDITION_MODELS):
             continue
@@ -89,6 +116,8 @@ def _filter_sites(model: BaseModel, path: str) -> list[tuple[str, str, Any]]:
 
 def _filter_issues(sites: list[tuple[str, str, Any]]) -> list[Issue]:
     """A filter's columns and operators, checked against the registry as `where_clause` does."""
+    if not sites:
+        return []
     registry = get_registry()
     issues = []
     for path, collection, condition in sites:
