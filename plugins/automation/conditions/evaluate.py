@@ -80,7 +80,7 @@ def _compare_clause(clause: Clause, actual: Any, where: str) -> bool:
         return (actual in expected) == (op == "in")
     if op == "matches":
         try:
-            return regex_search("" if expected is None else str(expected), "" if actual is None else str(actual))
+            return regex_search(str(expected), "" if actual is None else str(actual))
         except RegexError as exc:
             raise ConditionError(f"{where}: {exc}") from None
     if op in {"older_than_days", "newer_than_days"}:

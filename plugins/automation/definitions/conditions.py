@@ -112,7 +112,7 @@ class Clause(StrictModel):
         if info.context and info.context.get("allow_templates") and _is_template(self.value):
             return self  # a step config's template: checked once rendered, at run time
         try:
-            compile_regex("" if self.value is None else str(self.value))
+            compile_regex(str(self.value))
         except RegexError as exc:
             raise PathError("value", str(exc)) from None
         return self

@@ -44,7 +44,7 @@ def clause_problem(clause: Clause, columns: Collection[str], *, templates: bool 
         return "op", f"operator {clause.op!r} cannot be used in a record filter"
     if clause.op == "matches" and not (templates and _is_template(clause.value)):
         try:
-            compile_regex("" if clause.value is None else str(clause.value))
+            compile_regex(str(clause.value))
         except RegexError as exc:
             return "value", str(exc)
     return None
@@ -90,7 +90,7 @@ def _clause(clause: Clause, columns: ColumnCollection, where: str) -> ColumnElem
     if op == "contains":  # a substring, as in conditions: % and _ in the value are not wildcards
         return col.contains(str(value), autoescape=True)
     if op == "matches":
-        return col.regexp_match("" if value is None else str(value))
+        return col.regexp_match(str(value))
     if op in {"older_than_days", "newer_than_days"}:
         cutoff = func.now() - literal(timedelta(days=float(value)), Interval())
         return col < cutoff if op == "older_than_days" else col >= cutoff
