@@ -134,3 +134,13 @@ def test_a_catalogue_template_takes_its_credentials_from_a_connection(run_step: 
         result = run_step({"id": step["id"], "type": step["type"], "config": step["config"]})
     assert result.output["body"] == {"id": "ERP-1"} and requests[0].headers["Authorization"] == "Bearer erp-token"
     assert "erp-token" not in json.dumps(workflow_.model_dump(mode="json"))
+
+
+def test_a_header_value_with_a_line_break_from_data_is_refused_before_sending(
+    run_step: Callable, conn: Callable
+) -> None:
+    with http_server() as (requests, base):
+        with pytest.raises(PermanentActionError, match="(?i)'X-Deal': line breaks"):
+            run_step(_hook(url=base, headers={"X-Deal": "{{ trigger.new.name }}"}),
+                     trigger={"type": "manual", "new": {"name": "a\r\nX-Injected: 1"}})  # fmt: skip
+    assert requests == []

@@ -117,9 +117,10 @@ class Reply:
     """A final (non-redirect) response, its body read up to the caps."""
 
     response: httpx.Response
-    text: str
-    size: int
-    complete: bool
+    text: str  #: the first MAX_CAPTURE_BYTES of the body, decoded
+    kept: int  #: how many bytes `text` was decoded from
+    size: int  #: bytes in the whole body
+    complete: bool  #: the whole body was read
 
     def body(self) -> dict[str, Any]:
         """`body` (parsed JSON, or text) at most MAX_BODY_CHARS long, `body_size` of the whole body in
@@ -133,7 +134,7 @@ class Reply:
             else:
                 if len(json.dumps(parsed, ensure_ascii=False)) <= MAX_BODY_CHARS:
                     return {"body": parsed, "body_size": self.size, "body_truncated": False}
-        truncated = not self.complete or self.size > len(self.text.encode()) or len(self.text) > MAX_BODY_CHARS
+        truncated = not self.complete or self.size > self.kept or len(self.text) > MAX_BODY_CHARS
         return {"body": self.text[:MAX_BODY_CHARS], "body_size": self.size, "body_truncated": truncated}
 
 
@@ -149,13 +150,18 @@ def _read(response: httpx.Response) -> Reply:
     if not complete:
         with contextlib.suppress(ValueError):
             size = max(size, int(response.headers.get("Content-Length") or 0))
-    return Reply(response, bytes(kept).decode(response.encoding or "utf-8", errors="replace"), size, complete)
+    text = bytes(kept).decode(response.encoding or "utf-8", errors="replace")
+    return Reply(response, text, len(kept), size, complete)
 
 
 def _target_url(config: HttpRequestConfig, conn: HttpConnection | None) -> str:
     """The URL to call: `url`, or with a connection its base URL + `url`; then `params` merged into
     the query string the URL already has."""
     url = config.url
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise PermanentActionError(f"url {url!r} is not a valid URL: {exc}") from None
     if conn is not None:
         if httpx.URL(url).is_absolute_url:
             if Origin.of(url) != Origin.of(conn.base_url):
@@ -220,6 +226,8 @@ class HttpRequest(Action):
         secret = get_connection(config.signature.conn_id).password if config.signature else None
         if config.signature and not secret:
             raise PermanentActionError(f"connection {config.signature.conn_id!r} has no password to sign with")
+        if broken := [name for name, value in headers.items() if "\r" in value or "\n" in value]:
+            raise PermanentActionError(f"header {broken[0]!r}: line breaks are not allowed in a header value")
         headers["X-Automation-Delivery"] = f"{ctx.run.dag_id}/{ctx.run.run_id}/{ctx.run.task_id}/{ctx.run.map_index}"
         secret_names = frozenset(
             {*ALWAYS_SECRET, *(n.lower() for n in headers if is_secret_header(n))}
