@@ -96,7 +96,18 @@ def airflow_db() -> None:
     subprocess.run([bin_path("airflow"), "db", "migrate"], check=True, capture_output=True, timeout=600)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "runs_last: disturbs the shared stack (a Postgres restart): after every other test"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that start the real Airflow processes run last: their scheduler must not compete with
     the in-process `dag.test()` runs of the other tests for the same metadata database."""
-    items.sort(key=lambda item: item.get_closest_marker("airflow_e2e") is not None)
+    items.sort(
+        key=lambda item: (
+            item.get_closest_marker("airflow_e2e") is not None,
+            item.get_closest_marker("runs_last") is not None,
+        )
+    )
