@@ -105,6 +105,24 @@ def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunRe
     return report
 
 
+def prepare_isolated() -> None:
+    """Run once by the isolated workers' helper (`automation.runtime.isolated`): what every dry run loads
+    and that does not depend on the environment, so that each forked worker starts with it."""
+    import psycopg2  # noqa: F401
+    import sqlalchemy.dialects.postgresql.psycopg2  # noqa: F401
+
+    from automation.actions.registry import action_names, get_action
+    from automation.templating import render_value
+
+    for name in action_names():  # imported, and their config models built (pydantic defers that)
+        action = get_action(name)
+        if action is not None:
+            action.config_model.model_rebuild()
+    render_value("{{ x ~ 'y' }}{% for i in [1] %}{{ i }}{% endfor %}", {"x": "x"})
+    with contextlib.suppress(Exception):  # re-read by the worker if the file changed meanwhile
+        get_registry()
+
+
 def dry_run_report(workflow: Workflow, version: int, event: dict[str, Any]) -> dict[str, Any]:
     """`dry_run`'s report as JSON-ready data."""
     return to_jsonable(dry_run(workflow, version, event).as_dict())

@@ -1,7 +1,8 @@
 """Run a function in a short-lived child process with CPU, memory and wall-clock limits.
 
 Invariant: the calling process never runs the function. A small helper process (started once per
-calling process, with the caller's `sys.path`, having imported the function's module) forks one child
+calling process, with the caller's `sys.path`, having imported the function's module and run its
+`prepare_isolated()` if it has one) forks one child
 per call; the child takes the caller's current environment, limits itself (RLIMIT_CPU, RLIMIT_AS above
 its size at start, an alarm for wall time) and only then runs the function. The caller gets the result,
 the function's `AutomationError` (raised again in the caller), or a `TemplateError` naming the limit that
@@ -181,8 +182,10 @@ def _serve(control_fd: int, preload: str) -> None:
     """The helper: import `preload`, then fork a child for each socket received, until the caller goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C in `make run` stops the caller, then us by EOF
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
-    with contextlib.suppress(ImportError):
-        importlib.import_module(preload)
+    try:  # the function's module, and what its `prepare_isolated()` loads: each child starts with it
+        getattr(importlib.import_module(preload), "prepare_isolated", lambda: None)()
+    except Exception:
+        traceback.print_exc()
     control = socket.socket(fileno=control_fd)
     while True:
         try:
