@@ -55,6 +55,11 @@ def max_definition_bytes() -> int:
     return int(os.environ.get("AUTOMATION_MAX_DEFINITION_BYTES", str(256 * 1024)))
 
 
+def regex_max_work() -> int:
+    """RE2 instructions x text bytes one `matches` / `regex` evaluation may cost (an error beyond)."""
+    return int(os.environ.get("AUTOMATION_REGEX_MAX_WORK", str(100_000_000)))
+
+
 def dag_id_for(key: str) -> str:
     return f"{DAG_ID_PREFIX}{key}"
 
