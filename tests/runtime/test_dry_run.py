@@ -132,6 +132,8 @@ def test_a_huge_repetition_is_a_step_error_naming_the_path_and_the_limit() -> No
     task, mail = report["steps"]
     assert task["status"] == "error" and "steps.task.config.title" in task["detail"]
     assert "would make more than 1,000,000 characters" in task["detail"] and mail["status"] == "not_reached"
+    in_process = dry_run_report(with_title("huge", "{{ 'a' * 10**9 }}"), 1, EVENT)  # as a task renders it
+    assert in_process["steps"][0]["detail"] == task["detail"]
 
 
 def test_nested_loops_are_a_step_error_naming_the_limit() -> None:
