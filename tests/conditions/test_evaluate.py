@@ -107,3 +107,14 @@ def test_a_pattern_chosen_by_the_data_that_re2_cannot_run_is_an_error_naming_the
         evaluate(condition, data)
     assert "conditions.any[0].jsonlogic" in str(caught.value)
     assert "RE2 does not support backreferences" in str(caught.value)
+
+
+def test_a_pattern_chosen_by_the_data_cannot_make_one_match_expensive() -> None:
+    """RE2 is linear in the text, but `a[ab]{1000}c` costs ~1,000 steps per byte once its DFA cache
+    overflows (8 s on 1 MB, measured): instructions x bytes over the budget is refused, not run."""
+    data = ConditionData(values={"deal": {"notes": "ab" * 150_000, "pattern": "a[ab]{1000}c", "cheap": "^(ab)+$"}})
+    costly = parse({"jsonlogic": {"regex": [{"var": "deal.notes"}, {"var": "deal.pattern"}]}})
+    with pytest.raises(ConditionError, match="more matching work than allowed"):
+        evaluate(costly, data)
+    assert evaluate(parse({"jsonlogic": {"regex": [{"var": "deal.notes"}, {"var": "deal.cheap"}]}}), data)
+    assert evaluate(parse({"field": "deal.notes", "op": "matches", "value": r"\pL+$"}), data)

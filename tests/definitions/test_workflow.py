@@ -134,6 +134,8 @@ RE2_HINT = "patterns run on RE2"
         ({"jsonlogic": {"and": [True, {"regex": [{"var": "deal.ref"}, "a(?=b)"]}]}},
          "conditions.jsonlogic.and[1].regex[1]", "RE2 does not support lookahead"),
         ({"field": "deal.ref", "op": "matches", "value": r"end\Z"}, "conditions.value", r"write \z"),
+        ({"field": "deal.ref", "op": "matches", "value": r"(abcdef){1000}"}, "conditions.value",
+         "6004 RE2 instructions; at most 5000"),
     ],
 )  # fmt: skip
 def test_patterns_re2_cannot_run_are_refused_with_their_path(conditions: dict, path: str, reason: str) -> None:

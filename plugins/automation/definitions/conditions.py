@@ -3,8 +3,9 @@
 Invariant: a valid condition costs bounded work to validate, store and evaluate. Groups nest at most
 `MAX_GROUP_DEPTH` levels; a JsonLogic expression nests at most `MAX_JSONLOGIC_DEPTH` objects/lists
 and holds at most `MAX_JSONLOGIC_NODES` values; every regular expression written in a condition
-compiles under RE2 (linear-time matching: no backreferences, no lookaround), and the ones computed
-at run time go through the same `compile_regex`.
+compiles under RE2 (linear-time matching: no backreferences, no lookaround) and has at most
+`MAX_REGEX_PROGRAM` instructions; patterns computed at run time go through the same
+`compile_regex`, and one match costs at most `regex_max_work()` (instructions x text bytes).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Annotated, Any, Literal, Union
 import re2
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 
+from automation.config import regex_max_work
 from automation.definitions.base import PathError, StrictModel
 
 Operator = Literal[
@@ -35,10 +37,18 @@ MAX_JSONLOGIC_DEPTH = 32
 MAX_JSONLOGIC_NODES = 10_000
 #: Characters in one regular expression, at most.
 MAX_REGEX_LENGTH = 2_000
+#: Size of one pattern, at most, counted in RE2 instructions of its Latin-1 form (a position per
+#: character class or literal, whatever the class: `a[ab]{1000}c` is 1,006, `\pL+` 12; the UTF-8
+#: form that matches spells each class out in bytes, `\pL+` is 1,201 there).
+MAX_REGEX_PROGRAM = 5_000
 
 _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # errors are returned to the caller, not printed to stderr
-_RE2_OPTIONS.max_mem = 2 << 20  # per compiled pattern (RE2's default is 8 MiB); the cache holds 128
+_RE2_OPTIONS.never_capture = True  # only "is there a match" is asked: groups would force the slow engine
+_SIZE_OPTIONS = re2.Options()  # the same pattern over Latin-1 bytes: only its size is used
+_SIZE_OPTIONS.log_errors = False
+_SIZE_OPTIONS.never_capture = True
+_SIZE_OPTIONS.encoding = re2.Options.Encoding.LATIN1
 _RE2_SYNTAX = "https://github.com/google/re2/wiki/Syntax"
 
 
@@ -68,17 +78,22 @@ def _why(reason: str, pattern: str) -> str:
     return f"RE2 cannot compile it: {reason}"
 
 
-@lru_cache(maxsize=128)
-def _compile(pattern: str) -> Any:
-    return re2.compile(pattern, _RE2_OPTIONS)
+@lru_cache(maxsize=64)  # each holds up to RE2's default 8 MiB of DFA cache, filled only by large texts
+def _compile(pattern: str) -> tuple[Any, int]:
+    """The matching program and the pattern's size (its Latin-1 program's instruction count)."""
+    regex = re2.compile(pattern, _RE2_OPTIONS)
+    try:
+        size = re2.compile(pattern.encode("utf-8"), _SIZE_OPTIONS).programsize
+    except re2.error:  # e.g. a code point above U+00FF in a class: count the UTF-8 program
+        size = regex.programsize
+    return regex, size
 
 
-def compile_regex(pattern: str) -> Any:
-    """The compiled RE2 pattern (cached), or `RegexError` saying why it cannot be used."""
+def _compile_checked(pattern: str) -> tuple[Any, int]:
     if len(pattern) > MAX_REGEX_LENGTH:
         raise RegexError(f"regular expression of {len(pattern)} characters; at most {MAX_REGEX_LENGTH}")
     try:
-        return _compile(pattern)
+        regex, size = _compile(pattern)
     except UnicodeEncodeError:
         raise RegexError(f"regular expression {pattern[:80]!r} is not valid Unicode text") from None
     except re2.error as exc:
@@ -87,11 +102,38 @@ def compile_regex(pattern: str) -> Any:
             f"regular expression {pattern[:80]!r} cannot be used: {_why(reason, pattern)} (patterns run on RE2, "
             f"which matches in linear time; see {_RE2_SYNTAX})"
         ) from None
+    if size > MAX_REGEX_PROGRAM:
+        raise RegexError(
+            f"regular expression {pattern[:80]!r} has {size} RE2 instructions; at most {MAX_REGEX_PROGRAM}: "
+            "use smaller counted repetitions such as {1,50} (patterns run on RE2, which matches in linear time "
+            "with a cost that grows with the pattern's size)"
+        )
+    return regex, size
+
+
+def compile_regex(pattern: str) -> Any:
+    """The compiled RE2 pattern (cached), or `RegexError` saying why it cannot be used."""
+    return _compile_checked(pattern)[0]
 
 
 def regex_search(pattern: str, text: str) -> bool:
-    """Whether `pattern` (RE2) occurs anywhere in `text`; time linear in the text's length."""
-    return compile_regex(pattern).search(text.encode("utf-8", "surrogatepass")) is not None
+    """Whether `pattern` (RE2) occurs anywhere in `text`, in time linear in the text's length.
+
+    RE2's DFA usually runs at about 1 ms per MB whatever the pattern, but when its state cache
+    overflows (large counted repetitions such as `a[ab]{1000}c`) it falls back to a simulation
+    costing up to about 9 ns per instruction (of the pattern's size) and byte (measured). So a match
+    whose size x bytes exceeds `regex_max_work()` is refused with `RegexError` rather than run: a
+    pattern chosen by the data (JsonLogic `regex` on a `var`) cannot make one evaluation take more
+    than about a second either."""
+    (regex, size), data = _compile_checked(pattern), text.encode("utf-8", "surrogatepass")
+    budget = regex_max_work()
+    if size * len(data) > budget:
+        raise RegexError(
+            f"regular expression {pattern[:80]!r} ({size} RE2 instructions) on a text of {len(data)} bytes is "
+            f"more matching work than allowed ({budget:,} instructions x bytes, AUTOMATION_REGEX_MAX_WORK); "
+            "use a shorter pattern (smaller counted repetitions) or match a shorter value"
+        )
+    return regex.search(data) is not None
 
 
 def _is_template(value: Any) -> bool:
