@@ -56,7 +56,7 @@ def max_definition_bytes() -> int:
 
 
 def regex_max_work() -> int:
-    """RE2 instructions x text bytes one `matches` / `regex` evaluation may cost (an error beyond)."""
+    """RE2 instructions x text bytes the `matches` / `regex` of one condition evaluation may cost together."""
     return int(os.environ.get("AUTOMATION_REGEX_MAX_WORK", str(100_000_000)))
 
 

@@ -118,3 +118,23 @@ def test_a_pattern_chosen_by_the_data_cannot_make_one_match_expensive() -> None:
         evaluate(costly, data)
     assert evaluate(parse({"jsonlogic": {"regex": [{"var": "deal.notes"}, {"var": "deal.cheap"}]}}), data)
     assert evaluate(parse({"field": "deal.notes", "op": "matches", "value": r"\pL+$"}), data)
+
+
+def test_the_regular_expressions_of_one_condition_share_one_budget() -> None:
+    data = ConditionData(values={"deal": {"notes": "ab" * 25_000}})
+    costly = {"field": "deal.notes", "op": "matches", "value": "a[ab]{900}c"}  # ~906 x 50,000 per match
+    assert not evaluate(parse({"any": [costly, costly]}), data)
+    with pytest.raises(ConditionError, match=r"conditions\.any\[2\].*more matching work than allowed"):
+        evaluate(parse({"any": [costly, costly, costly]}), data)
+    assert not evaluate(parse({"any": [costly, costly]}), data)  # the next evaluation has its own budget
+
+
+def test_jsonlogic_that_grows_quadratically_with_the_data_stops_with_an_error() -> None:
+    """`reduce` + `merge` copies the accumulator each step: 40,000 items took 12 s, a 1 MB webhook
+    list minutes. The evaluator's work budget stops it instead (a few hundred ms)."""
+    data = ConditionData(values={"items": list(range(60_000))})
+    grow = {"reduce": [{"var": "items"}, {"merge": [{"var": "accumulator"}, {"var": "current"}]}, []]}
+    with pytest.raises(ConditionError, match="conditions.jsonlogic: .*work units"):
+        evaluate(parse({"jsonlogic": {"<": [{"length": grow}, 1]}}), data)
+    total = {"reduce": [{"var": "items"}, {"+": [{"var": "accumulator"}, {"var": "current"}]}, 0]}
+    assert evaluate(parse({"jsonlogic": {">": [total, 1000]}}), data)

@@ -1,9 +1,12 @@
 """Evaluate a condition model against event data; errors name the clause, never a silent false.
-Regular expressions (`matches`, JsonLogic `regex`) run on RE2: time linear in the text, whoever
-chose the text or the pattern."""
+
+Invariant: one evaluation does bounded work whoever chose the data. Regular expressions
+(`matches`, JsonLogic `regex`) run on RE2, in time linear in the text, and share one matching
+budget per evaluation (`RegexBudget`); JsonLogic has its own work budget (jsonlogic.py)."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +21,15 @@ from automation.definitions.conditions import (
     Condition,
     JsonLogicCondition,
     NotGroup,
+    RegexBudget,
     RegexError,
     regex_search,
 )
 from automation.errors import ConditionError
 from automation.paths import MISSING, resolve
+
+#: The regular-expression budget of the evaluation under way (set by the outermost `evaluate`).
+_REGEX_BUDGET: ContextVar[RegexBudget | None] = ContextVar("regex_budget", default=None)
 
 
 @dataclass(frozen=True)
@@ -80,7 +87,7 @@ def _compare_clause(clause: Clause, actual: Any, where: str) -> bool:
         return (actual in expected) == (op == "in")
     if op == "matches":
         try:
-            return regex_search(str(expected), "" if actual is None else str(actual))
+            return regex_search(str(expected), "" if actual is None else str(actual), _REGEX_BUDGET.get())
         except RegexError as exc:
             raise ConditionError(f"{where}: {exc}") from None
     if op in {"older_than_days", "newer_than_days"}:
@@ -110,7 +117,7 @@ def _clause(clause: Clause, data: ConditionData, where: str) -> bool:
 
 def _regex(text: Any, pattern: Any) -> bool:
     try:
-        return regex_search(str(pattern), str(text or ""))
+        return regex_search(str(pattern), str(text or ""), _REGEX_BUDGET.get())
     except RegexError as exc:
         raise ConditionError(str(exc)) from None
 
@@ -146,14 +153,24 @@ def _jsonlogic(data: ConditionData) -> JsonLogic:
 def evaluate(condition: Condition | None, data: ConditionData, where: str = "conditions") -> bool:
     if condition is None:
         return True
+    if _REGEX_BUDGET.get() is None:  # the outermost call: one budget for the whole condition
+        token = _REGEX_BUDGET.set(RegexBudget())
+        try:
+            return _evaluate(condition, data, where)
+        finally:
+            _REGEX_BUDGET.reset(token)
+    return _evaluate(condition, data, where)
+
+
+def _evaluate(condition: Condition, data: ConditionData, where: str) -> bool:
     if isinstance(condition, Clause):
         return _clause(condition, data, where)
     if isinstance(condition, AllGroup):
-        return all(evaluate(c, data, f"{where}.all[{i}]") for i, c in enumerate(condition.all))
+        return all(_evaluate(c, data, f"{where}.all[{i}]") for i, c in enumerate(condition.all))
     if isinstance(condition, AnyGroup):
-        return any(evaluate(c, data, f"{where}.any[{i}]") for i, c in enumerate(condition.any))
+        return any(_evaluate(c, data, f"{where}.any[{i}]") for i, c in enumerate(condition.any))
     if isinstance(condition, NotGroup):
-        return not evaluate(condition.not_, data, f"{where}.not")
+        return not _evaluate(condition.not_, data, f"{where}.not")
     if isinstance(condition, JsonLogicCondition):
         try:
             result = _jsonlogic(data).apply(condition.jsonlogic, data.values)

@@ -1,4 +1,9 @@
-"""A compact JsonLogic evaluator (jsonlogic.com semantics) with the project's extra operators."""
+"""A compact JsonLogic evaluator (jsonlogic.com semantics) with the project's extra operators.
+
+Invariant: one `apply` does bounded work whatever the data: every operation and every list or
+text an operator receives or returns is charged against `MAX_WORK`, so an expression that would
+grow quadratically with the data (`reduce` + `merge` over a long list) stops with a
+`ConditionError` instead of running for minutes."""
 
 from __future__ import annotations
 
@@ -8,6 +13,15 @@ from typing import Any
 
 from automation.errors import ConditionError
 from automation.paths import MISSING, resolve
+
+#: Work units one evaluation may spend: an operation costs `STEP`, each item of a list or
+#: character of a text passed to or returned by an operator costs 1 (about a second at most).
+MAX_WORK = 20_000_000
+STEP = 20
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, list | str | dict) else 0
 
 
 def _truthy(value: Any) -> bool:
@@ -75,12 +89,28 @@ _SIMPLE: dict[str, Callable[..., Any]] = {
 class JsonLogic:
     """Evaluator; `extra` adds operators that receive already-evaluated arguments."""
 
-    def __init__(self, extra: dict[str, Callable[..., Any]] | None = None) -> None:
+    def __init__(self, extra: dict[str, Callable[..., Any]] | None = None, max_work: int = MAX_WORK) -> None:
         self.ops = {**_SIMPLE, **(extra or {})}
+        self.max_work = max_work
+        self._left = max_work
 
     def apply(self, logic: Any, data: Any) -> Any:
+        """Evaluate `logic` against `data`, with a fresh work budget."""
+        self._left = self.max_work
+        return self._eval(logic, data)
+
+    def _charge(self, units: int) -> None:
+        self._left -= units
+        if self._left < 0:
+            raise ConditionError(
+                f"evaluating this JsonLogic needs more than {self.max_work:,} work units (operations, and "
+                "the items of the lists and texts they handle): too much data for this expression"
+            )
+
+    def _eval(self, logic: Any, data: Any) -> Any:
+        self._charge(STEP)
         if isinstance(logic, list):
-            return [self.apply(item, data) for item in logic]
+            return [self._eval(item, data) for item in logic]
         if not isinstance(logic, dict) or len(logic) != 1:
             return logic
         op, raw = next(iter(logic.items()))
@@ -90,42 +120,49 @@ class JsonLogic:
             return special(args, data)
         if op not in self.ops:
             raise ConditionError(f"unknown JsonLogic operator {op!r}")
-        values = [self.apply(a, data) for a in args]
+        values = [self._eval(a, data) for a in args]
+        self._charge(sum(map(_size, values)))
         try:
-            return self.ops[op](*values)
+            result = self.ops[op](*values)
         except ConditionError as exc:
             raise ConditionError(f"{op!r}: {exc}") from exc
         except TypeError as exc:
-            raise ConditionError(f"{op!r} cannot be applied to {values!r}: {exc}") from exc
+            shown = repr(values)
+            shown = shown if len(shown) <= 200 else shown[:197] + "..."
+            raise ConditionError(f"{op!r} cannot be applied to {shown}: {exc}") from exc
+        self._charge(_size(result))
+        return result
 
     def _op_var(self, args: list[Any], data: Any) -> Any:
-        path = self.apply(args[0], data) if args else ""
-        default = self.apply(args[1], data) if len(args) > 1 else None
+        path = self._eval(args[0], data) if args else ""
+        default = self._eval(args[1], data) if len(args) > 1 else None
         if path is None or path == "":
             return data
         value = resolve(data, str(path))
         return default if value is MISSING else value
 
     def _op_missing(self, args: list[Any], data: Any) -> list[Any]:
-        keys = self.apply(args[0], data) if len(args) == 1 and isinstance(args[0], dict) else args
+        keys = self._eval(args[0], data) if len(args) == 1 and isinstance(args[0], dict) else args
         keys = keys if isinstance(keys, list) else [keys]
+        self._charge(len(keys))
         return [k for k in keys if resolve(data, str(k)) in (MISSING, None, "")]
 
     def _op_missing_some(self, args: list[Any], data: Any) -> list[Any]:
-        need, keys = self.apply(args[0], data), self.apply(args[1], data)
+        need, keys = self._eval(args[0], data), self._eval(args[1], data)
+        self._charge(_size(keys))
         missing = [k for k in keys if resolve(data, str(k)) in (MISSING, None, "")]
         return [] if len(keys) - len(missing) >= need else missing
 
     def _op_if(self, args: list[Any], data: Any) -> Any:
         for i in range(0, len(args) - 1, 2):
-            if _truthy(self.apply(args[i], data)):
-                return self.apply(args[i + 1], data)
-        return self.apply(args[-1], data) if len(args) % 2 else None
+            if _truthy(self._eval(args[i], data)):
+                return self._eval(args[i + 1], data)
+        return self._eval(args[-1], data) if len(args) % 2 else None
 
     def _op_and(self, args: list[Any], data: Any) -> Any:
         value: Any = True
         for arg in args:
-            value = self.apply(arg, data)
+            value = self._eval(arg, data)
             if not _truthy(value):
                 return value
         return value
@@ -133,33 +170,33 @@ class JsonLogic:
     def _op_or(self, args: list[Any], data: Any) -> Any:
         value: Any = False
         for arg in args:
-            value = self.apply(arg, data)
+            value = self._eval(arg, data)
             if _truthy(value):
                 return value
         return value
 
     def _items(self, args: list[Any], data: Any) -> list[Any]:
-        items = self.apply(args[0], data)
+        items = self._eval(args[0], data)
         return items if isinstance(items, list) else []
 
     def _op_map(self, args: list[Any], data: Any) -> list[Any]:
-        return [self.apply(args[1], item) for item in self._items(args, data)]
+        return [self._eval(args[1], item) for item in self._items(args, data)]
 
     def _op_filter(self, args: list[Any], data: Any) -> list[Any]:
-        return [item for item in self._items(args, data) if _truthy(self.apply(args[1], item))]
+        return [item for item in self._items(args, data) if _truthy(self._eval(args[1], item))]
 
     def _op_reduce(self, args: list[Any], data: Any) -> Any:
-        acc = self.apply(args[2], data) if len(args) > 2 else None
+        acc = self._eval(args[2], data) if len(args) > 2 else None
         for item in self._items(args, data):
-            acc = self.apply(args[1], {"current": item, "accumulator": acc})
+            acc = self._eval(args[1], {"current": item, "accumulator": acc})
         return acc
 
     def _op_all(self, args: list[Any], data: Any) -> bool:
         items = self._items(args, data)
-        return bool(items) and all(_truthy(self.apply(args[1], i)) for i in items)
+        return bool(items) and all(_truthy(self._eval(args[1], i)) for i in items)
 
     def _op_some(self, args: list[Any], data: Any) -> bool:
-        return any(_truthy(self.apply(args[1], i)) for i in self._items(args, data))
+        return any(_truthy(self._eval(args[1], i)) for i in self._items(args, data))
 
     def _op_none(self, args: list[Any], data: Any) -> bool:
         return not self._op_some(args, data)

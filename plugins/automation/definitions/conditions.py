@@ -116,23 +116,33 @@ def compile_regex(pattern: str) -> Any:
     return _compile_checked(pattern)[0]
 
 
-def regex_search(pattern: str, text: str) -> bool:
+class RegexBudget:
+    """Matching work (pattern size x text bytes) left to one evaluation of a condition."""
+
+    def __init__(self) -> None:
+        self.total = self.left = regex_max_work()
+
+
+def regex_search(pattern: str, text: str, budget: RegexBudget | None = None) -> bool:
     """Whether `pattern` (RE2) occurs anywhere in `text`, in time linear in the text's length.
 
     RE2's DFA usually runs at about 1 ms per MB whatever the pattern, but when its state cache
     overflows (large counted repetitions such as `a[ab]{1000}c`) it falls back to a simulation
-    costing up to about 9 ns per instruction (of the pattern's size) and byte (measured). So a match
-    whose size x bytes exceeds `regex_max_work()` is refused with `RegexError` rather than run: a
-    pattern chosen by the data (JsonLogic `regex` on a `var`) cannot make one evaluation take more
-    than about a second either."""
+    costing up to about 9 ns per instruction (of the pattern's size) and byte (measured). So the
+    size x bytes of each match is charged to `budget` (a fresh `regex_max_work()` when None) and a
+    match that does not fit is refused with `RegexError` rather than run: neither a long text nor a
+    pattern chosen by the data (JsonLogic `regex` on a `var`) makes an evaluation take more than
+    about a second."""
     (regex, size), data = _compile_checked(pattern), text.encode("utf-8", "surrogatepass")
-    budget = regex_max_work()
-    if size * len(data) > budget:
+    budget = budget or RegexBudget()
+    cost = size * len(data)
+    if cost > budget.left:
         raise RegexError(
             f"regular expression {pattern[:80]!r} ({size} RE2 instructions) on a text of {len(data)} bytes is "
-            f"more matching work than allowed ({budget:,} instructions x bytes, AUTOMATION_REGEX_MAX_WORK); "
-            "use a shorter pattern (smaller counted repetitions) or match a shorter value"
+            f"more matching work than allowed ({budget.total:,} instructions x bytes per condition, "
+            "AUTOMATION_REGEX_MAX_WORK); use a shorter pattern (smaller counted repetitions) or match a shorter value"
         )
+    budget.left -= cost
     return regex.search(data) is not None
 
 
