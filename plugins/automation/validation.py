@@ -15,6 +15,7 @@ from automation.actions import action_names, get_action
 from automation.actions.base import ALLOW_TEMPLATES
 from automation.definitions import InactivityTrigger, Step, Workflow
 from automation.definitions.conditions import AllGroup, AnyGroup, Clause, JsonLogicCondition, NotGroup
+from automation.definitions.files import MAX_NESTING
 from automation.definitions.issues import issues_from_validation_error, join_path
 from automation.errors import DefinitionError, Issue
 from automation.records.filters import filter_problems
@@ -23,7 +24,7 @@ from automation.records.registry import get_registry
 #: Objects and lists inside one another in a whole definition, at most: the bound request bodies
 #: and definition files have too (stored definitions are serialized by pydantic, which gives up
 #: near 250 levels; Python callers such as the template catalogue pass dicts, not text).
-MAX_DEFINITION_DEPTH = 64
+MAX_DEFINITION_DEPTH = MAX_NESTING
 _CONDITION_MODELS = (AllGroup, AnyGroup, NotGroup, Clause, JsonLogicCondition)
 
 
