@@ -5,7 +5,8 @@ Invariant: a valid condition costs bounded work to validate, store and evaluate.
 and holds at most `MAX_JSONLOGIC_NODES` values; every regular expression written in a condition
 compiles under RE2 (linear-time matching: no backreferences, no lookaround) and has at most
 `MAX_REGEX_PROGRAM` instructions; patterns computed at run time go through the same
-`compile_regex`, and one match costs at most `regex_max_work()` (instructions x text bytes).
+`compile_regex`, and the matches of one evaluation cost at most `regex_max_work()` together
+(instructions x text bytes, `RegexBudget`).
 """
 
 from __future__ import annotations
@@ -188,8 +189,9 @@ def _jsonlogic_path(parts: tuple[str | int, ...]) -> str:
 
 def check_jsonlogic(logic: Any) -> None:
     """Raise `ValueError` when `logic` nests deeper than `MAX_JSONLOGIC_DEPTH` or holds more than
-    `MAX_JSONLOGIC_NODES` values, `PathError` (path relative to the expression) for a literal `regex`
-    pattern RE2 cannot run. Iterative: an expression nested 100,000 deep costs 64 steps."""
+        `MAX_JSONLOGIC_NODES` values, `PathError` (path relative to the expression) for a literal `regex`
+        pattern RE2 cannot run. Iterative and stopping at the first excess: an expression nested
+    100,000 deep costs `MAX_JSONLOGIC_DEPTH` steps."""
     stack: list[tuple[Any, int, tuple[str | int, ...]]] = [(logic, 1, ())]
     nodes = 0
     while stack:
