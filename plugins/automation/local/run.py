@@ -24,6 +24,8 @@ def _wait_for_ui(url: str, procs: AirflowProcesses, timeout: float = 180) -> boo
     while time.monotonic() < deadline:
         if "api-server" in procs.dead():
             return False
+        for message in procs.supervise():  # the others are started again meanwhile
+            print(message, file=sys.stderr, flush=True)
         try:
             with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2):
                 return True
