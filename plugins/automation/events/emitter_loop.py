@@ -55,13 +55,19 @@ def _serve(
 ) -> None:
     """Emit until stopped; raises when the LISTEN connection fails (the caller reconnects)."""
     last_emit = 0.0
+    failing = False
     while not stopping.is_set():
         try:
             last_emit = time.monotonic()
             while emit_pending(ledger, limit=BATCH) == BATCH:
                 pass
-        except Exception:
-            log.exception("Emitting failed; retrying in %ss", poll_seconds)
+            failing = False
+        except Exception as exc:
+            if failing:  # the traceback once per outage, then one line per retry
+                log.warning("Emitting still fails (%s); retrying in %ss", str(exc).strip()[:200], poll_seconds)
+            else:
+                log.exception("Emitting failed; retrying in %ss", poll_seconds)
+            failing = True
             stopping.wait(poll_seconds)
         connection = listener.driver_connection
         ready, _, _ = select.select([connection], [], [], poll_seconds)

@@ -266,5 +266,10 @@ class AirflowProcesses:
             self._due.clear()
 
     def log_tail(self, name: str, lines: int = 40) -> str:
+        """The last `lines` lines of a process's log (read from its last 256 KB: logs of a long `make run` grow)."""
         path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        if not path.exists():
+            return ""
+        with path.open("rb") as log:
+            log.seek(max(0, path.stat().st_size - 256 * 1024))
+            return "\n".join(log.read().decode(errors="replace").splitlines()[-lines:])
