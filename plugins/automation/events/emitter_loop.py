@@ -105,10 +105,14 @@ def run_forever(
             backoff = min(backoff * 2, MAX_BACKOFF)
             continue
         log.info("Emitter listening on %s", CHANNEL)
-        backoff = 1.0
+        served = time.monotonic()
         try:
             _serve(listener, ledger, stopping, poll_seconds, gather_seconds)
         except Exception as exc:
-            log.warning("Lost the LISTEN connection (%s); reconnecting", str(exc).strip()[:300])
+            if time.monotonic() - served > MAX_BACKOFF:  # it had been working: start over at 1 s
+                backoff = 1.0
+            log.warning("Lost the LISTEN connection (%s); reconnecting in %.0fs", str(exc).strip()[:300], backoff)
+            stopping.wait(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
         finally:
             _close(listener)
