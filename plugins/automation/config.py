@@ -89,3 +89,8 @@ def template_memory_mb() -> int:
 def template_wall_seconds() -> int:
     """Seconds (wall clock) a dry run's worker process may take, waiting on the database included."""
     return int(os.environ.get("AUTOMATION_TEMPLATE_WALL_SECONDS", "20"))
+
+
+def records_filter_timeout_ms() -> int:
+    """Milliseconds one record-filter query (select/update/delete by filter) may run in Postgres."""
+    return int(os.environ.get("AUTOMATION_RECORDS_FILTER_TIMEOUT_MS", "10000"))

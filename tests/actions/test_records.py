@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import text
 
-from automation.errors import DefinitionError, PermanentActionError, RegistryError
+from automation.errors import ActionError, DefinitionError, PermanentActionError, RegistryError
 from automation.store.db import engine
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -120,6 +120,7 @@ def test_create_task_assign_tag_note_and_notification(run_step: Callable) -> Non
             select.select([raw], [], [], 0.5)
             raw.poll()
         assert [n.payload for n in raw.notifies] and '"Deal ACME signed"' in raw.notifies[0].payload
+        conn.invalidate()  # an autocommit, LISTENing session must not go back into the pool
     assert note.output["level"] == "success"
     assert sql("SELECT title, level, recipient FROM automation.notifications") == [
         {"title": "Deal ACME signed", "level": "success", "recipient": "carla@example.com"}
@@ -192,3 +193,21 @@ def test_contains_in_a_filter_is_a_substring_not_a_like_pattern(run_step: Callab
     assert run_step(step, trigger=deal_event(part="%")).output == {"updated": 0, "ids": []}
     assert run_step(step, trigger=deal_event(part="_"), run_id="run-1b").output == {"updated": 0, "ids": []}
     assert run_step(step, trigger=deal_event(part="amm"), run_id="run-2").output == {"updated": 1, "ids": [3]}
+
+
+@pytest.mark.usefixtures("deals")
+def test_a_filter_slower_than_the_statement_timeout_fails_the_attempt_and_changes_nothing(
+    run_step: Callable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter's statement (a Postgres regex scan, which is not linear-time, or a wait on rows another
+    transaction holds) is stopped at AUTOMATION_RECORDS_FILTER_TIMEOUT_MS; the next attempt can succeed."""
+    monkeypatch.setenv("AUTOMATION_RECORDS_FILTER_TIMEOUT_MS", "300")
+    step = bulk_rename("^(B|G)")
+    with engine().connect() as holder:
+        holder.execute(text("SELECT id FROM crm.deals WHERE id = 2 FOR UPDATE"))  # an app's open transaction
+        with pytest.raises(ActionError, match=r"filter on deals took longer than 300 ms .*locked") as failed:
+            run_step(step)
+        assert failed.value.retryable
+        holder.rollback()
+    assert sql("SELECT count(*) AS n FROM crm.deals WHERE stage = 'LOST'") == [{"n": 0}]
+    assert run_step(step, run_id="run-2").output == {"updated": 2, "ids": [2, 3]}

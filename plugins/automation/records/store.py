@@ -1,18 +1,26 @@
-"""CRUD on registered collections. Identifiers come from the registry; values are always bound."""
+"""CRUD on registered collections. Identifiers come from the registry; values are always bound, and
+a query by filter (whose `matches` pattern or `contains` text may come from event data) runs under a
+statement timeout, since Postgres regular expressions and LIKE scans are not linear-time."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, column, delete, func, insert, select, table, update
+from sqlalchemy import Connection, Engine, column, delete, func, insert, select, table, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import OperationalError
 
+from automation.config import records_filter_timeout_ms
 from automation.definitions.conditions import Condition
-from automation.errors import NotFoundError, PermanentActionError
+from automation.errors import ActionError, NotFoundError, PermanentActionError
 from automation.records.filters import where_clause
 from automation.records.registry import Collection, CollectionsRegistry, get_registry
 from automation.store.db import engine as engine_for
+
+#: Postgres SQLSTATE of a statement stopped by statement_timeout
+QUERY_CANCELED = "57014"
 
 
 def _table(spec: Collection, columns: list[str] | None = None):
@@ -35,6 +43,24 @@ class RecordStore:
 
     def _changed(self, collection: str, event: str, old: dict | None, new: dict | None) -> None:
         self.changes.append({"collection": collection, "event": event, "old": old, "new": new})
+
+    @contextmanager
+    def _bounded_filter(self, collection: str) -> Iterator[None]:
+        """Cap the statements of this transaction (the filter's query and what follows it in the step): a
+        slow pattern scan or a wait on rows another transaction holds. The attempt fails with a retryable
+        error (the rows may be free next time); the step's `retries` bound the attempts."""
+        timeout = int(records_filter_timeout_ms())
+        self.conn.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
+        try:
+            yield
+        except OperationalError as exc:
+            if getattr(exc.orig, "pgcode", None) != QUERY_CANCELED:
+                raise
+            raise ActionError(
+                f"the filter on {collection} took longer than {timeout} ms in the database (a slow scan, or rows "
+                "locked by another transaction) and was stopped; narrow the filter or raise "
+                "AUTOMATION_RECORDS_FILTER_TIMEOUT_MS"
+            ) from None
 
     def _locked_rows(self, spec: Collection, tbl: Any, where: Any, limit: int) -> list[dict[str, Any]]:
         query = select(tbl).where(where).order_by(tbl.c[spec.primary_key]).limit(limit).with_for_update()
@@ -85,7 +111,8 @@ class RecordStore:
         spec = self.registry.collection(collection)
         tbl = _table(spec)
         query = select(tbl).where(where_clause(condition, tbl.c)).order_by(tbl.c[spec.primary_key]).limit(limit)
-        return [_plain(r) for r in self.conn.execute(query).mappings()]
+        with self._bounded_filter(collection):
+            return [_plain(r) for r in self.conn.execute(query).mappings()]
 
     def update_where(
         self, collection: str, condition: Condition | None, values: dict[str, Any], max_rows: int
@@ -93,7 +120,8 @@ class RecordStore:
         """Update every matching row, or none when more than `max_rows` match (the step fails)."""
         spec = self.registry.check_columns(collection, list(values))
         tbl = _table(spec)
-        old_rows = self._locked_rows(spec, tbl, where_clause(condition, tbl.c), max_rows + 1)
+        with self._bounded_filter(collection):
+            old_rows = self._locked_rows(spec, tbl, where_clause(condition, tbl.c), max_rows + 1)
         if len(old_rows) > max_rows:
             raise PermanentActionError(
                 f"more than {max_rows} {collection} records match the filter; nothing was changed "
@@ -113,7 +141,8 @@ class RecordStore:
     def delete_where(self, collection: str, condition: Condition | None, max_rows: int) -> list[Any]:
         spec = self.registry.collection(collection)
         tbl = _table(spec)
-        old_rows = self._locked_rows(spec, tbl, where_clause(condition, tbl.c), max_rows + 1)
+        with self._bounded_filter(collection):
+            old_rows = self._locked_rows(spec, tbl, where_clause(condition, tbl.c), max_rows + 1)
         if len(old_rows) > max_rows:
             raise PermanentActionError(
                 f"more than {max_rows} {collection} records match the filter; nothing was deleted"
