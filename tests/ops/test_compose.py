@@ -348,10 +348,10 @@ def test_a_dead_schedulers_tasks_are_reset_in_about_thirty_seconds(config: dict[
         interval = float(env["AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"])
         threshold = float(env["AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_THRESHOLD"])
         heartbeat_timeout = float(env["AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT"])
-        assert (interval, threshold, heartbeat_timeout) == (15, 30, 60), name
-        scheduler_heartbeat = 5  # [scheduler] scheduler_heartbeat_sec, Airflow's default
+        scheduler_heartbeat = float(env["AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC"])
+        assert (scheduler_heartbeat, interval, threshold, heartbeat_timeout) == (5, 10, 20, 60), name
         assert threshold >= 3 * scheduler_heartbeat, "a busy but live scheduler must not be declared dead"
-        assert interval < threshold and threshold + interval <= 45, name
+        assert interval < threshold and threshold + interval <= 30, name
         task_heartbeat = 5  # [workers] min_heartbeat_interval, Airflow's default
         assert heartbeat_timeout >= 6 * task_heartbeat and heartbeat_timeout > threshold, name
 
