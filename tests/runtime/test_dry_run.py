@@ -161,6 +161,10 @@ def refuse_definition() -> None:
     raise DefinitionError([Issue("steps[0].config", "expected a string")], "k v1")
 
 
+def fail_plainly() -> None:
+    raise LookupError("no such row")
+
+
 def environment_value() -> str | None:
     return os.environ.get("AUTOMATION_TEST_MARK")
 
@@ -180,3 +184,5 @@ def test_the_worker_sees_the_current_environment_and_its_errors_come_back(monkey
     with pytest.raises(DefinitionError) as caught:
         run_isolated(refuse_definition)
     assert caught.value.issues == [Issue("steps[0].config", "expected a string")] and caught.value.source == "k v1"
+    with pytest.raises(LookupError, match="no such row"):  # as in this process (the app's handlers apply)
+        run_isolated(fail_plainly)

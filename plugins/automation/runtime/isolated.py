@@ -5,7 +5,7 @@ calling process, with the caller's `sys.path`, having imported the function's mo
 `prepare_isolated()` if it has one) forks one child
 per call; the child takes the caller's current environment, limits itself (RLIMIT_CPU, RLIMIT_AS above
 its size at start, an alarm for wall time) and only then runs the function. The caller gets the result,
-the function's `AutomationError` (raised again in the caller), or a `TemplateError` naming the limit that
+the function's exception (raised again in the caller), or a `TemplateError` naming the limit that
 stopped the child; a child that outlives its wall time is gone (its alarm, then a kill by pidfd).
 """
 
@@ -16,6 +16,7 @@ import importlib
 import json
 import logging
 import os
+import pickle
 import resource
 import signal
 import socket
@@ -141,8 +142,11 @@ def run_isolated(function: Callable[..., Any], *args: Any, env: dict[str, str] |
         raise _stopped(limits, payload)
     if kind == "error":
         raise _rebuild(payload)
-    log.error("isolated %s failed: %s", function.__qualname__, payload)
-    raise TemplateError(f"the isolated worker failed: {payload.splitlines()[-1] if payload else 'no detail'}")
+    error, text = payload
+    log.error("isolated %s failed in its worker: %s", function.__qualname__, text)
+    if error is not None:  # raised here as the function would have raised it in this process
+        raise error
+    raise TemplateError("the isolated worker failed unexpectedly; the server's log has the details")
 
 
 def _stopped(limits: Limits, what: str) -> TemplateError:
@@ -242,8 +246,10 @@ def _child(fd: int) -> None:
         result = ("limit", "memory")
     except AutomationError as exc:
         result = ("error", _describe(exc))
+    except Exception as exc:
+        result = ("crash", (_picklable(exc), traceback.format_exc()))
     except BaseException:
-        result = ("crash", traceback.format_exc())
+        result = ("crash", (None, traceback.format_exc()))
     try:
         conn.send(result)
     except _CpuExceeded:
@@ -251,4 +257,13 @@ def _child(fd: int) -> None:
     except MemoryError:
         conn.send(("limit", "memory"))
     except Exception:
-        conn.send(("crash", traceback.format_exc()))
+        conn.send(("crash", (None, traceback.format_exc())))
+
+
+def _picklable(exc: Exception) -> Exception | None:
+    """`exc` if it survives pickling unchanged in kind and message, else None."""
+    try:
+        copy = pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return None
+    return copy if type(copy) is type(exc) and str(copy) == str(exc) else None
