@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette._utils import get_route_path
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from automation.api.middleware import HttpMiddleware
 from automation.definitions.issues import join_path
 from automation.errors import AutomationError, ConflictError, DefinitionError, NotFoundError, StoreError
 
@@ -89,17 +90,11 @@ def unavailable(detail: str) -> JSONResponse:
     )
 
 
-class CatchAll:
+class CatchAll(HttpMiddleware):
     """Pure ASGI middleware, outside the app's handlers: an exception none of them turned into a
     response becomes a JSON 500 with an id; the traceback goes to the log under that id."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
 
         async def tracked(message: Message) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from starlette._utils import get_route_path
 from starlette.datastructures import MutableHeaders
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from automation.api.middleware import HttpMiddleware
 
 #: The pages load one stylesheet and one script from /ui/static, and inline SVG charts; nothing inline.
 PAGES_CSP = (
@@ -17,16 +19,10 @@ PAGES_CSP = (
 ALWAYS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin"}
 
 
-class SecurityHeaders:
+class SecurityHeaders(HttpMiddleware):
     """Pure ASGI middleware adding the headers to every response start (errors included)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         pages = get_route_path(scope).startswith("/ui")
 
         async def with_headers(message: Message) -> None:

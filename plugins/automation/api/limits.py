@@ -14,8 +14,9 @@ import anyio
 from starlette._utils import get_route_path
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from automation.api.middleware import HttpMiddleware
 from automation.config import max_event_bytes, max_request_bytes, max_webhook_bytes
 from automation.definitions.files import nesting_message, too_deep
 
@@ -43,16 +44,10 @@ def _too_large(limit: int, setting: str) -> JSONResponse:
     )
 
 
-class BodyLimits:
+class BodyLimits(HttpMiddleware):
     """Pure ASGI middleware: reads the body (up to its limit), checks it, then replays it."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit, setting = body_limit(get_route_path(scope))
         headers = Headers(scope=scope)
         declared = headers.get("content-length", "")
