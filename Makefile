@@ -32,7 +32,13 @@ $(CHROMIUM):
 $(DOCKER_COMPOSE):
 	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y docker-compose
 
-test: $(VENV)/.installed-test $(CHROMIUM) $(DOCKER_COMPOSE)
+# The pinned requirements as wheels, for the install test's fresh virtualenv (tests/install/test_wheel.py).
+$(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
+	rm -f $@
+	$(BIN)/pip download -q -d $(VENV)/wheelhouse -r requirements.txt
+	touch $@
+
+test: $(VENV)/.installed-test $(VENV)/wheelhouse/.complete $(CHROMIUM) $(DOCKER_COMPOSE)
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-test

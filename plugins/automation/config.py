@@ -1,20 +1,33 @@
-"""Settings read from the environment, in one place, with their defaults."""
+"""Settings, in one place, with their defaults: the [automation] section of Airflow's configuration."""
 
 from __future__ import annotations
 
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DB_CONN_ID = "automation_db"
 DAG_ID_PREFIX = "automation__"
 
-#: The project checkout (plugins/automation/config.py -> repo root); include/ lives there.
+#: The project checkout (plugins/automation/config.py -> repo root) when running from one; include/ lives there.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The copy of include/ a built wheel carries (setup.py's build step; the checkout's include/templates is the source).
+PACKAGED_INCLUDE = Path(__file__).resolve().parent / "_include"
+
+
+def running_from_checkout() -> bool:
+    """True when this package is the repository's plugins/automation (not an installed wheel)."""
+    return (
+        Path(__file__).resolve().parent == PROJECT_ROOT / "plugins" / "automation"
+        and (PROJECT_ROOT / "include" / "templates").is_dir()
+    )
 
 
 def state_dir() -> Path:
     """Local directory for the factory's last-known-good snapshot and error file."""
-    explicit = os.environ.get("AUTOMATION_STATE_DIR")
+    explicit = setting("state_dir")
     if explicit:
         return Path(explicit)
     airflow_home = os.environ.get("AIRFLOW_HOME", str(Path.home() / "airflow"))
@@ -22,42 +35,47 @@ def state_dir() -> Path:
 
 
 def include_dir() -> Path:
-    return Path(os.environ.get("AUTOMATION_INCLUDE_DIR", str(PROJECT_ROOT / "include")))
+    """Page, email and workflow templates: AUTOMATION_INCLUDE_DIR if set, else the checkout's include/
+    when running from one, else the copy packaged in the wheel."""
+    explicit = os.environ.get("AUTOMATION_INCLUDE_DIR")
+    if explicit:
+        return Path(explicit)
+    return PROJECT_ROOT / "include" if running_from_checkout() else PACKAGED_INCLUDE
 
 
 def db_connect_timeout() -> int:
     """Seconds before a connection attempt to the definitions DB gives up (never a hang)."""
-    return int(os.environ.get("AUTOMATION_DB_CONNECT_TIMEOUT", "3"))
+    return setting("db_connect_timeout")
 
 
 def db_pool_timeout() -> float:
     """Seconds an event/webhook request waits for a pooled connection before answering 503."""
-    return float(os.environ.get("AUTOMATION_DB_POOL_TIMEOUT", "5"))
+    return setting("db_pool_timeout")
 
 
 def max_event_bytes() -> int:
     """Largest body of POST /api/v1/events (413 beyond)."""
-    return int(os.environ.get("AUTOMATION_MAX_EVENT_BYTES", str(256 * 1024)))
+    return setting("max_event_bytes")
 
 
 def max_webhook_bytes() -> int:
     """Largest webhook delivery (413 beyond, checked before the key or the signature)."""
-    return int(os.environ.get("AUTOMATION_MAX_WEBHOOK_BYTES", str(1024 * 1024)))
+    return setting("max_webhook_bytes")
 
 
 def max_request_bytes() -> int:
     """Largest body of every other API request (event batches, workflows, bundles...)."""
-    return int(os.environ.get("AUTOMATION_MAX_REQUEST_BYTES", str(2 * 1024 * 1024)))
+    return setting("max_request_bytes")
 
 
 def max_definition_bytes() -> int:
     """Largest stored workflow definition, as compact JSON after parsing (aliases expanded)."""
-    return int(os.environ.get("AUTOMATION_MAX_DEFINITION_BYTES", str(256 * 1024)))
+    return setting("max_definition_bytes")
 
 
 def regex_max_work() -> int:
     """RE2 instructions x text bytes the `matches` / `regex` of one condition evaluation may cost together."""
-    return int(os.environ.get("AUTOMATION_REGEX_MAX_WORK", str(100_000_000)))
+    return setting("regex_max_work")
 
 
 def dag_id_for(key: str) -> str:
@@ -73,24 +91,316 @@ def key_for_dag_id(dag_id: str) -> str | None:
 
 def template_max_iterations() -> int:
     """Loop iterations plus function and macro calls one template render may make."""
-    return int(os.environ.get("AUTOMATION_TEMPLATE_MAX_ITERATIONS", "100000"))
+    return setting("template_max_iterations")
 
 
 def template_cpu_seconds() -> int:
     """CPU seconds a dry run's worker process may use before it is stopped."""
-    return int(os.environ.get("AUTOMATION_TEMPLATE_CPU_SECONDS", "2"))
+    return setting("template_cpu_seconds")
 
 
 def template_memory_mb() -> int:
     """Memory (MB, above the worker's start) a dry run's worker process may add before it is stopped."""
-    return int(os.environ.get("AUTOMATION_TEMPLATE_MEMORY_MB", "512"))
+    return setting("template_memory_mb")
 
 
 def template_wall_seconds() -> int:
     """Seconds (wall clock) a dry run's worker process may take, waiting on the database included."""
-    return int(os.environ.get("AUTOMATION_TEMPLATE_WALL_SECONDS", "20"))
+    return setting("template_wall_seconds")
 
 
 def records_filter_timeout_ms() -> int:
     """Milliseconds one record-filter query (select/update/delete by filter) may run in Postgres."""
-    return int(os.environ.get("AUTOMATION_RECORDS_FILTER_TIMEOUT_MS", "10000"))
+    return setting("records_filter_timeout_ms")
+
+
+# -- the settings table --------------------------------------------------------------------------------
+# Invariant: every setting of the plugin is a row of SETTINGS, read only through `setting()` (or a small
+# getter below that calls it), never cached: each call sees the current environment and configuration.
+# Lookup order, first found wins:
+#   1. AIRFLOW__AUTOMATION__<NAME> (read directly: no Airflow import, so the isolated dry-run worker,
+#      which gets every setting this way from `settings_env()`, never imports Airflow);
+#   2. Airflow's configuration, `[automation] <name>`: airflow.cfg, `<name>_cmd` / `<name>_secret`
+#      (and their AIRFLOW__AUTOMATION__<NAME>_CMD / _SECRET variables) - imported on first need;
+#   3. the deprecated AUTOMATION_<NAME> variable (a DeprecationWarning, once per name);
+#   4. the default.
+
+SECTION = "automation"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  #: option name in the [automation] section (lower case)
+    type: str  #: int, float, str, list (comma-separated), path
+    default: str  #: as written in airflow.cfg; "" is "not set" (the help says what that means)
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"AIRFLOW__AUTOMATION__{self.name.upper()}"
+
+    @property
+    def deprecated_env(self) -> str:
+        return f"AUTOMATION_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "state_dir",
+        "path",
+        "",
+        "Local directory for the DAG factory's last-known-good snapshot and error file "
+        "(default: `$AIRFLOW_HOME/automation`).",
+    ),
+    Setting(
+        "include_dir",
+        "path",
+        "",
+        "Directory with the page, email and workflow templates (default: the "
+        "checkout's `include/`, or the copy packaged in the wheel).",
+    ),
+    Setting(
+        "collections_file",
+        "path",
+        "",
+        "YAML registry of the record collections workflows may read and "
+        "write (default: the example registry shipped with the plugin).",
+    ),
+    Setting(
+        "db_connect_timeout",
+        "int",
+        "3",
+        "Seconds before a connection attempt to the automation database gives up (never a hang).",
+    ),
+    Setting(
+        "db_pool_timeout",
+        "float",
+        "5",
+        "Seconds an event or webhook request waits for a pooled database connection before answering 503.",
+    ),
+    Setting("max_event_bytes", "int", str(256 * 1024), "Largest body of `POST /api/v1/events` (413 beyond)."),
+    Setting(
+        "max_webhook_bytes",
+        "int",
+        str(1024 * 1024),
+        "Largest webhook delivery (413 beyond, checked before the key or the signature).",
+    ),
+    Setting(
+        "max_request_bytes",
+        "int",
+        str(2 * 1024 * 1024),
+        "Largest body of every other API request (event batches, workflows, bundles...).",
+    ),
+    Setting(
+        "max_definition_bytes",
+        "int",
+        str(256 * 1024),
+        "Largest stored workflow definition, as compact JSON after parsing (aliases expanded).",
+    ),
+    Setting(
+        "regex_max_work",
+        "int",
+        str(100_000_000),
+        "RE2 instructions x text bytes the `matches` / `regex` of one condition evaluation may cost together.",
+    ),
+    Setting(
+        "template_max_iterations",
+        "int",
+        "100000",
+        "Loop iterations plus function and macro calls one template render may make.",
+    ),
+    Setting("template_cpu_seconds", "int", "2", "CPU seconds a dry run's worker process may use before it is stopped."),
+    Setting(
+        "template_memory_mb",
+        "int",
+        "512",
+        "Memory (MB, above the worker's start) a dry run's worker process may add before it is stopped.",
+    ),
+    Setting(
+        "template_wall_seconds",
+        "int",
+        "20",
+        "Seconds (wall clock) a dry run's worker process may take, waiting on the database included.",
+    ),
+    Setting(
+        "records_filter_timeout_ms",
+        "int",
+        "10000",
+        "Milliseconds one record-filter query (select, update or delete by filter) may run in Postgres.",
+    ),
+    Setting(
+        "http_allowed_hosts",
+        "list",
+        "",
+        "Comma-separated hosts, IPs or CIDRs that `http_request` and "
+        "webhook-out actions may reach although they are not public addresses (default: public only).",
+    ),
+    Setting(
+        "emitter_gather_ms",
+        "float",
+        "50",
+        "Under load, the emitter emits at most once per this many "
+        "milliseconds, so events that arrive close together become one batch.",
+    ),
+    Setting(
+        "alert_emails",
+        "list",
+        "",
+        "Comma-separated addresses that get an email for every alert (default: alerts are notifications only).",
+    ),
+    Setting("cleanup_cron", "str", "0 3 * * 0", "Schedule (cron) of the cleanup DAG."),
+    Setting("keep_last_runs", "int", "10", "Runs of each workflow the cleanup keeps whatever their age."),
+    Setting("cleanup_batch", "int", "500", "Rows the cleanup deletes per transaction."),
+    Setting(
+        "retention_days",
+        "int",
+        "90",
+        "Days of history kept for workflows without their own `settings.retention_days` (deleted workflows too).",
+    ),
+    Setting("daily_report_cron", "str", "0 9 * * *", "Schedule (cron) of the daily report DAG."),
+    Setting("weekly_report_cron", "str", "0 9 * * 1", "Schedule (cron) of the weekly report DAG."),
+    Setting(
+        "report_emails",
+        "list",
+        "",
+        "Comma-separated recipients of the daily and weekly reports (default: none, the reports are only stored).",
+    ),
+    Setting("maintenance_timezone", "str", "UTC", "Time zone of the maintenance DAGs' schedules."),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+#: Variables of `make run`'s own launcher process (not plugin settings, not read from airflow.cfg).
+LAUNCHER_ENV: dict[str, str] = {
+    "AUTOMATION_HOME": "`make run`: directory of the local stack (default `.automation`).",
+    "AUTOMATION_PG_PORT": "`make run`: port of the embedded Postgres (default 54329).",
+    "AUTOMATION_UI_PORT": "`make run`: port of the Airflow API server and UI (default 8080).",
+    "AUTOMATION_API_WORKERS": "`make run`: API server worker processes (default 2).",
+}
+
+_MISSING = object()
+_WARNED: set[str] = set()
+
+
+def _airflow_conf() -> Any:
+    from airflow.configuration import conf  # lazily: about 1.5 s and most of Airflow
+
+    conf.sensitive_config_values.update((SECTION, s.name) for s in SETTINGS)  # so _cmd / _secret forms work
+    return conf
+
+
+def _expand(value: str) -> str:
+    """As Airflow expands a configuration value (environment variables, then `~`)."""
+    return os.path.expanduser(os.path.expandvars(value))
+
+
+def _resolve(item: Setting) -> tuple[str, str]:
+    """(raw value, where it came from) of one setting; see the lookup order above."""
+    if item.env in os.environ:
+        return _expand(os.environ[item.env]), "env"
+    indirect = any(f"{item.env}{tail}" in os.environ for tail in ("_CMD", "_SECRET"))
+    value = _airflow_conf().get(SECTION, item.name, fallback=_MISSING)
+    if value is not _MISSING and value is not None:
+        return str(value), "env" if indirect else "airflow.cfg"
+    if item.deprecated_env in os.environ:
+        if item.deprecated_env not in _WARNED:
+            _WARNED.add(item.deprecated_env)
+            warnings.warn(
+                f"{item.deprecated_env} is deprecated: set [{SECTION}] {item.name} in airflow.cfg or "
+                f"{item.env} instead",
+                DeprecationWarning,
+                stacklevel=4,
+            )
+        return os.environ[item.deprecated_env], f"env (deprecated {item.deprecated_env})"
+    return item.default, "default"
+
+
+def setting(name: str) -> Any:
+    """The typed value of setting `name` (a row of SETTINGS); a malformed value names the setting."""
+    item = SETTINGS_BY_NAME[name]
+    raw, source = _resolve(item)
+    try:
+        if item.type == "int":
+            return int(raw)
+        if item.type == "float":
+            return float(raw)
+        if item.type == "list":
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise ValueError(
+            f"[{SECTION}] {name} must be {'an integer' if item.type == 'int' else 'a number'}, got {raw!r} "
+            f"(from {source}); fix it in airflow.cfg or {item.env}"
+        ) from None
+
+
+def settings_report() -> list[dict[str, str]]:
+    """Every setting with its current raw value and source (airflow.cfg, env, env (deprecated ...), default)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        rows = []
+        for item in SETTINGS:
+            value, source = _resolve(item)
+            rows.append(
+                {
+                    "name": item.name,
+                    "value": value,
+                    "source": source,
+                    "type": item.type,
+                    "default": item.default,
+                    "env": item.env,
+                    "help": item.help,
+                }
+            )
+    return rows
+
+
+def settings_env() -> dict[str, str]:
+    """Every setting as an AIRFLOW__AUTOMATION__<NAME> variable: what a child process that must not import
+    Airflow (the isolated dry-run worker) is given, so that it sees what this process sees."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return {item.env: _resolve(item)[0] for item in SETTINGS}
+
+
+def settings_markdown() -> str:
+    """The settings reference as a markdown table (generated into the docs; never a hand copy)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        f"Set in the `[{SECTION}]` section of `airflow.cfg`, as `AIRFLOW__AUTOMATION__<NAME>` environment "
+        "variables, or with Airflow's `<name>_cmd` / `<name>_secret` forms. The former `AUTOMATION_<NAME>` "
+        "variables still work (deprecated: a warning; used only when the option is not set).",
+        "",
+        "| Setting | Type | Default | Environment variable | Description |",
+        "|---|---|---|---|---|",
+    ]
+    for item in SETTINGS:
+        default = f"`{item.default}`" if item.default else "(not set)"
+        lines.append(f"| `{item.name}` | {item.type} | {cell(default)} | `{item.env}` | {cell(item.help)} |")
+    lines += [
+        "",
+        "Not plugin settings: the environment of `make run`'s own launcher process.",
+        "",
+        "| Variable | Description |",
+        "|---|---|",
+    ]
+    lines += [f"| `{name}` | {cell(text)} |" for name, text in LAUNCHER_ENV.items()]
+    return "\n".join(lines) + "\n"
+
+
+def http_allowed_hosts() -> tuple[str, ...]:
+    return setting("http_allowed_hosts")
+
+
+def collections_file() -> str:
+    return setting("collections_file")
+
+
+def emitter_gather_ms() -> float:
+    return setting("emitter_gather_ms")
+
+
+def alert_emails() -> tuple[str, ...]:
+    return setting("alert_emails")

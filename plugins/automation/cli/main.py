@@ -234,6 +234,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from automation.install import next_steps, write_dag_files
+
+    for written in write_dag_files(Path(args.dags_folder), force=args.force):
+        _out(f"{written.status} {written.path}")
+    _out(next_steps())
+    return 0
+
+
 def cmd_demo_setup(args: argparse.Namespace) -> int:
     from automation.demo import create_demo_crm
 
@@ -294,6 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_emitter)
 
     sub.add_parser("migrate", help="create or upgrade the automation schema").set_defaults(func=cmd_migrate)
+    p = sub.add_parser("init", help="write the DAG files into an existing Airflow's dags folder; print what is left")
+    p.add_argument("--dags-folder", required=True, help="your Airflow's [core] dags_folder")
+    p.add_argument("--force", action="store_true", help="replace DAG files of the same name that differ")
+    p.set_defaults(func=cmd_init)
     sub.add_parser("demo-setup", help="create the demo CRM tables").set_defaults(func=cmd_demo_setup)
     return parser
 
