@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean-state
+.PHONY: run test lint bench clean-state docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/steps.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/scale.py
+
+# The documentation site (docs/, mkdocs.yml) into site/; the reference pages are generated from the code.
+docs: $(VENV)/.installed-test
+	$(BIN)/mkdocs build --strict -d site
 
 clean-state:
 	rm -rf .automation
