@@ -35,9 +35,9 @@ def state_dir() -> Path:
 
 
 def include_dir() -> Path:
-    """Page, email and workflow templates: AUTOMATION_INCLUDE_DIR if set, else the checkout's include/
+    """Page, email and workflow templates: the `include_dir` setting if set, else the checkout's include/
     when running from one, else the copy packaged in the wheel."""
-    explicit = os.environ.get("AUTOMATION_INCLUDE_DIR")
+    explicit = setting("include_dir")
     if explicit:
         return Path(explicit)
     return PROJECT_ROOT / "include" if running_from_checkout() else PACKAGED_INCLUDE

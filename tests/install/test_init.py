@@ -65,7 +65,8 @@ def test_init_requires_the_dags_folder(capsys) -> None:
 def test_include_dir_is_the_setting_else_the_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from automation.config import include_dir
 
-    monkeypatch.delenv("AUTOMATION_INCLUDE_DIR", raising=False)
+    for name in ("AUTOMATION_INCLUDE_DIR", "AIRFLOW__AUTOMATION__INCLUDE_DIR"):
+        monkeypatch.delenv(name, raising=False)
     assert include_dir() == ROOT / "include"  # running from the checkout (the wheel's copy: test_wheel.py)
-    monkeypatch.setenv("AUTOMATION_INCLUDE_DIR", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__INCLUDE_DIR", str(tmp_path))
     assert include_dir() == tmp_path

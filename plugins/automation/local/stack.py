@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from automation.config import PROJECT_ROOT
+from automation.install import dag_sources_dir
 from automation.local.embedded_db import EmbeddedPostgres, read_private, write_private
 
 AIRFLOW_PROCESSES = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -86,7 +87,7 @@ def airflow_env(
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg.url(airflow_db).replace("postgresql://", "postgresql+psycopg2://"),
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dag_sources_dir()),  # the checkout's dags/, or the wheel's copy
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:{role}" for name, role in users.items()),
