@@ -169,7 +169,8 @@ def conditions_page(schema: dict[str, Any]) -> str:
     text += (
         "A workflow's `conditions` gate its steps: a clause, a group (`all`, `any`, `not`) nesting further "
         "conditions, or a JsonLogic expression. Operators of a clause: " + ", ".join(f"`{op}`" for op in ops) + ".\n\n"
-        "See [Using it](../using.md#triggers-conditions-steps) for the semantics of each operator and the work bounds.\n\n"
+        "See [Using it](../using.md#triggers-conditions-steps) for the semantics of each operator and the work "
+        "bounds.\n\n"
     )
     for name in _closure(defs, CONDITIONS):
         text += _section(name, defs[name])

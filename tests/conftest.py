@@ -32,7 +32,7 @@ ENV = airflow_env(
     api_port=API_PORT,
     parse_interval=5,
     extra={
-        "AUTOMATION_HTTP_ALLOWED_HOSTS": "127.0.0.1",
+        "AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS": "127.0.0.1",
         # Airflow's simple auth manager + a per-DAG rule for the user `sales` (tests/e2e/per_dag_auth.py)
         "AIRFLOW__CORE__AUTH_MANAGER": "tests.e2e.per_dag_auth.PerDagSimpleAuthManager",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH")])),
@@ -86,7 +86,7 @@ def db(migrated: None) -> Iterator[None]:
     with engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {CLEAN_TABLES} RESTART IDENTITY CASCADE"))
     workflow_version.cache_clear()  # the ids restart, so version 1 of a key is new content
-    shutil.rmtree(Path(os.environ["AUTOMATION_STATE_DIR"]), ignore_errors=True)
+    shutil.rmtree(Path(os.environ["AIRFLOW__AUTOMATION__STATE_DIR"]), ignore_errors=True)
     yield
 
 

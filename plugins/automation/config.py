@@ -300,7 +300,7 @@ def _resolve(item: Setting) -> tuple[str, str]:
     indirect = any(f"{item.env}{tail}" in os.environ for tail in ("_CMD", "_SECRET"))
     value = _airflow_conf().get(SECTION, item.name, fallback=_MISSING)
     if value is not _MISSING and value is not None:
-        return str(value), "env" if indirect else "airflow.cfg"
+        return str(value).strip(), "env" if indirect else "airflow.cfg"  # a _cmd output ends in a newline
     if item.deprecated_env in os.environ:
         if item.deprecated_env not in _WARNED:
             _WARNED.add(item.deprecated_env)

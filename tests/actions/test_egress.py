@@ -26,7 +26,7 @@ def api_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     def define(base: str, **fields: Any) -> None:
         monkeypatch.setenv("AIRFLOW_CONN_API", json.dumps({"conn_type": "http", "host": base, **fields}))
 
-    monkeypatch.setenv("AUTOMATION_HTTP_ALLOWED_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS", "127.0.0.1")
     monkeypatch.setenv("AIRFLOW_CONN_WEBHOOK_SECRET", json.dumps({"conn_type": "generic", "password": "s3cret"}))
     return define
 
@@ -113,7 +113,7 @@ def test_the_connection_goes_to_the_checked_address_not_a_second_dns_answer(
         return real(host, port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding)
-    monkeypatch.setenv("AUTOMATION_HTTP_ALLOWED_HOSTS", "*,127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS", "*,127.0.0.1")
     with http_server(lambda r, n: (200, {}, b'{"who": "public"}')) as (allowed, base):
         port = int(base.rsplit(":", 1)[1])
         internal_answer = (200, {}, b'{"who": "internal"}')

@@ -63,7 +63,7 @@ def test_email_template_outside_the_folder_is_refused() -> None:
 
 @pytest.fixture
 def allow_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AUTOMATION_HTTP_ALLOWED_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS", "127.0.0.1")
     monkeypatch.setenv("AIRFLOW_CONN_WEBHOOK_SECRET", json.dumps({"conn_type": "generic", "password": "s3cret"}))
 
 
@@ -105,7 +105,7 @@ def test_429_exhausted_is_retryable_with_retry_after(run_step: Callable) -> None
 def test_private_and_metadata_targets_are_refused_when_not_allow_listed(
     run_step: Callable, monkeypatch: pytest.MonkeyPatch, url: str
 ) -> None:
-    monkeypatch.setenv("AUTOMATION_HTTP_ALLOWED_HOSTS", "*")
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS", "*")
     with pytest.raises(EgressDenied):
         run_step({"id": "h", "type": "http_request", "config": {"url": url}})
 

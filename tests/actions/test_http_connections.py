@@ -26,7 +26,7 @@ def conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     def define(**fields: Any) -> None:
         monkeypatch.setenv("AIRFLOW_CONN_CRM_API", json.dumps({"conn_type": "http", **fields}))
 
-    monkeypatch.setenv("AUTOMATION_HTTP_ALLOWED_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS", "127.0.0.1")
     return define
 
 

@@ -54,7 +54,7 @@ def erp_sync(url: str) -> dict[str, Any]:
 
 
 def run_sync(url: str, mailbox_port: int, monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
-    monkeypatch.setenv("AUTOMATION_HTTP_ALLOWED_HOSTS", "127.0.0.1")
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS", "127.0.0.1")
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
                                                                  "port": mailbox_port}))  # fmt: skip
     Repository().create(validate_definition(erp_sync(url)))

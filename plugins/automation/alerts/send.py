@@ -4,11 +4,11 @@ recipients. A delivery problem is logged, never raised: an alert must not fail w
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 from automation.actions.send_email import plain_message, smtp_send
 from automation.actions.send_notification import CHANNEL
+from automation.config import alert_emails
 from automation.definitions.notices import Level
 from automation.store.db import engine
 from automation.store.repository import EffectStore
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def default_recipients() -> list[str]:
-    return [a.strip() for a in os.environ.get("AUTOMATION_ALERT_EMAILS", "").split(",") if a.strip()]
+    return list(alert_emails())
 
 
 def send_alert(

@@ -243,6 +243,18 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from automation.config import settings_report
+
+    rows = settings_report()
+    if args.json:
+        _out(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        _out(f"{row['name']} = {row['value']!r}  [{row['source']}]\n    {row['help']}")
+    return 0
+
+
 def cmd_demo_setup(args: argparse.Namespace) -> int:
     from automation.demo import create_demo_crm
 
@@ -307,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dags-folder", required=True, help="your Airflow's [core] dags_folder")
     p.add_argument("--force", action="store_true", help="replace DAG files of the same name that differ")
     p.set_defaults(func=cmd_init)
+    p = sub.add_parser("config", help="list every [automation] setting: value, where it came from, help")
+    p.add_argument("--json", action="store_true", help="as JSON (name, value, source, type, default, env, help)")
+    p.set_defaults(func=cmd_config)
     sub.add_parser("demo-setup", help="create the demo CRM tables").set_defaults(func=cmd_demo_setup)
     return parser
 

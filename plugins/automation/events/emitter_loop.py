@@ -9,13 +9,13 @@ sweep that follows every (re)connect.
 from __future__ import annotations
 
 import logging
-import os
 import select
 import signal
 import threading
 import time
 from typing import Any
 
+from automation.config import emitter_gather_ms
 from automation.errors import StoreError
 from automation.events.emitter import emit_pending
 from automation.store.db import engine
@@ -87,7 +87,7 @@ def run_forever(
     batch: one claim, one Airflow session and one mark for many events instead of one each.
     Stops on SIGTERM/SIGINT, or when `stop_event` is set (then no signal handler is installed)."""
     if gather_seconds is None:
-        gather_seconds = float(os.environ.get("AUTOMATION_EMITTER_GATHER_MS", "50")) / 1000
+        gather_seconds = emitter_gather_ms() / 1000
     stopping = stop_event or threading.Event()
     if stop_event is None:
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())

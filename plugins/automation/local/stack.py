@@ -108,7 +108,7 @@ def airflow_env(
         "AIRFLOW_CONN_AUTOMATION_DB": pg.url(automation_db),
         # the maintenance tasks' way into Airflow's DB (Airflow 3 blocks its ORM in task processes)
         "AIRFLOW_CONN_AIRFLOW_METADATA_DB": pg.url(airflow_db),
-        "AUTOMATION_STATE_DIR": str(airflow_home / "automation"),
+        "AIRFLOW__AUTOMATION__STATE_DIR": str(airflow_home / "automation"),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH")])),
         "NO_PROXY": "*",
         **RECOVERY_SETTINGS,

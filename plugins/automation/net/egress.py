@@ -1,6 +1,6 @@
 """Which hosts outbound HTTP may reach: an allow-list, checked after DNS resolution.
 
-`AUTOMATION_HTTP_ALLOWED_HOSTS` is a comma list of entries: a host name (`api.example.com`), a
+The `[automation] http_allowed_hosts` setting is a comma list of entries: a host name (`api.example.com`), a
 suffix (`*.example.com`), an IP or CIDR (`10.1.2.0/24`), or `*` (any host with public
 addresses). Private, loopback, link-local and other non-public addresses are refused unless the
 host or address is listed explicitly (`*` and suffixes do not open them).
@@ -14,15 +14,15 @@ address it reaches; the local-use NAT64 prefix `64:ff9b:1::/48` is never public.
 from __future__ import annotations
 
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 
 import httpx
 
+from automation.config import http_allowed_hosts
 from automation.errors import PermanentActionError
 
-ALLOWED_HOSTS_ENV = "AUTOMATION_HTTP_ALLOWED_HOSTS"
+ALLOWED_HOSTS_ENV = "[automation] http_allowed_hosts (AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS)"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
@@ -88,8 +88,7 @@ class AllowList:
 
     @classmethod
     def from_env(cls) -> AllowList:
-        raw = os.environ.get(ALLOWED_HOSTS_ENV, "")
-        return cls(tuple(e.strip().lower() for e in raw.split(",") if e.strip()))
+        return cls(tuple(e.lower() for e in http_allowed_hosts()))
 
     def _networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         networks = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from functools import cache
@@ -12,7 +11,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, field_validator
 
-from automation.config import DB_CONN_ID
+from automation.config import DB_CONN_ID, collections_file
 from automation.definitions.base import StrictModel
 from automation.errors import RegistryError
 
@@ -73,7 +72,7 @@ class CollectionsRegistry(StrictModel):
 
 
 def registry_path() -> Path:
-    return Path(os.environ.get("AUTOMATION_COLLECTIONS_FILE", str(DEFAULT_REGISTRY)))
+    return Path(collections_file() or DEFAULT_REGISTRY)
 
 
 @cache

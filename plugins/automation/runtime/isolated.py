@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
-from automation.config import template_cpu_seconds, template_memory_mb, template_wall_seconds
+from automation.config import settings_env, template_cpu_seconds, template_memory_mb, template_wall_seconds
 from automation.errors import AutomationError, DefinitionError, Issue, TemplateError
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class _Helper:
         self.process = subprocess.Popen(
             [sys.executable, "-c", code, json.dumps(sys.path), str(theirs.fileno()), preload],
             pass_fds=[theirs.fileno()],
+            env={**os.environ, **settings_env()},  # settings resolved here: the helper never imports Airflow
             stdin=subprocess.DEVNULL,
         )
         theirs.close()
@@ -121,7 +122,7 @@ def run_isolated(function: Callable[..., Any], *args: Any, env: dict[str, str] |
             pid = conn.recv()
             with contextlib.suppress(OSError, AttributeError):
                 pidfd = os.pidfd_open(pid)  # the child waits for its work: this pid is not reused yet
-            conn.send((function, args, {**os.environ, **(env or {})}, limits))
+            conn.send((function, args, {**os.environ, **settings_env(), **(env or {})}, limits))
             started = time.monotonic()
             if not conn.poll(limits.wall_seconds + 2):
                 raise _stopped(limits, "time")
