@@ -266,6 +266,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated recipients of the daily and weekly reports (default: none, the reports are only stored).",
     ),
     Setting("maintenance_timezone", "str", "UTC", "Time zone of the maintenance DAGs' schedules."),
+    Setting(
+        "maintenance_paused",
+        "str",
+        "false",
+        "`true`: the maintenance DAGs (cleanup, reports) are created paused, so retention and reports wait until "
+        "someone unpauses them (default `false`: they run on their schedules from the start).",
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -404,3 +411,14 @@ def emitter_gather_ms() -> float:
 
 def alert_emails() -> tuple[str, ...]:
     return setting("alert_emails")
+
+
+def maintenance_paused() -> bool:
+    """True when the maintenance DAGs are to be created paused ([automation] maintenance_paused)."""
+    raw = setting("maintenance_paused").strip().lower()
+    if raw not in ("true", "false", "1", "0", "yes", "no", ""):
+        raise ValueError(
+            f"[{SECTION}] maintenance_paused must be true or false, got {raw!r}; "
+            "fix it in airflow.cfg or AIRFLOW__AUTOMATION__MAINTENANCE_PAUSED"
+        )
+    return raw in ("true", "1", "yes")

@@ -27,3 +27,23 @@ def test_schedules_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) ->
     settings = MaintenanceSettings()
     assert settings.keep_last_runs == 3
     assert maintenance_dags(settings)["automation_maintenance_cleanup"].timetable.expression == "30 1 * * *"
+
+
+def test_the_maintenance_dags_are_created_unpaused_so_retention_runs_from_the_start() -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(str(ROOT / "dags" / "automation_maintenance.py"), bundle_path=Path(ROOT / "dags"))
+    assert bag.import_errors == {}
+    assert {dag_id: dag.is_paused_upon_creation for dag_id, dag in bag.dags.items()} == {
+        "automation_maintenance_cleanup": False,
+        "automation_maintenance_daily_report": False,
+        "automation_maintenance_weekly_report": False,
+    }
+
+
+def test_a_setting_creates_them_paused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__MAINTENANCE_PAUSED", "true")
+    assert all(dag.is_paused_upon_creation for dag in maintenance_dags().values())
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__MAINTENANCE_PAUSED", "maybe")
+    with pytest.raises(ValueError, match="maintenance_paused must be true or false"):
+        maintenance_dags()

@@ -1,4 +1,5 @@
-"""The maintenance DAGs (dags/automation_maintenance.py): cron schedules from MaintenanceSettings."""
+"""The maintenance DAGs (dags/automation_maintenance.py): cron schedules from MaintenanceSettings; created
+unpaused (housekeeping on from the first parse) unless [automation] maintenance_paused is true."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def _dag(dag_id: str, cron: str, settings: MaintenanceSettings, doc: str, interv
         tags=["automation", "maintenance"],
         default_args=DEFAULT_ARGS,
         doc_md=doc,
+        is_paused_upon_creation=settings.paused,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from automation.config import setting
+from automation.config import maintenance_paused, setting
 
 
 @dataclass(frozen=True)
@@ -19,3 +19,5 @@ class MaintenanceSettings:
     weekly_report_cron: str = field(default_factory=lambda: setting("weekly_report_cron"))
     report_recipients: tuple[str, ...] = field(default_factory=lambda: setting("report_emails"))
     timezone: str = field(default_factory=lambda: setting("maintenance_timezone"))
+    #: Created paused ([automation] maintenance_paused); by default they run from the start (housekeeping on).
+    paused: bool = field(default_factory=maintenance_paused)
