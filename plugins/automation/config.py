@@ -232,8 +232,9 @@ SETTINGS: tuple[Setting, ...] = (
         "http_allowed_hosts",
         "list",
         "",
-        "Comma-separated hosts, IPs or CIDRs that `http_request` and "
-        "webhook-out actions may reach although they are not public addresses (default: public only).",
+        "Comma-separated hosts `http_request` may call: a host name, `*.suffix`, an IP or CIDR, or `*` for "
+        "any host with public addresses; private, loopback and link-local addresses only when listed "
+        "explicitly (default: empty, no outbound HTTP).",
     ),
     Setting(
         "emitter_gather_ms",
