@@ -42,7 +42,7 @@ CHART_KEYS = {
     "dags.gitSync.enabled", "dags.persistence.enabled",
 }  # fmt: skip
 SECRET_ITEM_KEYS = {"envName", "secretName", "secretKey"}
-# The chart reads these secrets with these keys (chart/templates/_helpers.yaml).
+# The chart reads these secrets with these keys (chart/templates/_helpers.yaml, chart/templates/secrets/*.yaml).
 CHART_SECRET_KEYS = {
     "data.metadataSecretName": "connection",
     "fernetKeySecretName": "fernet-key",
