@@ -51,9 +51,9 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/scale.py
 
-# The documentation site (docs/, mkdocs.yml) into site/; the reference pages are generated from the code.
+# The documentation site (docs/, mkdocs.yml) into build/site/; the reference pages are generated from the code.
 docs: $(VENV)/.installed-test
-	$(BIN)/mkdocs build --strict -d site
+	$(BIN)/mkdocs build --strict -d build/site
 
 clean-state:
 	rm -rf .automation
