@@ -23,7 +23,12 @@ def smtp(monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setenv(
             "AIRFLOW_CONN_SMTP_DEFAULT",
             json.dumps(
-                {"conn_type": "smtp", "host": "127.0.0.1", "port": port, "extra": {"from_email": "bot@crm.test"}}
+                {
+                    "conn_type": "smtp",
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "extra": {"from_email": "bot@crm.test", "disable_ssl": True, "disable_tls": True},
+                }
             ),
         )
         yield mailbox

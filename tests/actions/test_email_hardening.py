@@ -26,7 +26,8 @@ pytestmark = pytest.mark.usefixtures("db")
 def smtp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Mailbox]:
     with smtp_server() as (mailbox, port):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                                     "port": port}))  # fmt: skip
+                                                                     "port": port,
+                                                                     "extra": {"disable_ssl": True, "disable_tls": True}}))  # fmt: skip
         yield mailbox
 
 

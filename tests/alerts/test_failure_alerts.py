@@ -45,7 +45,8 @@ def test_three_failures_in_a_row_alert_once_and_the_next_success_sends_a_recover
         deal_id = conn.execute(text("INSERT INTO crm.deals (name, amount) VALUES ('ACME', 10) RETURNING id")).scalar()
     with smtp_server() as (mailbox, port):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                                     "port": port}))  # fmt: skip
+                                                                     "port": port,
+                                                                     "extra": {"disable_ssl": True, "disable_tls": True}}))  # fmt: skip
         states = [dag.test(run_conf={"deal_id": 999_999}).state for _ in range(2)]
         assert states == ["failed", "failed"] and mailbox.messages == []  # two in a row: no alert yet
         assert dag.test(run_conf={"deal_id": 999_999}).state == "failed"

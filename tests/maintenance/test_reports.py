@@ -31,7 +31,8 @@ def test_a_report_counts_the_period_stores_it_and_emails_it(monkeypatch: pytest.
     settings = MaintenanceSettings(report_recipients=("boss@acme.test",))
     with smtp_server() as (mailbox, port):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                                     "port": port}))  # fmt: skip
+                                                                     "port": port,
+                                                                     "extra": {"disable_ssl": True, "disable_tls": True}}))  # fmt: skip
         today = make_report("daily", now - timedelta(days=1), now + timedelta(minutes=1), settings)
         last_week = make_report("weekly", now - timedelta(days=14), now - timedelta(days=7), settings)
     assert today["executions"] == 2 and last_week["executions"] == 0

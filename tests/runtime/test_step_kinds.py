@@ -70,7 +70,8 @@ def test_clearing_a_delivered_email_step_sends_nothing_new(monkeypatch: pytest.M
     logical_date = pendulum.datetime(2026, 1, 5, tz="UTC")
     with smtp_server() as (mailbox, port):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                                     "port": port}))  # fmt: skip
+                                                                     "port": port,
+                                                                     "extra": {"disable_ssl": True, "disable_tls": True}}))  # fmt: skip
         first = stored_dag("mailer").test(logical_date=logical_date, run_after=logical_date, run_conf={"name": "ACME"})
         first_end = first.get_task_instances()[0].end_date
         again = stored_dag("mailer").test(

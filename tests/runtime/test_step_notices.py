@@ -56,7 +56,8 @@ def erp_sync(url: str) -> dict[str, Any]:
 def run_sync(url: str, mailbox_port: int, monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
     monkeypatch.setenv("AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS", "127.0.0.1")
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                                 "port": mailbox_port}))  # fmt: skip
+                                                                 "port": mailbox_port,
+                                                                 "extra": {"disable_ssl": True, "disable_tls": True}}))  # fmt: skip
     Repository().create(validate_definition(erp_sync(url)))
     stored = Repository().get("notices-sync")
     dag = build_dag(validate_definition(stored.with_status()), stored.version)
@@ -109,7 +110,8 @@ def test_a_notice_is_sent_at_most_once_per_step_attempt(monkeypatch: pytest.Monk
     once = {"dag_id": "d", "run_id": "r", "task_id": "t", "map_index": -1, "kind": "success", "attempt": 0}
     with smtp_server() as (mailbox, port):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1",
-                                                                     "port": port}))  # fmt: skip
+                                                                     "port": port,
+                                                                     "extra": {"disable_ssl": True, "disable_tls": True}}))  # fmt: skip
         sent = [
             send_alert(key="w", dag_id="d", run_id="r", level="success", title="done", body="", once=once,
                        recipients=["a@acme.test"])

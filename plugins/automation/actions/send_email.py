@@ -1,4 +1,5 @@
-"""send_email: SMTP through an Airflow connection; text and HTML parts, optional template file.
+"""send_email: through the SMTP provider's connection conventions (automation.mail); text and HTML parts,
+optional template file.
 
 Each recipient item is exactly one address (a value read from data cannot add recipients with
 commas, semicolons or line breaks); header fields carry no line breaks; the template file is
@@ -8,8 +9,6 @@ checked after rendering and must be a file inside include/templates/email/.
 from __future__ import annotations
 
 import re
-import smtplib
-import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path, PurePosixPath
@@ -20,9 +19,9 @@ from pydantic import Field, ValidationInfo, model_validator
 from automation.actions.base import Action, ActionConfig, ActionContext, is_template
 from automation.actions.registry import register
 from automation.config import include_dir
-from automation.connections import connection_extra, get_connection
 from automation.definitions.base import PathError
-from automation.errors import ActionError, PermanentActionError, TemplateError
+from automation.errors import PermanentActionError, TemplateError
+from automation.mail import send
 from automation.templating.sandbox import render_value
 
 Addresses = str | list[str]
@@ -112,48 +111,6 @@ class SendEmailConfig(ActionConfig):
         return self
 
 
-def smtp_send(message: EmailMessage, recipients: list[str], conn_id: str = "smtp_default") -> None:
-    """Deliver through the SMTP server of an Airflow connection (extra: from_email, ssl, starttls).
-    A refusal is permanent (no retry); an unreachable server or a 4xx reply is retryable."""
-    conn = get_connection(conn_id)
-    extra = connection_extra(conn)
-    if not message["From"]:
-        message["From"] = extra.get("from_email") or conn.login or "automation@localhost"
-    host, port = conn.host or "localhost", int(conn.port or (465 if extra.get("ssl") else 25))
-    try:
-        if extra.get("ssl"):
-            client: smtplib.SMTP = smtplib.SMTP_SSL(host, port, timeout=30, context=ssl.create_default_context())
-        else:
-            client = smtplib.SMTP(host, port, timeout=30)
-        with client:
-            if extra.get("starttls"):
-                client.starttls(context=ssl.create_default_context())
-            if conn.login and conn.password:
-                client.login(conn.login, conn.password)
-            client.send_message(message, to_addrs=recipients)
-    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError) as exc:
-        raise PermanentActionError(f"SMTP refused the message: {exc}") from exc
-    except smtplib.SMTPResponseException as exc:
-        if 500 <= exc.smtp_code < 600:
-            raise PermanentActionError(f"SMTP error {exc.smtp_code}: {exc.smtp_error!r}") from exc
-        raise ActionError(f"SMTP temporary error {exc.smtp_code}: {exc.smtp_error!r}") from exc
-    except (OSError, smtplib.SMTPException) as exc:
-        raise ActionError(f"SMTP server {host}:{port} unreachable: {exc}") from exc
-
-
-def plain_message(subject: str, body: str, to: list[str], html: str | None = None) -> EmailMessage:
-    """A message of the project's own (alerts, reports): the connection's sender, text (+ HTML)."""
-    message = EmailMessage()
-    message["To"] = ", ".join(to)
-    message["Subject"] = subject
-    message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="automation.local")
-    message.set_content(body)
-    if html:
-        message.add_alternative(html, subtype="html")
-    return message
-
-
 def build_message(config: SendEmailConfig, ctx: ActionContext) -> EmailMessage:
     message = EmailMessage()
     if config.from_email:
@@ -194,7 +151,7 @@ class SendEmail(Action):
 
     def run(self, config: SendEmailConfig, ctx: ActionContext) -> dict[str, Any]:
         message = build_message(config, ctx)
-        smtp_send(message, _envelope(config.to) + _envelope(config.cc) + _envelope(config.bcc), config.conn_id)
+        send(message, _envelope(config.to) + _envelope(config.cc) + _envelope(config.bcc), config.conn_id)
         return {
             "message_id": message["Message-ID"],
             "to": _addresses(config.to),

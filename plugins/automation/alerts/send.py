@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from automation.actions.send_email import plain_message, smtp_send
 from automation.actions.send_notification import CHANNEL
 from automation.config import alert_emails
 from automation.definitions.notices import Level
+from automation.mail import plain_message, send
 from automation.store.db import engine
 from automation.store.repository import EffectStore
 
@@ -53,7 +53,7 @@ def send_alert(
             return False  # not sure it was not sent: at most once
     if recipients:
         try:
-            smtp_send(plain_message(title, f"{body}\n\nAirflow: {link}\n", recipients), recipients)
+            send(plain_message(title, f"{body}\n\nAirflow: {link}\n", recipients), recipients)
         except Exception:
             log.exception("Could not email the alert %r to %s", title, recipients)
     return True

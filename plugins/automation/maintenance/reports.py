@@ -7,7 +7,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from automation.actions.send_email import plain_message, smtp_send
+from automation.mail import plain_message, send
 from automation.maintenance.settings import MaintenanceSettings
 from automation.store.reports import ReportStore
 
@@ -61,7 +61,7 @@ def make_report(
     recipients = list(settings.report_recipients)
     if recipients:
         subject = f"Automation {kind} report: {report.overall.total} executions, {report.overall.failed} failed"
-        smtp_send(plain_message(subject, report_text(kind, report), recipients), recipients)
+        send(plain_message(subject, report_text(kind, report), recipients), recipients)
     report_id = ReportStore().save(kind, since, until, report.model_dump(mode="json"), recipients)
     log.info("%s report %s for %s..%s emailed to %s", kind, report_id, since, until, recipients or "nobody")
     return {"id": report_id, "kind": kind, "since": since.isoformat(), "until": until.isoformat(),
