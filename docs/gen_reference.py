@@ -300,10 +300,6 @@ def settings_page() -> str:
     return text + _settings_from_source()
 
 
-def _schema_name(node: dict[str, Any]) -> str:
-    return type_of(node, link=False) if node else ""
-
-
 def http_api_page(spec: dict[str, Any]) -> str:
     text = GENERATED + "# HTTP API\n\n"
     text += (
@@ -339,13 +335,20 @@ def http_api_page(spec: dict[str, Any]) -> str:
             text += "\n"
         body = op.get("requestBody", {}).get("content", {})
         for media, content in body.items():
-            text += f"Request body ({media}): {_cell(_schema_name(content.get('schema', {})))}\n\n"
+            text += f"Request body ({media}): {_cell(type_of(content.get('schema', {})))}\n\n"
         responses = op.get("responses", {})
         if responses:
-            text += "| status | meaning |\n|---|---|\n"
+            text += "| status | meaning | body |\n|---|---|---|\n"
             for status, response in responses.items():
-                text += f"| {status} | {_cell(response.get('description', ''))} |\n"
+                schema = next(iter(response.get("content", {}).values()), {}).get("schema", {})
+                shown = type_of(schema) if schema else ""
+                text += f"| {status} | {_cell(response.get('description', ''))} | {_cell(shown)} |\n"
             text += "\n"
+    schemas = spec.get("components", {}).get("schemas", {})
+    if schemas:
+        text += "## Schemas\n\nThe request and response bodies named above.\n\n"
+        for name, schema in schemas.items():
+            text += _section(name, schema, level=3)
     return text
 
 
