@@ -141,3 +141,20 @@ def test_the_readme_example_is_a_valid_workflow() -> None:
     definition = validate_definition(yaml.safe_load(block.group(1)))
     assert definition.key == "deal-signed"
     assert [step.type for step in definition.steps] == ["create_task", "send_email"]
+
+
+def test_every_setting_the_docs_and_helm_values_name_exists() -> None:
+    from automation.config import SETTINGS_BY_NAME
+
+    named: set[tuple[str, str]] = set()
+    for path in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for name in re.findall(r"`\[automation\] (\w+)", path.read_text()):
+            named.add((path.name, name))
+    ini_blocks = re.findall(r"```ini\n\[automation\]\n(.*?)```", (ROOT / "docs" / "configuration.md").read_text(), re.S)
+    for block in ini_blocks:
+        named.update(("configuration.md", n) for n in re.findall(r"^(\w+) =", block, re.M))
+    helm = yaml.safe_load((ROOT / "deploy" / "helm" / "values.yaml").read_text())
+    named.update(("values.yaml", n) for n in helm["config"]["automation"])
+    assert len(named) > 5
+    unknown = sorted((where, n) for where, n in named if n not in SETTINGS_BY_NAME)
+    assert not unknown, f"settings named in the docs but not in automation.config.SETTINGS: {unknown}"
