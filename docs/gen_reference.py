@@ -8,7 +8,6 @@ writes them to a directory for reading without MkDocs."""
 
 from __future__ import annotations
 
-import ast
 import inspect
 import json
 import re
@@ -249,55 +248,14 @@ def _dedupe_anchors(text: str) -> str:
     return re.sub(r"\{#([a-z0-9_-]+)\}", rename, text)
 
 
-def _settings_from_source() -> str:
-    """Fallback while the settings module has no `settings_markdown()`: every `AUTOMATION_*` variable the
-    package reads, its default as written in the code, and the docstring of the function that reads it."""
-    rows: dict[str, tuple[str, str, str]] = {}
-    package = PLUGINS / "automation"
-    for path in sorted(package.rglob("*.py")):
-        if "local" in path.relative_to(package).parts:
-            continue
-        tree = ast.parse(path.read_text())
-        for func in ast.walk(tree):
-            if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-                continue
-            doc = (ast.get_docstring(func) or "") if not isinstance(func, ast.Lambda) else ""
-            for call in ast.walk(func):
-                if (
-                    isinstance(call, ast.Call)
-                    and isinstance(call.func, ast.Attribute)
-                    and call.func.attr in ("get", "getenv")
-                    and call.args
-                    and isinstance(call.args[0], ast.Constant)
-                    and str(call.args[0].value).startswith("AUTOMATION_")
-                ):
-                    name = call.args[0].value
-                    default = ast.unparse(call.args[1]) if len(call.args) > 1 else "unset"
-                    module = str(path.relative_to(PLUGINS)).removesuffix(".py").replace("/", ".")
-                    if name not in rows or (doc and not rows[name][2]):
-                        rows[name] = (default, module, doc.split("\n\n")[0].replace("\n", " "))
-    table = ["| variable | default (as in the code) | read in | what |", "|---|---|---|---|"]
-    for name, (default, module, doc) in sorted(rows.items()):
-        table.append(f"| `{name}` | `{_cell(default)}` | `{module}` | {_cell(doc)} |")
-    return "\n".join(table) + "\n"
-
-
 def settings_page() -> str:
-    from automation import config
+    from automation.config import settings_markdown
 
-    text = GENERATED + "# Settings\n\n"
-    render = getattr(config, "settings_markdown", None)
-    if callable(render):
-        return text + render().strip() + "\n"
-    text += (
-        "Settings are environment variables read by the package (the table below is read from the source: "
-        "each variable, its default as written, and the docstring of the function reading it). "
-        "Connections are Airflow connections: `automation_db` (the automation database), "
-        "`airflow_metadata_db` (Airflow's metadata database, for the maintenance tasks) and `smtp_default` "
-        "(email). See [Configuration](../configuration.md).\n\n"
+    connections = (
+        "Connections (`automation_db`, `airflow_metadata_db`, `smtp_default`, HTTP and webhook secrets) are "
+        "Airflow connections: see [Configuration](../configuration.md#connections).\n\n"
     )
-    # check: replace by config.settings_markdown() once the [automation] section lands (the hook uses it then)
-    return text + _settings_from_source()
+    return GENERATED + "# Settings\n\n" + settings_markdown().strip() + "\n\n" + connections
 
 
 def http_api_page(spec: dict[str, Any]) -> str:
