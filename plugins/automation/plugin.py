@@ -8,8 +8,10 @@ APP_PREFIX = "/automation"
 
 
 def _app():
+    from automation import compat
     from automation.api.app import create_app
 
+    compat.apply()  # here: only the api-server builds the plugin's app, and before Airflow builds its routes
     return create_app()
 
 
