@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import configparser
+import functools
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,7 +124,8 @@ def records_filter_timeout_ms() -> int:
 #   1. AIRFLOW__AUTOMATION__<NAME> (read directly: no Airflow import, so the isolated dry-run worker,
 #      which gets every setting this way from `settings_env()`, never imports Airflow);
 #   2. Airflow's configuration, `[automation] <name>`: airflow.cfg, `<name>_cmd` / `<name>_secret`
-#      (and their AIRFLOW__AUTOMATION__<NAME>_CMD / _SECRET variables) - imported on first need;
+#      (and their AIRFLOW__AUTOMATION__<NAME>_CMD / _SECRET variables) - imported only when it may hold
+#      the option (already loaded, a _CMD / _SECRET variable, or an [automation] section in airflow.cfg);
 #   3. the deprecated AUTOMATION_<NAME> variable (a DeprecationWarning, once per name);
 #   4. the default.
 
@@ -301,12 +305,36 @@ def _expand(value: str) -> str:
     return os.path.expanduser(os.path.expandvars(value))
 
 
+@functools.lru_cache(maxsize=8)
+def _cfg_has_section(path: str, mtime: float) -> bool:
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(path)
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return True  # Airflow's own reader will say what is wrong
+    return parser.has_section(SECTION)
+
+
+def _airflow_may_set(item: Setting) -> bool:
+    """False only when Airflow's configuration cannot hold this option: not loaded in this process, no
+    _CMD / _SECRET variable and no [automation] section in airflow.cfg (a few ms, not Airflow's import)."""
+    if "airflow.configuration" in sys.modules or any(f"{item.env}{t}" in os.environ for t in ("_CMD", "_SECRET")):
+        return True
+    home = _expand(os.environ.get("AIRFLOW_HOME", "~/airflow"))  # where Airflow looks (airflow.configuration)
+    path = _expand(os.environ.get("AIRFLOW_CONFIG", os.path.join(home, "airflow.cfg")))
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        return False
+    return _cfg_has_section(path, mtime)
+
+
 def _resolve(item: Setting) -> tuple[str, str]:
     """(raw value, where it came from) of one setting; see the lookup order above."""
     if item.env in os.environ:
         return _expand(os.environ[item.env]), "env"
     indirect = any(f"{item.env}{tail}" in os.environ for tail in ("_CMD", "_SECRET"))
-    value = _airflow_conf().get(SECTION, item.name, fallback=_MISSING)
+    value = _airflow_conf().get(SECTION, item.name, fallback=_MISSING) if _airflow_may_set(item) else _MISSING
     if value is not _MISSING and value is not None:
         return str(value).strip(), "env" if indirect else "airflow.cfg"  # a _cmd output ends in a newline
     if item.deprecated_env in os.environ:

@@ -164,3 +164,21 @@ def test_a_process_given_settings_env_reads_every_setting_without_importing_airf
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1234"
+
+
+def test_without_an_automation_section_reading_settings_does_not_import_airflow(tmp_path):
+    """Airflow's import (about 1.5 s) is paid only when its configuration may hold an [automation] option."""
+    (tmp_path / "airflow.cfg").write_text("[core]\nload_examples = False\n")
+    code = (
+        "import sys, warnings; warnings.simplefilter('ignore')\n"
+        "from automation import config\n"
+        "values = {s.name: config.setting(s.name) for s in config.SETTINGS}\n"
+        "print('airflow' in sys.modules, values['keep_last_runs'], values['retention_days'])\n"
+    )
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT / "plugins"), "AIRFLOW_HOME": str(tmp_path)}
+    env["AUTOMATION_KEEP_LAST_RUNS"] = "6"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "False 6 90"), done.stderr
+    (tmp_path / "airflow.cfg").write_text("[core]\nload_examples = False\n[automation]\nkeep_last_runs = 8\n")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout.strip()) == (0, "True 8 90"), done.stderr
