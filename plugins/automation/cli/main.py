@@ -326,12 +326,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: what each command needs of the automation database before it starts: its tables, or only to reach it
+DATABASE_NEEDS = {
+    "import": "tables",
+    "export": "tables",
+    "list": "tables",
+    "activate": "tables",
+    "deactivate": "tables",
+    "dry-run": "tables",
+    "emit": "tables",
+    "emitter": "tables",
+    "migrate": "reachable",
+    "demo-setup": "reachable",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Exit 0 on success, 1 when the input had errors, 2 when the command could not work (an
+    unreachable or unmigrated database, a missing connection): one line that says what to fix."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     args = build_parser().parse_args(argv)
     try:
+        need = DATABASE_NEEDS.get(args.command)
+        if need is not None:
+            from automation.store.db import check_database
+
+            check_database(table="automation.workflows" if need == "tables" else None)
         return args.func(args)
     except AutomationError as exc:
         _err(f"error: {exc}")
+        return 2
+    except SQLAlchemyError as exc:  # the database went away or refused mid-command
+        from automation.store.db import error_reason
+
+        _err(f"error: database error: {error_reason(exc)}")
         return 2
 
 

@@ -34,6 +34,17 @@ def _wait_for_ui(url: str, procs: AirflowProcesses, timeout: float = 180) -> boo
     return False
 
 
+def cli_environment(pg: EmbeddedPostgres, automation_db: str = "automation", airflow_db: str = "airflow") -> str:
+    """The shell assignments the `automation` CLI needs beside `make run`: both connections, the
+    definitions database and Airflow's (activate/deactivate/import --activate pause and unpause DAGs
+    there). The password stays in its file: the line reads it when run."""
+    password = f"$(cat {shlex.quote(str(pg.password_path))})"
+    return " ".join(
+        f'AIRFLOW_CONN_{name}="postgresql://postgres:{password}@{pg.host}:{pg.port}/{db}"'
+        for name, db in (("AUTOMATION_DB", automation_db), ("AIRFLOW_METADATA_DB", airflow_db))
+    )
+
+
 def supervise(pg: EmbeddedPostgres, procs: AirflowProcesses, interval: float = 1.0) -> None:
     """Forever: start Postgres again when it is gone, and any process of the stack that died."""
     while True:
@@ -72,12 +83,10 @@ def main() -> int:
         if not _wait_for_ui(url, procs):
             print("The Airflow api-server did not start:\n" + procs.log_tail("api-server"), file=sys.stderr)
             return 1
-        # the password stays in its file: the printed line reads it when run
-        conn = f"postgresql://postgres:$(cat {shlex.quote(str(pg.password_path))})@{pg.host}:{pg.port}/automation"
         print(
             f"\nAirflow Automations is running.\n  UI:     {url}\n  Login:  admin / {USERS['admin']}"
             f"  (read-only: viewer / {USERS['viewer']})\n  Logs:   {procs.log_dir}\n"
-            f'  CLI:    AIRFLOW_CONN_AUTOMATION_DB="{conn}" .venv/bin/automation list\n'
+            f"  CLI:    {cli_environment(pg)} .venv/bin/automation list\n"
             "Press Ctrl-C to stop.",
             flush=True,
         )
