@@ -22,8 +22,9 @@ from automation.maintenance.settings import MaintenanceSettings
 from automation.net.egress import AllowList
 
 ROOT = Path(__file__).resolve().parents[2]
-#: AUTOMATION_* words in plugins/ that are not settings: a constant name and a family named in a docstring
-NOT_SETTINGS = {"AUTOMATION_PROCESSES", "AUTOMATION_TEMPLATE"}
+#: AUTOMATION_* words in plugins/ that are not settings: a constant name, a family named in a docstring, and
+#: the connection id in AIRFLOW_CONN_AUTOMATION_DB when built from parts
+NOT_SETTINGS = {"AUTOMATION_PROCESSES", "AUTOMATION_TEMPLATE", "AUTOMATION_DB"}
 
 
 @pytest.fixture
