@@ -8,12 +8,21 @@ from automation.errors import PermanentActionError
 
 
 def get_connection(conn_id: str) -> Any:
-    """The Airflow connection `conn_id`; a missing one is a permanent, clearly named error."""
+    """The Airflow connection `conn_id`; a missing one is a permanent, clearly named error.
+
+    Outside Airflow's servers and tasks (the `automation` CLI's dry run) the Task SDK's lookup skips
+    Airflow's metadata database; Airflow's core lookup, which includes it, is asked next."""
     from airflow.sdk import BaseHook
 
     try:
         return BaseHook.get_connection(conn_id)
     except Exception as exc:
+        try:
+            from airflow.models.connection import Connection
+
+            return Connection.get_connection_from_secrets(conn_id)
+        except Exception:
+            pass
         raise PermanentActionError(
             f"Airflow connection {conn_id!r} is not defined; create it (`airflow connections add {conn_id} ...`) "
             f"or set AIRFLOW_CONN_{conn_id.upper()}"

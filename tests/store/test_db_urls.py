@@ -114,3 +114,23 @@ def test_not_postgres_or_malformed_is_a_clear_error(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("AIRFLOW_CONN_ODD_DB", "{not json")
     with pytest.raises(StoreError, match="AIRFLOW_CONN_ODD_DB is not a valid Airflow connection"):
         engine("odd_db")
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_connection_stored_in_airflow_is_found_without_the_env_var() -> None:
+    """No `AIRFLOW_CONN_*`: Airflow's lookup (secrets backends, then its metadata database) answers."""
+    from airflow.models.connection import Connection
+    from airflow.utils.session import create_session
+
+    uri = f"postgresql://postgres:{_password()}@{quote(str(PG.pgdata / 'sock'), safe='')}:{PG.port}/automation"
+    with create_session() as session:
+        session.query(Connection).filter(Connection.conn_id == "stored_socket_db").delete()
+        session.add(Connection(conn_id="stored_socket_db", uri=uri + "?options=-c%20statement_timeout%3D3333"))
+    try:
+        assert _server_side("stored_socket_db") == (None, "false", "3333ms")
+        from automation.connections import get_connection  # what actions (http_request, mail) use
+
+        assert get_connection("stored_socket_db").host == str(PG.pgdata / "sock")
+    finally:
+        with create_session() as session:
+            session.query(Connection).filter(Connection.conn_id == "stored_socket_db").delete()
