@@ -32,7 +32,6 @@ def _commands(tmp_path: Path) -> dict[str, list[str]]:
         "deactivate": ["deactivate", "cli_db"],
         "dry-run": ["dry-run", "cli_db"],
         "emit": ["emit", "contact", "created", "--id", "1"],
-        "emitter": ["emitter", "--poll", "0.1"],
         "migrate": ["migrate"],
         "demo-setup": ["demo-setup"],
     }

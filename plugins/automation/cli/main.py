@@ -335,7 +335,7 @@ DATABASE_NEEDS = {
     "deactivate": "tables",
     "dry-run": "tables",
     "emit": "tables",
-    "emitter": "tables",
+    # not `emitter`: a service that waits (with backoff) for its database to come up and be migrated
     "migrate": "reachable",
     "demo-setup": "reachable",
 }

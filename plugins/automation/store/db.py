@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
@@ -253,6 +253,15 @@ def describe(conn_id: str = DB_CONN_ID) -> str:
 
 def database_url(conn_id: str = DB_CONN_ID) -> str:
     """SQLAlchemy URL (with the password) of the Postgres an Airflow connection names."""
+    raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    if raw is not None:  # every engine() call comes here (the events API: each request): parse once
+        return _env_url(conn_id, raw)
+    return sqlalchemy_url(connection_parts(conn_id), conn_id).render_as_string(hide_password=False)
+
+
+@lru_cache(maxsize=64)
+def _env_url(conn_id: str, raw: str) -> str:
+    """`raw` is the env var's value: the cache key (a changed value is parsed again)."""
     return sqlalchemy_url(connection_parts(conn_id), conn_id).render_as_string(hide_password=False)
 
 
