@@ -77,15 +77,14 @@ def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr and "run `automation migrate`" in done.stderr
 
 
-@pytest.mark.usefixtures("db", "airflow_db")
-def test_make_run_cli_line_is_enough_to_activate(tmp_path: Path) -> None:
-    """`make run` prints the environment for the CLI; with exactly that (and nothing of Airflow's
-    configuration), `import --activate` unpauses the workflow's DAG in Airflow's database."""
+def _activate_with(tmp_path: Path, key: str, assignments: str) -> None:
+    """`automation import --activate` run by a shell with only `assignments` (nothing else of
+    Airflow's configuration): the workflow's DAG, paused in Airflow's database, ends unpaused."""
     from airflow.models.dag import DagModel
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
-    dag_id = dag_id_for("cli_line")
+    dag_id = dag_id_for(key)
     airflow = create_engine(PG.url("airflow").replace("postgresql://", "postgresql+psycopg2://"))
     with airflow.begin() as conn:
         conn.execute(
@@ -96,17 +95,37 @@ def test_make_run_cli_line_is_enough_to_activate(tmp_path: Path) -> None:
         session.add(DagModel(dag_id=dag_id, bundle_name="cli-line-test", is_paused=True, is_stale=False,
                              max_active_tasks=16, max_active_runs=16, max_consecutive_failed_dag_runs=0,
                              has_task_concurrency_limits=False))  # fmt: skip
-    (tmp_path / "wf.yaml").write_text(json.dumps(workflow("cli_line")))
+    (tmp_path / "wf.yaml").write_text(json.dumps(workflow(key)))
     home = tmp_path / "home"
     home.mkdir()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AIRFLOW")}
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AIRFLOW")}
     env.update(HOME=str(home), PYTHONPATH=str(ROOT / "plugins"))
-    line = f"{cli_environment(PG)} {shlex.quote(bin_path('automation'))} import {tmp_path / 'wf.yaml'} --activate"
-    done = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert done.returncode == 0, done.stderr
-    assert "created cli_line v1 ACTIVE (DAG unpaused)" in done.stdout
-    with airflow.connect() as conn:
-        assert conn.execute(text("SELECT is_paused FROM dag WHERE dag_id = :d"), {"d": dag_id}).scalar() is False
-        conn.execute(text("DELETE FROM dag WHERE dag_id = :d"), {"d": dag_id})
-        conn.commit()
-    airflow.dispose()
+    line = f"{assignments} {shlex.quote(bin_path('automation'))} import {tmp_path / 'wf.yaml'} --activate"
+    try:
+        done = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert f"created {key} v1 ACTIVE (DAG unpaused)" in done.stdout
+        with airflow.connect() as conn:
+            assert conn.execute(text("SELECT is_paused FROM dag WHERE dag_id = :d"), {"d": dag_id}).scalar() is False
+    finally:
+        with airflow.begin() as conn:
+            conn.execute(text("DELETE FROM dag WHERE dag_id = :d"), {"d": dag_id})
+        airflow.dispose()
+
+
+@pytest.mark.usefixtures("db", "airflow_db")
+def test_make_run_cli_line_is_enough_to_activate(tmp_path: Path) -> None:
+    """`make run` prints the environment for the CLI: exactly that is enough."""
+    _activate_with(tmp_path, "cli_line", cli_environment(PG))
+
+
+@pytest.mark.usefixtures("db", "airflow_db")
+def test_activate_finds_airflows_database_in_airflows_own_configuration(tmp_path: Path) -> None:
+    """No `airflow_metadata_db` connection: Airflow's `[database] sql_alchemy_conn` is used."""
+    airflow_url = PG.url("airflow").replace("postgresql://", "postgresql+psycopg2://")
+    _activate_with(
+        tmp_path,
+        "cli_conf",
+        f"AIRFLOW_CONN_AUTOMATION_DB={shlex.quote(PG.url('automation'))} "
+        f"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN={shlex.quote(airflow_url)}",
+    )
