@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,11 +180,32 @@ class AirflowProcesses:
         self._started[name] = time.monotonic()
 
     def start(self, names: tuple[str, ...] = AIRFLOW_PROCESSES + AUTOMATION_PROCESSES) -> AirflowProcesses:
+        """The api-server first, and the rest once it answers: a task the scheduler starts earlier fails its
+        first try on the execution API and waits out its retry delay (minutes for the maintenance DAGs)."""
+        first = [name for name in names if name == "api-server" and len(names) > 1]
         with self._lock:
-            for name in names:
+            for name in first:
                 self._due.pop(name, None)
                 self._spawn(name)
+        if first:
+            self._wait_for_api_server()
+        with self._lock:
+            for name in names:
+                if name not in first:
+                    self._due.pop(name, None)
+                    self._spawn(name)
         return self
+
+    def _wait_for_api_server(self, timeout: float = 180) -> None:
+        """Until the api-server's health answers, it dies, or `timeout` (then the rest start anyway)."""
+        url = self.env.get("AIRFLOW__API__BASE_URL", "").rstrip("/") + "/api/v2/monitor/health"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.processes["api-server"].poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
 
     def dead(self) -> list[str]:
         with self._lock:
