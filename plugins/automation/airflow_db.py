@@ -2,8 +2,9 @@
 
 Airflow 3 blocks its ORM inside task processes, so the maintenance tasks (cleanup, reports) reach
 the metadata database through an Airflow connection, `airflow_metadata_db`, when it is defined
-(`make run`, the tests and the compose stack define it); elsewhere (the api-server, the CLI,
-`dag.test()`) Airflow's own session is used."""
+(`make run`, the tests and the compose stack define it; it is parsed as Airflow parses connections,
+`automation.store.db`); elsewhere (the api-server, the CLI without it, `dag.test()`) Airflow's own
+session on its `[database] sql_alchemy_conn` is used."""
 
 from __future__ import annotations
 
