@@ -15,6 +15,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from automation.airflow_db import METADATA_CONN_ID
+from automation.config import DB_CONN_ID
 from automation.local.embedded_db import EmbeddedPostgres
 from automation.local.stack import USERS, AirflowProcesses, airflow_env, prepare
 
@@ -41,7 +43,7 @@ def cli_environment(pg: EmbeddedPostgres, automation_db: str = "automation", air
     password = f"$(cat {shlex.quote(str(pg.password_path))})"
     return " ".join(
         f'AIRFLOW_CONN_{name}="postgresql://postgres:{password}@{pg.host}:{pg.port}/{db}"'
-        for name, db in (("AUTOMATION_DB", automation_db), ("AIRFLOW_METADATA_DB", airflow_db))
+        for name, db in ((DB_CONN_ID.upper(), automation_db), (METADATA_CONN_ID.upper(), airflow_db))
     )
 
 
