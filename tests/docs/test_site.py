@@ -72,7 +72,9 @@ def test_the_reference_lists_every_action_trigger_condition_route_and_setting(si
     from automation.validation import json_schema
 
     actions = _page(site, "reference/actions")
-    for name in action_names():
+    shipped = [name for name in action_names() if type(get_action(name)).__module__.startswith("automation.")]
+    assert "http_request" in shipped
+    for name in shipped:  # not the ones other tests register in this process: the site is built in its own
         assert f'id="{name.replace("_", "-")}"' in actions, name
         assert get_action(name).summary.split("(")[0].strip() in actions, name
     schema = json_schema()
