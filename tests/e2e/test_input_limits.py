@@ -89,7 +89,7 @@ def test_bodies_over_their_route_limit_are_refused_with_413_and_nothing_is_store
     before = stored()
     big_event = {"entity": "deals", "event": "updated", "new": {"notes": "x" * (300 * 1024)}}
     refused = api.post("/api/v1/events", json=big_event)
-    assert refused.status_code == 413 and "AUTOMATION_MAX_EVENT_BYTES" in refused.json()["detail"]
+    assert refused.status_code == 413 and "[automation] max_event_bytes" in refused.json()["detail"]
     batch = {"events": [{"entity": "deals", "event": "updated", "new": {"notes": "x" * 200_000}}] * 11}
     assert api.post("/api/v1/events/batch", json=batch).status_code == 413
     huge = workflow("huge", description="x" * (3 * 1024 * 1024))
@@ -112,7 +112,7 @@ def test_a_definition_over_the_stored_size_is_refused_on_every_path(api: TestCli
     """A 300 KB definition fits in a request but not in the store: create, update, import (API, CLI)."""
     big = workflow("big", description="d" * (300 * 1024))
     created = api.post("/api/v1/workflows", json=big)
-    assert created.status_code == 422 and "AUTOMATION_MAX_DEFINITION_BYTES" not in created.text
+    assert created.status_code == 422 and "max_definition_bytes" not in created.text
     assert "bytes as JSON; at most 262144" in created.json()["errors"][0]["message"]
     assert api.post("/api/v1/workflows", json=workflow("big")).status_code == 201
     assert api.put("/api/v1/workflows/big", json=big).status_code == 422

@@ -144,7 +144,7 @@ def test_nested_loops_are_a_step_error_naming_the_limit() -> None:
 
 def test_a_template_past_the_cpu_limit_stops_its_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOMATION_TEMPLATE_CPU_SECONDS", "1")
-    with pytest.raises(TemplateError, match=r"more than 1 s of CPU time \(AUTOMATION_TEMPLATE_CPU_SECONDS\)"):
+    with pytest.raises(TemplateError, match=r"more than 1 s of CPU time \(\[automation\] template_cpu_seconds\)"):
         isolated_dry_run(with_title("cpu", CPU_BOMB), 1, EVENT)
     assert isolated_dry_run(with_title("fine", "{{ trigger.new.name }}"), 1, EVENT)["steps"][0]["status"] == "would_run"
 
@@ -171,9 +171,9 @@ def environment_value() -> str | None:
 
 def test_the_worker_stops_at_its_memory_and_time_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AUTOMATION_TEMPLATE_WALL_SECONDS", "2")
-    with pytest.raises(TemplateError, match=r"more than 512 MB of memory \(AUTOMATION_TEMPLATE_MEMORY_MB\)"):
+    with pytest.raises(TemplateError, match=r"more than 512 MB of memory \(\[automation\] template_memory_mb\)"):
         run_isolated(allocate_gigabytes)
-    with pytest.raises(TemplateError, match=r"longer than 2 s \(AUTOMATION_TEMPLATE_WALL_SECONDS\)"):
+    with pytest.raises(TemplateError, match=r"longer than 2 s \(\[automation\] template_wall_seconds\)"):
         run_isolated(sleep_long)
 
 

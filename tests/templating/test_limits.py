@@ -83,7 +83,9 @@ def test_numbers_are_capped_by_digits() -> None:
 )
 def test_loop_iterations_and_calls_are_capped_per_render(template: str) -> None:
     message = refused(template)
-    assert "more than 100,000 loop iterations and calls" in message and "AUTOMATION_TEMPLATE_MAX_ITERATIONS" in message
+    assert (
+        "more than 100,000 loop iterations and calls" in message and "[automation] template_max_iterations" in message
+    )
 
 
 def test_the_iteration_cap_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,7 +1,7 @@
 """Bounded request bodies, enforced before any route (or FastAPI's JSON parser) sees them.
 
-Every request body is at most its route's limit: `AUTOMATION_MAX_EVENT_BYTES` for one event,
-`AUTOMATION_MAX_WEBHOOK_BYTES` for a webhook delivery, `AUTOMATION_MAX_REQUEST_BYTES` for the
+Every request body is at most its route's limit: `[automation] max_event_bytes` for one event,
+`[automation] max_webhook_bytes` for a webhook delivery, `[automation] max_request_bytes` for the
 rest. A declared Content-Length over the limit is refused (413) before a byte of the body is read;
 a chunked body is read only up to the limit. A JSON body nested deeper than `MAX_NESTING` is
 refused (422) before it is parsed. Webhooks are checked here, so before their key, workflow or
@@ -29,10 +29,10 @@ SCAN_OFF_LOOP_BYTES = 64 * 1024
 def body_limit(path: str) -> tuple[int, str]:
     """The largest body a route accepts, and the setting that says so."""
     if path == "/api/v1/events":
-        return max_event_bytes(), "AUTOMATION_MAX_EVENT_BYTES"
+        return max_event_bytes(), "[automation] max_event_bytes"
     if path.startswith("/webhooks/"):
-        return max_webhook_bytes(), "AUTOMATION_MAX_WEBHOOK_BYTES"
-    return max_request_bytes(), "AUTOMATION_MAX_REQUEST_BYTES"
+        return max_webhook_bytes(), "[automation] max_webhook_bytes"
+    return max_request_bytes(), "[automation] max_request_bytes"
 
 
 def _too_large(limit: int, setting: str) -> JSONResponse:

@@ -272,7 +272,7 @@ async def rollback_workflow(key: str, body: RollbackIn) -> WorkflowOut:
 async def dry_run_workflow(key: str, body: DryRunIn) -> DryRunOut:
     """What the workflow would do for a sample event: conditions evaluated, configs rendered, record
     changes made and rolled back; nothing is sent and nothing is committed. It runs in a worker process
-    with CPU, memory and time limits (AUTOMATION_TEMPLATE_*): a template that hits one is a 422."""
+    with CPU, memory and time limits (`[automation] template_*`): a template that hits one is a 422."""
     from automation.runtime.dry_run import isolated_dry_run
 
     def run() -> DryRunOut:

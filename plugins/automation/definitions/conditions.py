@@ -141,7 +141,7 @@ def regex_search(pattern: str, text: str, budget: RegexBudget | None = None) -> 
         raise RegexError(
             f"regular expression {pattern[:80]!r} ({size} RE2 instructions) on a text of {len(data)} bytes is "
             f"more matching work than allowed ({budget.total:,} instructions x bytes per condition, "
-            "AUTOMATION_REGEX_MAX_WORK); use a shorter pattern (smaller counted repetitions) or match a shorter value"
+            "[automation] regex_max_work); use a shorter pattern (smaller counted repetitions) or match a shorter value"
         )
     budget.left -= cost
     return regex.search(data) is not None

@@ -23,7 +23,7 @@ class Alerts(StrictModel):
     recovery message at its next success; `deadline` raises an Airflow deadline alert for a slow run."""
 
     after_failures: int = Field(default=3, ge=1, le=1000)
-    email: list[str] = Field(default_factory=list, description="recipients; default AUTOMATION_ALERT_EMAILS")
+    email: list[str] = Field(default_factory=list, description="recipients; default [automation] alert_emails")
     notify: bool = Field(default=True, description="also a notification (automation.notifications)")
     deadline: Duration | None = Field(default=None, description="a run still going this long after it was queued")
 

@@ -83,7 +83,7 @@ def run_forever(
     poll_seconds: float = 2.0, gather_seconds: float | None = None, stop_event: threading.Event | None = None
 ) -> None:
     """Emit at once when idle; under load, at most once per `gather_seconds`
-    (AUTOMATION_EMITTER_GATHER_MS, default 50) so NOTIFYs that arrive close together become one
+    ([automation] emitter_gather_ms, default 50) so NOTIFYs that arrive close together become one
     batch: one claim, one Airflow session and one mark for many events instead of one each.
     Stops on SIGTERM/SIGINT, or when `stop_event` is set (then no signal handler is installed)."""
     if gather_seconds is None:

@@ -51,7 +51,7 @@ def report_dag(kind: Kind, cron: str, period: timedelta, settings: MaintenanceSe
         cron,
         settings,
         f"The {kind} automation report: the statistics of the run's data interval, stored in "
-        "`automation.reports` and emailed to `AUTOMATION_REPORT_EMAILS`. A backfill writes the reports of "
+        "`automation.reports` and emailed to `[automation] report_emails`. A backfill writes the reports of "
         "its own periods.",
         interval=period,
     ) as dag:

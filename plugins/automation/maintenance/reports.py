@@ -1,5 +1,5 @@
 """Daily and weekly reports: the stats of the run's data interval (so a backfill of last week writes
-last week's report), stored in automation.reports and emailed to AUTOMATION_REPORT_EMAILS."""
+last week's report), stored in automation.reports and emailed to [automation] report_emails."""
 
 from __future__ import annotations
 

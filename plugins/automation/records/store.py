@@ -59,7 +59,7 @@ class RecordStore:
             raise ActionError(
                 f"the filter on {collection} took longer than {timeout} ms in the database (a slow scan, or rows "
                 "locked by another transaction) and was stopped; narrow the filter or raise "
-                "AUTOMATION_RECORDS_FILTER_TIMEOUT_MS"
+                "[automation] records_filter_timeout_ms"
             ) from None
 
     def _locked_rows(self, spec: Collection, tbl: Any, where: Any, limit: int) -> list[dict[str, Any]]:

@@ -129,7 +129,7 @@ def dry_run_report(workflow: Workflow, version: int, event: dict[str, Any]) -> d
 
 
 def isolated_dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> dict[str, Any]:
-    """`dry_run_report` in a worker process limited by AUTOMATION_TEMPLATE_CPU_SECONDS, _MEMORY_MB and
+    """`dry_run_report` in a worker process limited by [automation] template_cpu_seconds, _MEMORY_MB and
     _WALL_SECONDS; a worker stopped by a limit is a `TemplateError` saying which."""
     env = {}
     connection_id = get_registry().connection_id

@@ -152,11 +152,11 @@ def run_isolated(function: Callable[..., Any], *args: Any, env: dict[str, str] |
 
 def _stopped(limits: Limits, what: str) -> TemplateError:
     reasons = {
-        "cpu": f"it used more than {limits.cpu_seconds} s of CPU time (AUTOMATION_TEMPLATE_CPU_SECONDS)",
-        "memory": f"it needed more than {limits.memory_mb} MB of memory (AUTOMATION_TEMPLATE_MEMORY_MB)",
-        "time": f"it took longer than {limits.wall_seconds} s (AUTOMATION_TEMPLATE_WALL_SECONDS)",
+        "cpu": f"it used more than {limits.cpu_seconds} s of CPU time ([automation] template_cpu_seconds)",
+        "memory": f"it needed more than {limits.memory_mb} MB of memory ([automation] template_memory_mb)",
+        "time": f"it took longer than {limits.wall_seconds} s ([automation] template_wall_seconds)",
         "cpu or memory": f"it used more than {limits.cpu_seconds} s of CPU time or {limits.memory_mb} MB of memory "
-        "(AUTOMATION_TEMPLATE_CPU_SECONDS, AUTOMATION_TEMPLATE_MEMORY_MB)",
+        "([automation] template_cpu_seconds, [automation] template_memory_mb)",
     }
     return TemplateError(f"stopped: {reasons[what]}; simplify the templates (loops, repeated text)")
 

@@ -314,7 +314,7 @@ def ingest_engine(conn_id: str = DB_CONN_ID) -> Engine:
     """For units of work that are one idempotent statement, retried once by their caller when the
     connection turns out dead (`is_disconnect`), like the events API's insert: no pre-ping and no
     BEGIN/COMMIT, so one round trip per request instead of three. Its pool timeout is short
-    (`AUTOMATION_DB_POOL_TIMEOUT`): a request that cannot get a connection fails fast (503)."""
+    (`[automation] db_pool_timeout`): a request that cannot get a connection fails fast (503)."""
     return _engine(database_url(conn_id), True)
 
 

@@ -1,5 +1,5 @@
 """The only code that reads and writes the `automation` schema; no definition larger than
-`AUTOMATION_MAX_DEFINITION_BYTES` is stored, whichever path (API, bundle, CLI) saves it."""
+`[automation] max_definition_bytes` is stored, whichever path (API, bundle, CLI) saves it."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ SaveOutcome = Literal["created", "updated", "unchanged"]
 
 def stored_definition(workflow: Workflow, source: str | None = None) -> dict[str, Any]:
     """The definition as stored; `DefinitionError` when it is larger than
-    `AUTOMATION_MAX_DEFINITION_BYTES` as compact JSON (every list, page and export reads it whole,
+    `[automation] max_definition_bytes` as compact JSON (every list, page and export reads it whole,
     so one huge definition would slow them all)."""
     definition = workflow.model_dump(mode="json", by_alias=True, exclude_none=True)
     size = len(json.dumps(definition, separators=(",", ":"), ensure_ascii=False).encode())

@@ -74,7 +74,7 @@ def step() -> None:
     if current.steps > current.max_steps:
         raise TemplateLimitError(
             f"the template makes more than {current.max_steps:,} loop iterations and calls, the limit per "
-            "template (AUTOMATION_TEMPLATE_MAX_ITERATIONS)"
+            "template ([automation] template_max_iterations)"
         )
 
 
