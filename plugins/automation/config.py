@@ -135,7 +135,7 @@ SECTION = "automation"
 @dataclass(frozen=True)
 class Setting:
     name: str  #: option name in the [automation] section (lower case)
-    type: str  #: int, float, str, list (comma-separated), path
+    type: str  #: int, float, bool, str, list (comma-separated), path
     default: str  #: as written in airflow.cfg; "" is "not set" (the help says what that means)
     help: str
 
@@ -273,7 +273,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("maintenance_timezone", "str", "UTC", "Time zone of the maintenance DAGs' schedules."),
     Setting(
         "maintenance_paused",
-        "str",
+        "bool",
         "false",
         "`true`: the maintenance DAGs (cleanup, reports) are created paused, so retention and reports wait until "
         "someone unpauses them (default `false`: they run on their schedules from the start).",
@@ -293,11 +293,17 @@ _MISSING = object()
 _WARNED: set[str] = set()
 
 
+@functools.cache
 def _airflow_conf() -> Any:
     from airflow.configuration import conf  # lazily: about 1.5 s and most of Airflow
 
     conf.sensitive_config_values.update((SECTION, s.name) for s in SETTINGS)  # so _cmd / _secret forms work
     return conf
+
+
+def _indirect(item: Setting) -> bool:
+    """An AIRFLOW__AUTOMATION__<NAME>_CMD / _SECRET variable is set (Airflow resolves those)."""
+    return any(f"{item.env}{tail}" in os.environ for tail in ("_CMD", "_SECRET"))
 
 
 def _expand(value: str) -> str:
@@ -318,7 +324,7 @@ def _cfg_has_section(path: str, mtime: float) -> bool:
 def _airflow_may_set(item: Setting) -> bool:
     """False only when Airflow's configuration cannot hold this option: not loaded in this process, no
     _CMD / _SECRET variable and no [automation] section in airflow.cfg (a few ms, not Airflow's import)."""
-    if "airflow.configuration" in sys.modules or any(f"{item.env}{t}" in os.environ for t in ("_CMD", "_SECRET")):
+    if "airflow.configuration" in sys.modules or _indirect(item):
         return True
     home = _expand(os.environ.get("AIRFLOW_HOME", "~/airflow"))  # where Airflow looks (airflow.configuration)
     path = _expand(os.environ.get("AIRFLOW_CONFIG", os.path.join(home, "airflow.cfg")))
@@ -333,10 +339,9 @@ def _resolve(item: Setting) -> tuple[str, str]:
     """(raw value, where it came from) of one setting; see the lookup order above."""
     if item.env in os.environ:
         return _expand(os.environ[item.env]), "env"
-    indirect = any(f"{item.env}{tail}" in os.environ for tail in ("_CMD", "_SECRET"))
     value = _airflow_conf().get(SECTION, item.name, fallback=_MISSING) if _airflow_may_set(item) else _MISSING
     if value is not _MISSING and value is not None:
-        return str(value).strip(), "env" if indirect else "airflow.cfg"  # a _cmd output ends in a newline
+        return str(value).strip(), "env" if _indirect(item) else "airflow.cfg"  # a _cmd output ends in a newline
     if item.deprecated_env in os.environ:
         if item.deprecated_env not in _WARNED:
             _WARNED.add(item.deprecated_env)
@@ -350,6 +355,9 @@ def _resolve(item: Setting) -> tuple[str, str]:
     return item.default, "default"
 
 
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+
+
 def setting(name: str) -> Any:
     """The typed value of setting `name` (a row of SETTINGS); a malformed value names the setting."""
     item = SETTINGS_BY_NAME[name]
@@ -359,13 +367,15 @@ def setting(name: str) -> Any:
             return int(raw)
         if item.type == "float":
             return float(raw)
+        if item.type == "bool":
+            return _BOOLEANS[raw.strip().lower()]
         if item.type == "list":
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         return raw
-    except ValueError:
+    except (ValueError, KeyError):
+        expected = {"int": "an integer", "float": "a number", "bool": "true or false"}[item.type]
         raise ValueError(
-            f"[{SECTION}] {name} must be {'an integer' if item.type == 'int' else 'a number'}, got {raw!r} "
-            f"(from {source}); fix it in airflow.cfg or {item.env}"
+            f"[{SECTION}] {name} must be {expected}, got {raw!r} (from {source}); fix it in airflow.cfg or {item.env}"
         ) from None
 
 
@@ -444,10 +454,4 @@ def alert_emails() -> tuple[str, ...]:
 
 def maintenance_paused() -> bool:
     """True when the maintenance DAGs are to be created paused ([automation] maintenance_paused)."""
-    raw = setting("maintenance_paused").strip().lower()
-    if raw not in ("true", "false", "1", "0", "yes", "no", ""):
-        raise ValueError(
-            f"[{SECTION}] maintenance_paused must be true or false, got {raw!r}; "
-            "fix it in airflow.cfg or AIRFLOW__AUTOMATION__MAINTENANCE_PAUSED"
-        )
-    return raw in ("true", "1", "yes")
+    return setting("maintenance_paused")

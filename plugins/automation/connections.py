@@ -7,22 +7,28 @@ from typing import Any
 from automation.errors import PermanentActionError
 
 
-def get_connection(conn_id: str) -> Any:
-    """The Airflow connection `conn_id`; a missing one is a permanent, clearly named error.
-
-    Outside Airflow's servers and tasks (the `automation` CLI's dry run) the Task SDK's lookup skips
-    Airflow's metadata database; Airflow's core lookup, which includes it, is asked next."""
+def lookup_connection(conn_id: str) -> Any:
+    """Airflow's lookup of `conn_id` (env vars, secrets backends, the metadata database); raises what
+    Airflow raises. Outside Airflow's servers and tasks (the `automation` CLI) the Task SDK's lookup
+    skips Airflow's metadata database: Airflow's core lookup, which includes it, is asked next."""
     from airflow.sdk import BaseHook
 
     try:
         return BaseHook.get_connection(conn_id)
-    except Exception as exc:
-        try:
-            from airflow.models.connection import Connection
+    except Exception as sdk_error:
+        from airflow.models.connection import Connection
 
+        try:
             return Connection.get_connection_from_secrets(conn_id)
         except Exception:
-            pass
+            raise sdk_error from None
+
+
+def get_connection(conn_id: str) -> Any:
+    """The Airflow connection `conn_id`; a missing one is a permanent, clearly named error."""
+    try:
+        return lookup_connection(conn_id)
+    except Exception as exc:
         raise PermanentActionError(
             f"Airflow connection {conn_id!r} is not defined; create it (`airflow connections add {conn_id} ...`) "
             f"or set AIRFLOW_CONN_{conn_id.upper()}"

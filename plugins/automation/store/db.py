@@ -174,20 +174,10 @@ def parse_connection(raw: str) -> ConnectionParts:
 
 
 def _airflow_connection(conn_id: str) -> ConnectionParts:
-    """Airflow's own lookup: secrets backends, then its metadata database. The Task SDK's lookup
-    skips the metadata database outside Airflow's servers and tasks (the `automation` CLI): there
-    Airflow's core lookup, which includes it, is asked next."""
-    from airflow.sdk import BaseHook
+    """Airflow's own lookup: secrets backends, then its metadata database (from the CLI too)."""
+    from automation.connections import lookup_connection
 
-    try:
-        conn = BaseHook.get_connection(conn_id)
-    except Exception as sdk_error:
-        from airflow.models.connection import Connection
-
-        try:
-            conn = Connection.get_connection_from_secrets(conn_id)
-        except Exception:
-            raise sdk_error from None
+    conn = lookup_connection(conn_id)
     return ConnectionParts(
         conn_type=_normalize_conn_type(conn.conn_type or ""),
         host=conn.host or None,
