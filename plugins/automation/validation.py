@@ -1,12 +1,17 @@
 """Full validation of a definition: the workflow model, then each step's action config, record
-filters against the registry, and a nesting bound on the whole definition.
+filters against the registry, the names templates and conditions read, and a nesting bound on the
+whole definition.
 
 Invariant: what passes here can be stored and serialized (no 500 after validation) and raises no
-registry error for a filter's column or operator at run time unless a template chose it."""
+registry error for a filter's column or operator at run time unless a template chose it; every
+`{{ ... }}` name and condition `field` reads something its place really sees (the trigger's names,
+`steps.<id>` of an upstream step, declared params, `run`, `workflow`, `now`, `item`/`index` per
+item; templating/names.py)."""
 
 from __future__ import annotations
 
 from functools import cache
+from graphlib import TopologicalSorter
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
@@ -17,9 +22,12 @@ from automation.definitions import InactivityTrigger, Step, Workflow
 from automation.definitions.conditions import AllGroup, AnyGroup, Clause, JsonLogicCondition, NotGroup
 from automation.definitions.files import MAX_NESTING
 from automation.definitions.issues import issues_from_validation_error, join_path
+from automation.definitions.notices import StepNotice
+from automation.definitions.triggers import TemplateNames, condition_names, template_names
 from automation.errors import DefinitionError, Issue
 from automation.records.filters import filter_problems
 from automation.records.registry import get_registry
+from automation.templating.names import check, check_path
 
 #: Objects and lists inside one another in a whole definition, at most: the bound request bodies
 #: and definition files have too (stored definitions are serialized by pydantic, which gives up
@@ -170,6 +178,109 @@ def _inactivity_issues(workflow: Workflow) -> list[Issue]:
     return [Issue(path, message) for path, message in filter_problems(trigger.filter, columns, "trigger.filter")]
 
 
+# -- names read by templates and conditions --------------------------------------------------------
+
+#: What a step's notices see besides the step's names (runtime/step_notices); `output` on success only.
+_NOTICE_NAMES: dict[str, TemplateNames | None] = {
+    "step": dict.fromkeys(("id", "name", "type")),
+    "attempt": None,
+    "max_attempts": None,
+    "error": None,
+}
+#: What the config keys an action renders per item (`action.unrendered`) see besides the step's names.
+_ITEM_NAMES: dict[str, TemplateNames | None] = {"item": None, "index": None}
+_NOTICE_FIELDS = ("title", "body", "recipient", "email")
+
+
+def _upstream(workflow: Workflow) -> dict[str, list[str]]:
+    """Each step's ancestors (transitively upstream), in definition order: whose outputs it may read."""
+    direct = workflow.upstream_map()
+    order = {s.id: i for i, s in enumerate(workflow.steps)}
+    ancestors: dict[str, set[str]] = {}
+    for step_id in TopologicalSorter(direct).static_order():  # acyclic: validated by the model
+        ancestors[step_id] = {*direct[step_id], *(a for d in direct[step_id] for a in ancestors[d])}
+    return {k: sorted(v, key=order.__getitem__) for k, v in ancestors.items()}
+
+
+def _step_hints(workflow: Workflow, step: Step, earlier: list[str]) -> dict[str, str]:
+    graph = any(s.depends_on is not None for s in workflow.steps)
+    hints = {}
+    for other in workflow.steps:
+        if other.id == step.id:
+            hints[f"steps.{other.id}"] = "this step's own output does not exist yet"
+        elif other.id not in earlier:
+            hints[f"steps.{other.id}"] = "not upstream of this step in depends_on" if graph else "runs after this step"
+    return hints
+
+
+def _text_issues(value: Any, path: list[str | int], names: TemplateNames, hints: dict[str, str]) -> list[Issue]:
+    """Each template string inside `value` (dicts and lists walked), checked against `names`."""
+    if isinstance(value, str):
+        return [Issue(join_path(path), problem) for problem in check(value, names, hints)]
+    if isinstance(value, dict):
+        return [i for k, v in value.items() for i in _text_issues(v, [*path, k], names, hints)]
+    if isinstance(value, list):
+        return [i for n, v in enumerate(value) for i in _text_issues(v, [*path, n], names, hints)]
+    return []
+
+
+def _condition_issues(condition: Any, path: str, names: TemplateNames, hints: dict[str, str]) -> list[Issue]:
+    """Each clause's `field` must start with a name the condition sees (JsonLogic is not checked)."""
+    if isinstance(condition, Clause):
+        problem = check_path(condition.field, names, hints)
+        return [Issue(f"{path}.field", problem)] if problem else []
+    if isinstance(condition, AllGroup | AnyGroup):
+        key, children = ("all", condition.all) if isinstance(condition, AllGroup) else ("any", condition.any)
+        return [i for n, c in enumerate(children) for i in _condition_issues(c, f"{path}.{key}[{n}]", names, hints)]
+    if isinstance(condition, NotGroup):
+        return _condition_issues(condition.not_, f"{path}.not", names, hints)
+    return []
+
+
+def _notice_issues(
+    workflow: Workflow, index: int, step: Step, names: TemplateNames, hints: dict[str, str]
+) -> list[Issue]:
+    policy = workflow.notify_policy(step)
+    if policy is None:
+        return []
+    prefix = f"steps[{index}].notify" if step.notify is not None else "settings.notify_steps"
+    issues = []
+    for kind in ("success", "retry", "failure"):
+        notice: StepNotice | None = getattr(policy, f"on_{kind}")
+        if notice is None:
+            continue
+        seen = {**names, **_NOTICE_NAMES, **({"output": None} if kind == "success" else {})}
+        for field in _NOTICE_FIELDS:
+            where: list[str | int] = [*prefix.split("."), f"on_{kind}", field]
+            issues += _text_issues(getattr(notice, field), where, seen, hints)
+    return issues
+
+
+def _name_issues(workflow: Workflow) -> list[Issue]:
+    """Names read by step configs, `when`, notices and the workflow's conditions that the place where
+    they are read does not have (each problem once per path: a default notice policy is checked
+    for every step that uses it)."""
+    base = template_names(workflow.trigger)
+    conditions = condition_names(workflow.trigger)
+    issues = _condition_issues(workflow.conditions, "conditions", {**conditions, "steps": {}}, {})
+    ancestors = _upstream(workflow)
+    for index, step in enumerate(workflow.steps):
+        earlier = ancestors[step.id]
+        steps: TemplateNames = {sid: {"output": None} for sid in earlier}
+        names, hints = {**base, "steps": steps}, _step_hints(workflow, step, earlier)
+        action = get_action(step.type)
+        later = action.unrendered if action is not None else frozenset()
+        for key, value in step.config.items():
+            seen = {**names, **_ITEM_NAMES} if key in later else names
+            issues += _text_issues(value, ["steps", index, "config", key], seen, hints)
+        issues += _condition_issues(step.when, f"steps[{index}].when", {**conditions, "steps": steps}, hints)
+        issues += _notice_issues(workflow, index, step, names, hints)
+    unique: dict[str, Issue] = {}
+    for issue in issues:
+        unique.setdefault(f"{issue.path}\0{issue.message.split(';')[0]}", issue)
+    return list(unique.values())
+
+
 def validate_definition(data: dict[str, Any] | Workflow, source: str | None = None) -> Workflow:
     """A valid `Workflow`, or `DefinitionError` listing every problem with its path."""
     try:
@@ -177,7 +288,7 @@ def validate_definition(data: dict[str, Any] | Workflow, source: str | None = No
     except ValidationError as exc:
         raise DefinitionError(issues_from_validation_error(exc), source) from None
     issues = [issue for index, step in enumerate(workflow.steps) for issue in _step_issues(index, step)]
-    issues += _expand_issues(workflow) + _inactivity_issues(workflow)
+    issues += _expand_issues(workflow) + _inactivity_issues(workflow) + _name_issues(workflow)
     if not issues and not isinstance(data, Workflow) and (deep := _depth_issue(data)):
         issues.append(deep)
     if issues:

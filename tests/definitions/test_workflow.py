@@ -232,4 +232,5 @@ def test_filter_columns_and_operators_are_checked_by_validate() -> None:
     ok = {"collection": "deals", "values": {"stage": "LOST"},
           "filter": {"all": [{"field": "deals.amount", "op": ">", "value": "{{ params.min }}"},
                              {"field": "name", "op": "matches", "value": "^AC"}]}}  # fmt: skip
-    assert validate_definition(record_step("update_many", ok))
+    with_min = {**record_step("update_many", ok), "trigger": {"type": "manual", "inputs": {"min": {"type": "number"}}}}
+    assert validate_definition(with_min)

@@ -1,8 +1,14 @@
-"""Trigger models, a union discriminated on `type`."""
+"""Trigger models, a union discriminated on `type`, and the template names each one gives its steps.
+
+Invariant: `template_names(trigger)` lists exactly the names (and the members known in advance)
+that the run puts in a step's template context for that trigger (runtime/context.template_context);
+the static template check (templating/names.py, through validation.py) accepts nothing else.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 import pendulum
 from croniter import croniter
@@ -51,6 +57,8 @@ class RecordEventTrigger(StrictModel):
     """Fires on created/updated/deleted events of one entity; `fields` narrows updates."""
 
     type: Literal["record_event"]
+    #: the record after (`new`, also `entity`) and before (`old`) the change
+    context_names: ClassVar[tuple[str, ...]] = ("entity", "new", "old")
     entity: Identifier
     events: list[RecordEventName] = Field(min_length=1)
     fields: list[Identifier] | None = Field(
@@ -61,6 +69,8 @@ class RecordEventTrigger(StrictModel):
 
 class ScheduleTrigger(StrictModel):
     type: Literal["schedule"]
+    #: no record: `run.logical_date` and `run.data_interval_start/end` say which slot runs
+    context_names: ClassVar[tuple[str, ...]] = ()
     cron: Cron
     timezone: TimezoneName = "UTC"
     catchup: bool = False
@@ -70,6 +80,8 @@ class InactivityTrigger(StrictModel):
     """Scans `entity` on `scan_cron` for records whose `activity_field` is older than `days`."""
 
     type: Literal["inactivity"]
+    #: the inactive record (`new`, also `entity`); there is no previous state
+    context_names: ClassVar[tuple[str, ...]] = ("entity", "new")
     entity: Identifier
     days: int = Field(ge=1, le=3650)
     activity_field: Identifier = "updated_at"
@@ -81,6 +93,8 @@ class InactivityTrigger(StrictModel):
 
 class WebhookTrigger(StrictModel):
     type: Literal["webhook"]
+    #: the posted JSON body (`trigger.body`, also `new` and `entity`)
+    context_names: ClassVar[tuple[str, ...]] = ("entity", "new")
     secret_conn_id: str | None = Field(
         default=None, description="Airflow connection holding the HMAC secret (password field)"
     )
@@ -102,6 +116,8 @@ class ManualInput(StrictModel):
 
 class ManualTrigger(StrictModel):
     type: Literal["manual"]
+    #: its inputs are `params.<input>` (every trigger has `params`; only this one declares them)
+    context_names: ClassVar[tuple[str, ...]] = ()
     inputs: dict[Identifier, ManualInput] = Field(default_factory=dict)
 
 
@@ -119,3 +135,61 @@ SCAN_SUFFIX = "__scan"
 def inactivity_event(key: str) -> str:
     """The event name an inactivity scan stores, one asset per workflow."""
     return f"inactive.{key}"
+
+
+# -- template names ----------------------------------------------------------------------------------
+
+#: A name's known members: a mapping (member -> its own members) or None (any member, not known
+#: in advance: a record's columns, an HTTP body, a datetime's methods).
+TemplateNames: TypeAlias = Mapping[str, "TemplateNames | None"]
+
+#: `run` as runtime/context.run_info builds it.
+RUN_FIELDS = ("id", "dag_id", "logical_date", "data_interval_start", "data_interval_end")
+#: `workflow` as runtime/context.template_context builds it.
+WORKFLOW_FIELDS = ("key", "name", "version")
+#: `trigger` of a run started by a ledger event: store/ledger.event_payload plus `type`.
+EVENT_FIELDS = ("type", "event_id", "entity", "id", "event", "new", "old", "actor", "origin", "depth", "received_at")
+#: Names every step sees whatever the trigger, besides `trigger` and `steps`.
+RUN_NAMES: dict[str, TemplateNames | None] = {
+    "run": dict.fromkeys(RUN_FIELDS),
+    "workflow": dict.fromkeys(WORKFLOW_FIELDS),
+    "now": None,
+}
+
+
+def _trigger_fields(trigger: Any) -> TemplateNames | None:
+    """`trigger.*` known in advance for event-started runs; None (unchecked) otherwise: a schedule or
+    manual run's `trigger` is the conf it was started with."""
+    if trigger.type not in EVENT_TRIGGERS:
+        return None
+    fields: dict[str, TemplateNames | None] = dict.fromkeys(EVENT_FIELDS)
+    if trigger.type == "webhook":
+        fields["body"] = None
+    return fields
+
+
+def template_names(trigger: Any) -> dict[str, TemplateNames | None]:
+    """The names the trigger and the run give every step's templates (not `steps`, which depends on
+    the step): `trigger`, the trigger type's own names (`ClassVar context_names`), `params`, `run`,
+    `workflow`, `now`. `params` lists a manual trigger's declared inputs; a trigger that declares
+    none leaves it open: Airflow adds the conf a run was started with (trigger_workflow's `conf`,
+    "Trigger DAG w/ config") to the params, so any name may be there."""
+    names: dict[str, TemplateNames | None] = {"trigger": _trigger_fields(trigger)}
+    names.update(dict.fromkeys(trigger.context_names))
+    inputs = getattr(trigger, "inputs", None) or {}
+    names["params"] = dict.fromkeys(inputs) if inputs else None
+    return {**names, **RUN_NAMES}
+
+
+def entity_aliases(entity: str | None) -> list[str]:
+    """`deals` is also reachable as `deal` in conditions, so `deal.amount` reads naturally."""
+    if not entity:
+        return []
+    return [entity, entity[:-1]] if entity.endswith("s") else [entity]
+
+
+def condition_names(trigger: Any) -> dict[str, TemplateNames | None]:
+    """What the first segment of a condition's `field` may be: the template names plus the trigger
+    entity's own names (`deal.amount`), as runtime/context.condition_data binds them."""
+    names = template_names(trigger)
+    return {**names, **dict.fromkeys(entity_aliases(getattr(trigger, "entity", None)))}
