@@ -52,7 +52,7 @@ def test_soft_delete_hides_but_keeps_versions() -> None:
     repo = Repository()
     repo.create(validate_definition(workflow("a")))
     repo.soft_delete("a")
-    assert repo.list() == [] and repo.load_buildable() == []
+    assert repo.list_workflows() == [] and repo.load_buildable() == []
     assert repo.get_version("a", 1)["key"] == "a"
 
 
@@ -74,4 +74,4 @@ def test_no_write_stores_a_definition_over_the_size_limit(monkeypatch: pytest.Mo
                   lambda: repo.save_all([big])):  # fmt: skip
         with pytest.raises(DefinitionError, match=r"the definition is \d+ bytes as JSON; at most 4000 are stored"):
             write()
-    assert [w.key for w in repo.list()] == ["a"] and repo.get("a").version == 1
+    assert [w.key for w in repo.list_workflows()] == ["a"] and repo.get("a").version == 1

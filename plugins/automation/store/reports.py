@@ -26,7 +26,7 @@ class ReportStore(UsesDatabase):
         with self.engine.begin() as conn:
             return conn.execute(statement.returning(t.reports.c.id)).scalar_one()
 
-    def list(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    def list_reports(self, kind: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         query = select(t.reports).order_by(t.reports.c.period_start.desc()).limit(limit)
         if kind:
             query = query.where(t.reports.c.kind == kind)

@@ -199,7 +199,7 @@ class Repository(UsesDatabase):
             raise NotFoundError(f"workflow {key!r} does not exist")
         return self._row(row)
 
-    def list(self, status: str | None = None) -> list[StoredWorkflow]:
+    def list_workflows(self, status: str | None = None) -> list[StoredWorkflow]:
         query = self._current_select().where(t.workflows.c.deleted_at.is_(None)).order_by(t.workflows.c.key)
         if status:
             query = query.where(t.workflows.c.status == status)
