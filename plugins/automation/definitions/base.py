@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetPydanticSchema
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$")
@@ -29,11 +29,15 @@ def _to_seconds(value: int | str) -> int:
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
 
 
-#: A duration given as seconds or "30s" / "5m" / "2h" / "1d"; stored as whole seconds.
-Duration = Annotated[
+#: What a definition may write for a duration: seconds or "30s" / "5m" / "2h" / "1d".
+_DurationInput = Annotated[
     int | Annotated[str, Field(pattern=_DURATION_RE.pattern)],
     AfterValidator(_to_seconds),
 ]
+
+#: A duration in whole seconds: an `int` to the code (and to mypy), validated from `_DurationInput`, which is also
+#: its JSON schema, so definitions and the reference still accept "30s" / "5m" / "2h" / "1d".
+Duration = Annotated[int, GetPydanticSchema(lambda _source, handler: handler(_DurationInput))]
 
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, description="lowercase letters, digits, - and _")]
 
