@@ -202,9 +202,17 @@ def _upstream(workflow: Workflow) -> dict[str, list[str]]:
     return {k: sorted(v, key=order.__getitem__) for k, v in ancestors.items()}
 
 
+def _hints(workflow: Workflow) -> dict[str, str]:
+    """Why a name may be missing anywhere in the workflow."""
+    if getattr(workflow.trigger, "inputs", None):
+        return {"params.*": "not an input of the manual trigger; declare it under trigger.inputs"}
+    return {}
+
+
 def _step_hints(workflow: Workflow, step: Step, earlier: list[str]) -> dict[str, str]:
+    """Why `steps.<id>` may be missing at `step`: it is the step itself, or runs after it."""
     graph = any(s.depends_on is not None for s in workflow.steps)
-    hints = {}
+    hints = _hints(workflow)
     for other in workflow.steps:
         if other.id == step.id:
             hints[f"steps.{other.id}"] = "this step's own output does not exist yet"
@@ -262,7 +270,7 @@ def _name_issues(workflow: Workflow) -> list[Issue]:
     for every step that uses it)."""
     base = template_names(workflow.trigger)
     conditions = condition_names(workflow.trigger)
-    issues = _condition_issues(workflow.conditions, "conditions", {**conditions, "steps": {}}, {})
+    issues = _condition_issues(workflow.conditions, "conditions", {**conditions, "steps": {}}, _hints(workflow))
     ancestors = _upstream(workflow)
     for index, step in enumerate(workflow.steps):
         earlier = ancestors[step.id]

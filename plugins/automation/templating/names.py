@@ -234,11 +234,11 @@ def _problem(reference: Reference, names: Names, hints: Mapping[str, str]) -> st
         if part not in scope:
             if depth and part in DICT_METHODS:
                 return None
-            dotted = ".".join(reference.parts[: depth + 1])
-            listed = available(scope) if depth == 0 else [f"{'.'.join(parts[:depth])}.{m}" for m in scope]
-            hint = hints.get(dotted)
-            where = f"; available here: {', '.join(listed)}" if listed else "; nothing is available here"
-            return f"unknown name {dotted!r}{f' ({hint})' if hint else ''}{where}"
+            dotted, parent = ".".join(reference.parts[: depth + 1]), ".".join(parts[:depth])
+            listed = available(scope) if depth == 0 else [f"{parent}.{member}" for member in scope]
+            hint = hints.get(dotted) or hints.get(f"{parent}.*")
+            where = f"available here: {', '.join(listed)}" if listed else f"{parent!r} has nothing here"
+            return f"unknown name {dotted!r}{f' ({hint})' if hint else ''}; {where}"
         scope = scope[part]
     return None
 
@@ -246,7 +246,8 @@ def _problem(reference: Reference, names: Names, hints: Mapping[str, str]) -> st
 def check(text: str, names: Names, hints: Mapping[str, str] | None = None) -> list[str]:
     """What is wrong with the names `text` reads, given the `names` its place sees: one message per
     problem (unknown name or member, filter, test; syntax error), each once. `hints` adds an
-    explanation to an unknown dotted name (`steps.notify`: "runs later")."""
+    explanation to an unknown dotted name (`steps.notify`: "runs later"; `params.*`: any member of
+    `params`)."""
     if not is_template(text):
         return []
     try:
