@@ -1,5 +1,8 @@
 """4xx with the field path and what was expected; never a 500 or a traceback for bad input.
 
+The package's own errors are answered as `services.errors.outcome` maps them (the mapping the pages
+and the CLI use too); this module adds what only HTTP has: request validation, database exceptions.
+
 A database that is down or out of pooled connections is a 503 with `Retry-After` (clients retry;
 never a hang or a 500). Anything unexpected is a JSON 500 `{"detail": "internal error",
 "error_id": ...}` whose traceback is logged under that id: no response body ever carries a
@@ -21,12 +24,11 @@ from starlette.types import Message, Receive, Scope, Send
 
 from automation.api.middleware import HttpMiddleware
 from automation.definitions.issues import join_path
-from automation.errors import AutomationError, ConflictError, DefinitionError, NotFoundError, StoreError
+from automation.errors import AutomationError
+from automation.services.errors import RETRY_AFTER_SECONDS, outcome
 
 log = logging.getLogger(__name__)
 
-#: Seconds a client is asked to wait before retrying when the database is unavailable or busy.
-RETRY_AFTER_SECONDS = 5
 #: The database is down, restarting, or every pooled connection is busy: retry later.
 OUTAGES = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 
@@ -125,22 +127,6 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return JSONResponse({"detail": "invalid request", "errors": issues}, status_code=422)
 
-    @app.exception_handler(DefinitionError)
-    async def _definition(request: Request, exc: DefinitionError) -> JSONResponse:
-        return JSONResponse({"detail": "invalid definition", "errors": [i.as_dict() for i in exc.issues]}, 422)
-
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(ConflictError)
-    async def _conflict(request: Request, exc: ConflictError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(StoreError)
-    async def _store(request: Request, exc: StoreError) -> JSONResponse:
-        return unavailable(str(exc))
-
     for outage in OUTAGES:
 
         @app.exception_handler(outage)
@@ -151,8 +137,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AutomationError)
     async def _automation(request: Request, exc: AutomationError) -> JSONResponse:
-        """Any other deliberate error (a template, condition or registry problem) is the request's."""
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        """Every deliberate error, as `services.errors.outcome` maps it (the one mapping)."""
+        result = outcome(exc)
+        return JSONResponse(result.body(), status_code=result.status, headers=result.headers())
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError) -> JSONResponse:

@@ -9,9 +9,10 @@ from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from automation.api.workflows import WorkflowOut, _access, _out
-from automation.catalogue.templates import WorkflowTemplate, create_from_template, get_template, list_templates
+from automation.api.workflows import CREATED_BY, WorkflowOut, _access, _out
 from automation.definitions import Status
+from automation.services import templates
+from automation.services.templates import WorkflowTemplate
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"])
 
@@ -31,20 +32,20 @@ class FromTemplate(BaseModel):
 
 @router.get("", dependencies=[_access("GET")])
 async def list_workflow_templates(category: str | None = None) -> TemplateList:
-    templates = await run_in_threadpool(list_templates, category)
-    return TemplateList(total=len(templates), templates=templates)
+    found = await run_in_threadpool(templates.list_templates, category)
+    return TemplateList(total=len(found), templates=found)
 
 
 @router.get("/{template_id}", dependencies=[_access("GET")])
 async def read_workflow_template(template_id: str) -> WorkflowTemplate:
-    return await run_in_threadpool(get_template, template_id)
+    return await run_in_threadpool(templates.get_template, template_id)
 
 
 @router.post("/{template_id}/workflows", status_code=201, dependencies=[_access("POST")])
 async def create_workflow_from_template(template_id: str, body: FromTemplate) -> WorkflowOut:
     stored = await run_in_threadpool(
-        lambda: create_from_template(
-            template_id, body.parameters, key=body.key, name=body.name, status=body.status.value, created_by="api"
+        lambda: templates.create_workflow(
+            template_id, body.parameters, key=body.key, name=body.name, status=body.status.value, created_by=CREATED_BY
         )
     )
     return _out(stored)

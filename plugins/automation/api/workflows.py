@@ -11,18 +11,18 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from automation.api.access import current_user, dag_access, readable_keys
+from automation.airflow_adapter.access import current_user, dag_access, readable_keys
 from automation.config import dag_id_for
 from automation.definitions import Status
-from automation.definitions.diff import definition_diff
-from automation.store.repository import Repository, StoredWorkflow
-from automation.validation import validate_definition
+from automation.services import dry_run, workflows
+from automation.store.repository import StoredWorkflow
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 MAX_VERSION = 2_147_483_647  # versions are Postgres integers
+CREATED_BY = "api"
 
 
-def _access(method: Literal["GET", "PUT", "POST", "DELETE"]):
+def _access(method: Literal["GET", "PUT", "POST", "DELETE"]) -> Any:
     return dag_access(method)
 
 
@@ -99,9 +99,18 @@ class DryRunIn(BaseModel):
     event: SampleEvent | None = Field(default=None, description="for record, inactivity and webhook triggers")
     params: dict[str, Any] | None = Field(default=None, description="for manual triggers: the inputs")
     version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="default: the current version")
+    at: datetime | None = Field(
+        default=None,
+        description="the logical date (ISO 8601, UTC when no offset) for schedule workflows; "
+        "default: the latest scheduled time",
+    )
+    mocks: dict[str, Any] | None = Field(
+        default=None, description="step id -> the output that step gives (so later steps that read it render)"
+    )
 
 
 class StepPlanOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
     step: str
     action: str
     status: str = Field(description="would_run | skipped | planned | error | not_reached")
@@ -115,6 +124,11 @@ class StepPlanOut(BaseModel):
 
 
 class DryRunOut(BaseModel):
+    """The runtime's report as it is (fields it adds pass through), the verdict first."""
+
+    model_config = ConfigDict(extra="allow")
+    would_run: bool | None = Field(default=None, description="whether a real run would start for this input")
+    reason: str | None = Field(default=None, description="why not, when it would not")
     workflow: str
     version: int
     conditions_met: bool
@@ -135,11 +149,10 @@ def _out(stored: StoredWorkflow) -> WorkflowOut:
     )
 
 
-def _sync_pause(key: str, status: str) -> None:
-    from automation.airflow_dags import set_dag_paused
-
-    if status != "DRAFT":
-        set_dag_paused(dag_id_for(key), paused=status != "ACTIVE")
+def _synced(saved: workflows.Saved) -> WorkflowOut:
+    """The saved workflow, once its DAG's pause state followed (a failed sync is answered as an error)."""
+    saved.sync.raise_failure()
+    return _out(saved.workflow)
 
 
 @router.get("", dependencies=[_access("GET")])
@@ -152,81 +165,62 @@ async def list_workflows(
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
 ) -> WorkflowList:
-    rows = await run_in_threadpool(Repository().list, status.value if status else None)
+    rows = await run_in_threadpool(
+        lambda: workflows.list_workflows(status=status.value if status else None, trigger=trigger, tag=tag, text=q)
+    )
     readable = await run_in_threadpool(readable_keys, user, [r.key for r in rows])
     rows = [r for r in rows if r.key in readable]
-    if trigger:
-        rows = [r for r in rows if r.definition.get("trigger", {}).get("type") == trigger]
-    if tag:
-        rows = [r for r in rows if tag in (r.definition.get("settings", {}).get("tags") or [])]
-    if q:
-        rows = [r for r in rows if q.lower() in r.key.lower() or q.lower() in r.name.lower()]
     return WorkflowList(total=len(rows), workflows=[_out(r) for r in rows[offset : offset + limit]])
 
 
 @router.post("", status_code=201, dependencies=[_access("POST")])
 async def create_workflow(definition: dict[str, Any]) -> WorkflowOut:
-    workflow = validate_definition(definition)
-    return _out(await run_in_threadpool(Repository().create, workflow, created_by="api"))
+    return _out(await run_in_threadpool(lambda: workflows.create(definition, created_by=CREATED_BY)))
 
 
 @router.post("/validate", dependencies=[_access("GET")])
 async def validate_workflow(definition: dict[str, Any]) -> Validated:
-    workflow = validate_definition(definition)
+    workflow = workflows.validate(definition)
     return Validated(valid=True, key=workflow.key)
 
 
 @router.get("/{key}", dependencies=[_access("GET")])
 async def read_workflow(key: str) -> WorkflowOut:
-    return _out(await run_in_threadpool(Repository().get, key))
+    return _out(await run_in_threadpool(workflows.get, key))
 
 
 @router.put("/{key}", dependencies=[_access("PUT")])
 async def update_workflow(key: str, definition: dict[str, Any]) -> WorkflowOut:
-    workflow = validate_definition({**definition, "key": key})
-    stored = await run_in_threadpool(Repository().update, workflow, created_by="api")
-    await run_in_threadpool(_sync_pause, key, stored.status)
-    return _out(stored)
+    return _synced(await run_in_threadpool(lambda: workflows.update(key, definition, created_by=CREATED_BY)))
 
 
 @router.delete("/{key}", status_code=204, dependencies=[_access("DELETE")])
 async def delete_workflow(key: str) -> None:
-    await run_in_threadpool(Repository().soft_delete, key)
+    await run_in_threadpool(workflows.delete, key)
 
 
 @router.post("/{key}/activate", dependencies=[_access("PUT")])
 async def activate_workflow(key: str) -> WorkflowOut:
-    stored = await run_in_threadpool(Repository().set_status, key, Status.ACTIVE)
-    await run_in_threadpool(_sync_pause, key, stored.status)
-    return _out(stored)
+    return _synced(await run_in_threadpool(workflows.set_status, key, Status.ACTIVE))
 
 
 @router.post("/{key}/deactivate", dependencies=[_access("PUT")])
 async def deactivate_workflow(key: str) -> WorkflowOut:
-    stored = await run_in_threadpool(Repository().set_status, key, Status.INACTIVE)
-    await run_in_threadpool(_sync_pause, key, stored.status)
-    return _out(stored)
+    return _synced(await run_in_threadpool(workflows.set_status, key, Status.INACTIVE))
 
 
 @router.post("/{key}/duplicate", status_code=201, dependencies=[_access("POST")])
 async def duplicate_workflow(key: str, body: DuplicateIn) -> WorkflowOut:
-    def duplicate() -> StoredWorkflow:
-        source = Repository().get(key)
-        name = body.name or f"{source.name} (copy)"[:200]
-        copy = validate_definition({**source.definition, "key": body.key, "name": name, "status": body.status})
-        return Repository().create(copy, created_by="api")
-
-    return _out(await run_in_threadpool(duplicate))
+    stored = await run_in_threadpool(
+        lambda: workflows.duplicate(key, body.key, name=body.name, status=body.status, created_by=CREATED_BY)
+    )
+    return _out(stored)
 
 
 @router.get("/{key}/versions", dependencies=[_access("GET")])
 async def list_versions(key: str) -> VersionList:
-    def versions() -> VersionList:
-        repo = Repository()
-        items = [VersionOut(**vars(v)) for v in repo.list_versions(key)]
-        return VersionList(key=key, current_version=repo.get(key).version, versions=items)
-
-    return await run_in_threadpool(versions)
+    current, items = await run_in_threadpool(workflows.versions, key)
+    return VersionList(key=key, current_version=current, versions=[VersionOut(**vars(v)) for v in items])
 
 
 @router.get("/{key}/versions/diff", dependencies=[_access("GET")])
@@ -235,19 +229,13 @@ async def diff_versions(
     from_version: int = Query(alias="from", ge=1, le=MAX_VERSION, description="the older version"),
     to_version: int | None = Query(None, alias="to", ge=1, le=MAX_VERSION, description="default: the current version"),
 ) -> VersionDiff:
-    def diff() -> VersionDiff:
-        repo = Repository()
-        to = to_version if to_version is not None else repo.get(key).version
-        old, new = repo.get_version(key, from_version), repo.get_version(key, to)
-        text = definition_diff(old, new, old_label=f"{key} v{from_version}", new_label=f"{key} v{to}")
-        return VersionDiff(key=key, from_version=from_version, to_version=to, diff=text)
-
-    return await run_in_threadpool(diff)
+    to, text = await run_in_threadpool(workflows.diff, key, from_version, to_version)
+    return VersionDiff(key=key, from_version=from_version, to_version=to, diff=text)
 
 
 @router.get("/{key}/versions/{version}", dependencies=[_access("GET")])
 async def read_version(key: str, version: int = Path(ge=1, le=MAX_VERSION)) -> VersionRead:
-    definition = await run_in_threadpool(Repository().get_version, key, version)
+    definition = await run_in_threadpool(workflows.version_definition, key, version)
     return VersionRead(key=key, version=version, definition=definition)
 
 
@@ -255,35 +243,20 @@ async def read_version(key: str, version: int = Path(ge=1, le=MAX_VERSION)) -> V
 async def rollback_workflow(key: str, body: RollbackIn) -> WorkflowOut:
     """A new version with the content of `version` (the live status is kept). Rolling back to
     content equal to the current version changes nothing."""
-
-    def rollback() -> StoredWorkflow:
-        repo = Repository()
-        current = repo.get(key)
-        old = repo.get_version(key, body.version)
-        workflow = validate_definition({**old, "key": key, "status": current.status})
-        return repo.update(workflow, created_by="api", comment=f"rollback to v{body.version}")
-
-    stored = await run_in_threadpool(rollback)
-    await run_in_threadpool(_sync_pause, key, stored.status)
-    return _out(stored)
+    return _synced(await run_in_threadpool(lambda: workflows.rollback(key, body.version, created_by=CREATED_BY)))
 
 
 @router.post("/{key}/dry-run", dependencies=[_access("GET")])
 async def dry_run_workflow(key: str, body: DryRunIn) -> DryRunOut:
     """What the workflow would do for a sample event: conditions evaluated, configs rendered, record
     changes made and rolled back; nothing is sent and nothing is committed. It runs in a worker process
-    with CPU, memory and time limits (`[automation] template_*`): a template that hits one is a 422."""
-    from automation.runtime.dry_run import isolated_dry_run
-
-    def run() -> DryRunOut:
-        repo = Repository()
-        stored = repo.get(key)
-        version = body.version or stored.version
-        definition = stored.with_status() if version == stored.version else repo.get_version(key, version)
-        workflow = validate_definition({**definition, "key": key}, source=f"{key} v{version}")
-        event = body.event.model_dump(exclude_none=True) if body.event else {}
-        if body.params is not None:
-            event["params"] = body.params
-        return DryRunOut.model_validate(isolated_dry_run(workflow, version, event))
-
-    return await run_in_threadpool(run)
+    with CPU, memory and time limits (`[automation] template_*`): a template that hits one is a 422.
+    `at` is the logical date (schedule workflows; default the latest scheduled time) and `mocks`
+    gives steps an output (by step id: an unknown id is a 422 at `mocks.<id>`)."""
+    event = body.event.model_dump(exclude_none=True) if body.event else {}
+    if body.params is not None:
+        event["params"] = body.params
+    report = await run_in_threadpool(
+        lambda: dry_run.dry_run(key, event, version=body.version, at=body.at, mocks=body.mocks)
+    )
+    return DryRunOut.model_validate(report)

@@ -8,11 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
 from automation.errors import AutomationError, DefinitionError
+from automation.services.errors import EXIT_INVALID_INPUT, cli_line
 
 Command = Callable[[argparse.Namespace], int]
+CREATED_BY = "cli"
 
 
 def _out(text: str) -> None:
@@ -80,8 +80,8 @@ def _validated(paths: list[str]) -> tuple[list, int]:
             workflows.append(validate_definition(data, source=source))
         except DefinitionError as exc:
             errors.append(exc)
-    for exc in errors:
-        _print_definition_error(exc)
+    for error in errors:
+        _print_definition_error(error)
     return workflows, len(errors)
 
 
@@ -95,49 +95,32 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sync_pause(key: str, status: str) -> str:
-    from automation.airflow_dags import set_dag_paused
-    from automation.config import dag_id_for
-
-    if status == "DRAFT":
-        return ""
-    try:
-        found = set_dag_paused(dag_id_for(key), paused=status != "ACTIVE")
-    except Exception as exc:  # Airflow's DB not configured here: the DAG's creation default applies
-        action = "unpause" if status == "ACTIVE" else "pause"
-        return f" (DAG not {action}d in Airflow: {str(exc).splitlines()[0]})"
-    return " (DAG unpaused)" if found and status == "ACTIVE" else " (DAG paused)" if found else ""
-
-
 def cmd_import(args: argparse.Namespace) -> int:
-    from automation.catalogue.bundles import import_definitions
+    from automation.services import bundles
 
     documents, errors = _documents(args.paths)
-    imported = []
-    if args.partial or not errors:
-        report = import_definitions(documents, activate=args.activate, partial=args.partial, created_by="cli")
-        errors, imported = errors + report.errors, report.imported
-    for exc in errors:
-        _print_definition_error(exc)
-    if errors and not args.partial:
+    try:
+        report = bundles.import_documents(
+            documents, activate=args.activate, partial=args.partial, created_by=CREATED_BY, errors=errors
+        )
+    except bundles.ImportRefused as exc:
+        for error in exc.errors:
+            _print_definition_error(error)
         _err("nothing imported; fix the errors above (or pass --partial to import the valid ones)")
-        return 1
-    for item in imported:
+        return EXIT_INVALID_INPUT
+    for error in report.errors:
+        _print_definition_error(error)
+    for item, sync in report.imported:
         stored = item.workflow
-        note = _sync_pause(stored.key, stored.status)
         verb = "created" if item.outcome == "created" else "updated"
-        _out(f"{verb} {stored.key} v{stored.version} {stored.status}{note}")
-    return 1 if errors else 0
+        _out(f"{verb} {stored.key} v{stored.version} {stored.status}{sync.note()}")
+    return EXIT_INVALID_INPUT if report.errors else 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from automation.catalogue.bundles import export_definitions
+    from automation.services import bundles
 
-    documents = export_definitions([args.key] if args.key else None)
-    if args.format == "json":
-        _out(json.dumps(documents, indent=2, sort_keys=False))
-    else:
-        _out(yaml.safe_dump(documents, sort_keys=False, allow_unicode=True))
+    _out(bundles.dump_document(bundles.export_definitions([args.key] if args.key else None), args.format))
     return 0
 
 
@@ -153,7 +136,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             for issue in issues:
                 _out(f"{key} v{version}: {issue['path'] or '<root>'}: {issue['message']}")
         return 0
-    rows = repo.list(status=args.status)
+    rows = repo.list_workflows(status=args.status)
     _out(f"{'KEY':<32} {'STATUS':<9} {'VER':>4}  {'TRIGGER':<13} NAME")
     for row in rows:
         trigger = row.definition.get("trigger", {}).get("type", "?")
@@ -163,37 +146,38 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _set_status(args: argparse.Namespace, status: str) -> int:
     from automation.definitions import Status
-    from automation.store.repository import Repository
+    from automation.services import workflows
 
-    stored = Repository().set_status(args.key, Status(status))
-    _out(f"{stored.key} {stored.status}{_sync_pause(stored.key, stored.status)}")
+    saved = workflows.set_status(args.key, Status(status))
+    _out(f"{saved.workflow.key} {saved.workflow.status}{saved.sync.note()}")
     return 0
 
 
 def cmd_dry_run(args: argparse.Namespace) -> int:
-    from automation.jsonable import to_jsonable
-    from automation.runtime.dry_run import dry_run
-    from automation.store.repository import Repository
-    from automation.validation import validate_definition
+    from automation.services import dry_run
 
-    stored = Repository().get(args.key)
-    event = json.loads(Path(args.event).read_text()) if args.event else {}
-    report = dry_run(validate_definition(stored.with_status(), source=args.key), stored.version, event)
+    event = dry_run.read_event(args.event) if args.event else {}
+    at = dry_run.parse_at(args.at) if args.at else None
+    mocks = dict(dry_run.read_mock(spec) for spec in args.mock or [])
+    report = dry_run.dry_run(args.key, event, at=at, mocks=mocks, isolated=False, source=args.key)
     if args.json:
-        _out(json.dumps(to_jsonable(report.as_dict()), indent=2))
-        return 1 if report.error else 0
-    _out(f"{report.workflow} v{report.version}: conditions {'met' if report.conditions_met else 'NOT met'}")
-    for plan in report.steps:
-        _out(f"  {plan.step:<24} {plan.action:<18} {plan.status}{f'  ({plan.detail})' if plan.detail else ''}")
-        if plan.status == "would_run" and plan.output is not None:
-            _out(f"      -> {json.dumps(to_jsonable(plan.output), default=str)[:300]}")
-        for kind, notice in (plan.notices or {}).items():
+        _out(json.dumps(report, indent=2))
+        return EXIT_INVALID_INPUT if report.get("error") else 0
+    _out(f"{report['workflow']} v{report['version']}: conditions {'met' if report['conditions_met'] else 'NOT met'}")
+    if report.get("would_run") is False:
+        _out(f"would not run: {report.get('reason') or 'no reason given'}")
+    for plan in report["steps"]:
+        detail = f"  ({plan['detail']})" if plan.get("detail") else ""
+        _out(f"  {plan['step']:<24} {plan['action']:<18} {plan['status']}{detail}")
+        if plan["status"] == "would_run" and plan.get("output") is not None:
+            _out(f"      -> {json.dumps(plan['output'], default=str)[:300]}")
+        for kind, notice in (plan.get("notices") or {}).items():
             to = ", ".join(notice["recipients"]) or "no email"
             _out(f"      {kind}: {notice['level']} {notice['title']!r} ({to})")
-    if report.error:
-        _err(report.error)
+    if report.get("error"):
+        _err(report["error"])
     _out("nothing was changed or sent (record changes rolled back)")
-    return 1 if report.error else 0
+    return EXIT_INVALID_INPUT if report.get("error") else 0
 
 
 def cmd_emit(args: argparse.Namespace) -> int:
@@ -297,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dry-run", help="show what a workflow would do for an event; changes and sends nothing")
     p.add_argument("key")
     p.add_argument("--event", help="JSON file: {id, new, old, ...} for record events, params for manual ones")
+    p.add_argument("--at", metavar="TIME", help="the logical date (ISO 8601, UTC when no offset) for schedule "
+                   "workflows; default: the latest scheduled time")  # fmt: skip
+    p.add_argument("--mock", action="append", metavar="STEP=FILE",
+                   help="the output STEP gives, from a JSON or YAML file (repeatable)")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_dry_run)
 
@@ -354,9 +342,10 @@ def main(argv: list[str] | None = None) -> int:
 
             check_database(table="automation.workflows" if need == "tables" else None)
         return args.func(args)
-    except AutomationError as exc:
-        _err(f"error: {exc}")
-        return 2
+    except AutomationError as exc:  # what each error means: services.errors, as for the API and the pages
+        line, code = cli_line(exc)
+        _err(line)
+        return code
     except SQLAlchemyError as exc:  # the database went away or refused mid-command
         from automation.store.db import error_reason
 

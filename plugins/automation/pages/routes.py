@@ -13,30 +13,24 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from automation.api.access import readable_keys
-from automation.api.stats import runs_readable_by
-from automation.catalogue.templates import (
-    WorkflowTemplate,
-    create_from_template,
-    get_template,
-    list_templates,
-    render_template,
-)
+from automation.airflow_adapter.access import readable_keys, runs_readable_by
 from automation.definitions import Status
 from automation.definitions.diff import definition_diff
-from automation.errors import ConflictError, DefinitionError
+from automation.errors import AutomationError
 from automation.insights.executions import list_executions
 from automation.insights.stats import stats_report
 from automation.pages import auth
 from automation.pages.forms import TemplateForm
 from automation.pages.readable import as_yaml, readable
 from automation.pages.render import Links, pages_dir, render
+from automation.services import templates, workflows
+from automation.services.errors import form_issues
+from automation.services.templates import WorkflowTemplate
 from automation.store.repository import Repository
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False, route_class=auth.PageRoute)
 STATIC_FILES = {"pages.css": "text/css", "pages.js": "text/javascript"}
 RECENT_EXECUTIONS = 20
-STAND_IN_KEY = "form-check"  # renders the template to check its parameters while the key is invalid
 
 
 @router.get("", dependencies=[auth.access("GET")])
@@ -60,9 +54,8 @@ async def stats_page(request: Request, user: Annotated[Any, auth.user()]) -> Res
 
 @router.get("/templates", dependencies=[auth.access("GET")])
 async def templates_page(request: Request) -> Response:
-    templates = await run_in_threadpool(list_templates)
     categories: dict[str, list[WorkflowTemplate]] = {}
-    for template in templates:
+    for template in await run_in_threadpool(templates.list_templates):
         categories.setdefault(template.category, []).append(template)
     return render(request, "templates.html", categories=categories, nav="templates")
 
@@ -84,23 +77,23 @@ def _template_page(request: Request, template: WorkflowTemplate, form: TemplateF
 
 @router.get("/templates/{template_id}", dependencies=[auth.access("GET")])
 async def template_page(request: Request, template_id: str, user: Annotated[Any, auth.user()]) -> Response:
-    template = await run_in_threadpool(get_template, template_id)
+    template = await run_in_threadpool(templates.get_template, template_id)
     return _template_page(request, template, TemplateForm.initial(template), user)
 
 
 @router.post("/templates/{template_id}", dependencies=[auth.access("POST")])
 async def create_from_template_page(request: Request, template_id: str, user: Annotated[Any, auth.user()]) -> Response:
-    template = await run_in_threadpool(get_template, template_id)
+    template = await run_in_threadpool(templates.get_template, template_id)
     body = (await request.body()).decode(errors="replace")
     fields = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
     auth.check_form_post(request, user, fields.get(auth.CSRF_FIELD, ""))
     form = TemplateForm.from_post(template, fields)
     try:
         if form.errors:  # the parameters are still checked, so every problem shows at once
-            await run_in_threadpool(lambda: render_template(template.id, form.parameter_values(), key=STAND_IN_KEY))
+            await run_in_threadpool(templates.check_parameters, template.id, form.parameter_values())
         else:
             stored = await run_in_threadpool(
-                lambda: create_from_template(
+                lambda: templates.create_workflow(
                     template.id,
                     form.parameter_values(),
                     key=form.key,
@@ -110,22 +103,22 @@ async def create_from_template_page(request: Request, template_id: str, user: An
                 )
             )
             return RedirectResponse(Links(request).page("workflows", stored.key, created=template.id), status_code=303)
-    except DefinitionError as exc:
-        form.add_issues(exc.issues)
-    except ConflictError as exc:
-        form.errors["key"] = str(exc)
+    except AutomationError as exc:
+        issues = form_issues(exc)
+        if issues is None:  # not the form's problem (the database down...): the page's handlers answer
+            raise
+        form.add_issues(issues)
     # 200, not 422: the form shown again is the answer, and browsers log a 4xx document as a console error
     return _template_page(request, template, form, user)
 
 
 @router.get("/workflows", dependencies=[auth.access("GET")])
 async def workflows_page(request: Request, user: Annotated[Any, auth.user()]) -> Response:
-    repository = Repository()
-    workflows = await run_in_threadpool(repository.list)
-    readable = await run_in_threadpool(readable_keys, user, [w.key for w in workflows])
-    workflows = [w for w in workflows if w.key in readable]
-    errors = {k: v for k, v in (await run_in_threadpool(repository.definition_errors)).items() if k in readable}
-    return render(request, "workflows.html", workflows=workflows, errors=errors, nav="workflows")
+    rows = await run_in_threadpool(workflows.list_workflows)
+    readable = await run_in_threadpool(readable_keys, user, [w.key for w in rows])
+    rows = [w for w in rows if w.key in readable]
+    errors = {k: v for k, v in (await run_in_threadpool(Repository().definition_errors)).items() if k in readable}
+    return render(request, "workflows.html", workflows=rows, errors=errors, nav="workflows")
 
 
 def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, Any]:

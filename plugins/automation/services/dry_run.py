@@ -1,0 +1,110 @@
+"""Dry runs of stored workflows, with their inputs checked before anything runs.
+
+Invariant: what a caller gives a dry run (the sample event, the logical date `at`, step outputs in
+`mocks`) is checked here, and a problem is a `RequestError` at the field's path (`at`,
+`mocks.<step id>`, `event`), never a traceback; the run itself is the runtime's
+(`automation.runtime.dry_run`): the API's in a limited worker process, the CLI's in its own process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automation.definitions import Workflow
+from automation.definitions.files import load_json, load_yaml
+from automation.errors import Issue
+from automation.services.errors import RequestError
+from automation.services.workflows import definition_at
+
+
+def _refuse(path: str, message: str) -> RequestError:
+    return RequestError([Issue(path, message)])
+
+
+def aware(at: datetime) -> datetime:
+    """A time without an offset is UTC (as everywhere in the API)."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def parse_at(text: str, *, path: str = "at") -> datetime:
+    """An ISO 8601 time such as 2026-05-04T09:00:00+02:00 or 2026-05-04 (UTC when no offset)."""
+    try:
+        return aware(datetime.fromisoformat(text.strip()))
+    except ValueError:
+        raise _refuse(path, f"{text!r} is not a time: expected ISO 8601, such as 2026-05-04T09:00:00Z") from None
+
+
+def check_mocks(workflow: Workflow, mocks: Mapping[str, Any], *, path: str = "mocks") -> dict[str, Any]:
+    """The mocks, each keyed by a step id of the workflow; an unknown id is refused at its path,
+    with the ids there are."""
+    ids = [step.id for step in workflow.steps]
+    issues = [
+        Issue(f"{path}.{step_id}", f"the workflow has no step {step_id!r}; its steps: {', '.join(ids) or 'none'}")
+        for step_id in mocks
+        if step_id not in ids
+    ]
+    if issues:
+        raise RequestError(issues)
+    return dict(mocks)
+
+
+def read_data_file(file: str, *, path: str) -> Any:
+    """A JSON or YAML file's content (JSON when the name ends in .json; bounded loaders)."""
+    try:
+        text = Path(file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _refuse(path, f"cannot read {file}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise _refuse(path, f"{file} is not UTF-8 text") from None
+    as_json = file.lower().endswith(".json")
+    try:
+        return load_json(text) if as_json else load_yaml(text)
+    except (yaml.YAMLError, ValueError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise _refuse(path, f"{file} is not valid {'JSON' if as_json else 'JSON or YAML'}: {first}") from None
+
+
+def read_mock(spec: str, *, path: str = "mocks") -> tuple[str, Any]:
+    """`STEP=FILE` (the CLI's `--mock`): the step id and the output in FILE (JSON or YAML)."""
+    step_id, sep, file = spec.partition("=")
+    if not sep or not step_id.strip() or not file.strip():
+        raise _refuse(path, f"{spec!r}: expected STEP=FILE, such as send_quote=quote.json")
+    step_id = step_id.strip()
+    return step_id, read_data_file(file.strip(), path=f"{path}.{step_id}")
+
+
+def read_event(file: str, *, path: str = "event") -> dict[str, Any]:
+    """A sample event file: an object ({id, new, old, ...} or a manual trigger's params)."""
+    event = read_data_file(file, path=path)
+    if not isinstance(event, dict):
+        raise _refuse(path, f'{file}: expected an object such as {{"id": 1, "new": {{...}}}}')
+    return event
+
+
+def dry_run(
+    key: str,
+    event: dict[str, Any],
+    *,
+    version: int | None = None,
+    at: datetime | None = None,
+    mocks: Mapping[str, Any] | None = None,
+    isolated: bool = True,
+    source: str | None = None,
+) -> dict[str, Any]:
+    """The dry run report (JSON-ready) of the stored workflow `key` at `version` (default: current).
+    `isolated` runs it in a worker process with CPU, memory and time limits (for servers)."""
+    from automation.runtime.dry_run import dry_run_report, isolated_dry_run
+
+    workflow, number = definition_at(key, version, source=source)
+    options: dict[str, Any] = {}
+    if at is not None:
+        options["at"] = aware(at)
+    if mocks:
+        options["mocks"] = check_mocks(workflow, mocks)
+    run = isolated_dry_run if isolated else dry_run_report
+    return run(workflow, number, event, **options)
