@@ -38,6 +38,7 @@ parameter it came from.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from functools import lru_cache
@@ -54,6 +55,7 @@ from automation.definitions import Workflow
 from automation.definitions.issues import issues_from_validation_error, join_path
 from automation.errors import DefinitionError, Issue, NotFoundError, TemplateError
 from automation.store.repository import Repository, StoredWorkflow
+from automation.templating.names import is_name_problem
 from automation.templating.sandbox import bounded_environment, render_bounded
 from automation.validation import validate_definition
 
@@ -175,6 +177,8 @@ _ENV = bounded_environment(
     keep_trailing_newline=True,
 )
 _SINGLE = re.compile(r"^\s*<<(?P<expr>(?:(?!>>|<<).)*)>>\s*$", re.DOTALL)
+#: The first part of the name a template-name problem is about (`unknown name 'organisation.nom'`).
+_UNKNOWN = re.compile(r"^unknown (?:name|filter|test) '([^'.]+)")
 
 
 def _is_placeholder_text(value: str) -> bool:
@@ -227,14 +231,28 @@ def _parameter_values(parameters: list[TemplateParameter], given: dict[str, Any]
     return values
 
 
-def _blame_parameters(issues: list[Issue], used: dict[str, set[str]]) -> list[Issue]:
-    """A definition error at a path a placeholder filled is the parameter's error."""
+def _could_cause(message: str, value: Any) -> bool:
+    """Whether a parameter's value can be the cause of a template-name problem at its path: it holds
+    the unknown name (`{{ << field >> }}`) or template text of its own (`{{ organisation.nom }}`).
+    A name problem in the template file's own `{{ ... }}` is not the parameter's."""
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        return unknown.group(1) in text
+    return "{{" in text or "{%" in text
+
+
+def _blame_parameters(issues: list[Issue], used: dict[str, set[str]], values: dict[str, Any]) -> list[Issue]:
+    """A definition error at a path a placeholder filled is the parameter's error (a template-name
+    problem only when the parameter's value can have caused it)."""
     blamed = []
     for issue in issues:
         names = next(
             (sorted(names) for where, names in used.items() if names and _within(issue.path, where)),
             None,
         )
+        if names and is_name_problem(issue.message):
+            names = [n for n in names if _could_cause(issue.message, values.get(n))]
         if names:
             blamed += [Issue(f"parameters.{n}", f"{issue.message} (at {issue.path})") for n in names]
         else:
@@ -379,7 +397,7 @@ def render_template(
     try:
         return validate_definition(data)
     except DefinitionError as exc:
-        raise DefinitionError(_blame_parameters(exc.issues, used)) from None
+        raise DefinitionError(_blame_parameters(exc.issues, used, resolved)) from None
 
 
 def create_from_template(

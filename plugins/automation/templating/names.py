@@ -195,6 +195,16 @@ def _targets(target: nodes.Node) -> frozenset[str]:
     return frozenset()
 
 
+#: How every problem `check` reports starts.
+PROBLEM_PREFIXES = ("unknown name ", "unknown filter ", "unknown test ", "template syntax error")
+
+
+def is_name_problem(message: str) -> bool:
+    """Whether an issue's message is one of `check`'s (the catalogue blames a parameter for it only
+    when the parameter's value can have caused it)."""
+    return message.startswith(PROBLEM_PREFIXES)
+
+
 def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
