@@ -18,7 +18,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from automation.connections import connection_extra, get_connection
+from automation.airflow_adapter.connections import connection_extra
+from automation.airflow_adapter.smtp import smtp_client, smtp_hook
 from automation.errors import ActionError, PermanentActionError
 
 #: Extras of this plugin before it used the SMTP provider; no longer read (see `_check_extra`).
@@ -27,19 +28,6 @@ FIELDS_HINT = (
     "the SMTP provider's extras: disable_ssl: true for plain SMTP or STARTTLS (port 25/587), "
     "disable_tls: true to skip STARTTLS (SSL on port 465, or a plain relay)"
 )
-
-
-def _hook(conn_id: str) -> Any:
-    """An SmtpHook resolving its connection as the rest of the plugin does (a missing one is a permanent error
-    naming the connection and how to create it). Imported here: importing this module costs no Airflow."""
-    from airflow.providers.smtp.hooks.smtp import SmtpHook
-
-    class Hook(SmtpHook):
-        @classmethod
-        def get_connection(cls, conn_id: str) -> Any:
-            return get_connection(conn_id)
-
-    return Hook(smtp_conn_id=conn_id)
 
 
 def _check_extra(conn_id: str, extra: dict[str, Any]) -> None:
@@ -79,7 +67,7 @@ def send(message: EmailMessage, recipients: list[str], conn_id: str = "smtp_defa
     A message without From gets the connection's `from_email` (else its login). A refusal or a connection
     that cannot work as configured is permanent (no retry); an unreachable server or a 4xx reply is
     retryable."""
-    hook = _hook(conn_id)
+    hook = smtp_hook(conn_id)
     where = conn_id
     try:
         hook.smtp_connection = hook.get_connection(conn_id)
@@ -88,7 +76,7 @@ def send(message: EmailMessage, recipients: list[str], conn_id: str = "smtp_defa
         with hook:  # connects (retry_limit on dropped connects), STARTTLS unless disabled, logs in
             if not message["From"]:
                 message["From"] = hook.from_email or hook.smtp_user or "automation@localhost"
-            client = hook._smtp_client  # the hook's logged-in client: no public accessor in provider 3.2
+            client = smtp_client(hook)  # the hook's logged-in client
             if client is None:
                 raise ActionError(f"SMTP server {where}: the SMTP provider gave no connection")
             client.send_message(message, to_addrs=recipients)

@@ -1,5 +1,5 @@
 """End to end, in a real Airflow: Airflow's own asset-events API answers while event-triggered runs wait in
-the queue (automation.compat), and the maintenance DAGs start unpaused."""
+the queue (automation.airflow_adapter.compat), and the maintenance DAGs start unpaused."""
 
 from __future__ import annotations
 

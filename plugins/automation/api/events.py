@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Response
 
+from automation.airflow_adapter.access import asset_access
 from automation.events.ingest import ingest
 from automation.events.models import EventBatch, EventIn, IngestResult, results_json
 
@@ -11,9 +12,7 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 
 
 def _can_post_events():
-    from airflow.api_fastapi.core_api.security import requires_access_asset
-
-    return Depends(requires_access_asset(method="POST"))
+    return asset_access("POST")
 
 
 def _stored(results: list[IngestResult], body: bytes) -> Response:

@@ -3,13 +3,13 @@ Reads need read access to the workflow DAG's runs, retry and cancel edit access 
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from automation.api.access import dag_access
+from automation.airflow_adapter.access import run_access
 from automation.insights.executions import (
     Execution,
     ExecutionDetail,
@@ -21,13 +21,6 @@ from automation.insights.executions import (
 )
 
 router = APIRouter(prefix="/api/v1/workflows/{key}/executions", tags=["executions"])
-
-
-def run_access(method: Literal["GET", "PUT"]):
-    """Airflow's check for the runs of this workflow's DAG (`DagAccessEntity.RUN`), per DAG."""
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-
-    return dag_access(method, DagAccessEntity.RUN)
 
 
 class ExecutionPage(BaseModel):

@@ -10,21 +10,10 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 
-from automation.api.access import current_user, readable_keys
-from automation.api.executions import run_access
+from automation.airflow_adapter.access import current_user, run_access, runs_readable_by
 from automation.insights.stats import StatsReport, WorkflowStats, stats_report
-from automation.store.repository import Repository
 
 router = APIRouter(prefix="/api/v1", tags=["stats"])
-
-
-def runs_readable_by(user: Any, wanted: list[str] | None) -> list[str] | None:
-    """The workflows whose runs `user` may read, among `wanted` (default: all); None = all of them."""
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-
-    keys = wanted if wanted is not None else [w.key for w in Repository().list()]
-    readable = readable_keys(user, keys, DagAccessEntity.RUN)
-    return None if wanted is None and readable == set(keys) else [k for k in keys if k in readable]
 
 
 SINCE = Query(default=None, description="start of the period (ISO 8601; UTC when no offset is given)")

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from automation.airflow_adapter.connections import connection_password
 from automation.definitions.files import load_json
 from automation.events.ingest import ingest
 from automation.events.models import MAX_ACTOR, EventIn
@@ -36,13 +37,7 @@ def _refused(key: str, reason: str) -> HTTPException:
 def _secret(conn_id: str) -> str | None:
     """The connection's password; None when the connection is not defined. Any other failure
     (Airflow's database down) propagates: the caller answers 503, not 'unknown key'."""
-    from airflow.exceptions import AirflowNotFoundException
-    from airflow.models.connection import Connection
-
-    try:
-        return Connection.get_connection_from_secrets(conn_id).password
-    except AirflowNotFoundException:
-        return None
+    return connection_password(conn_id)
 
 
 def _webhook_workflow(key: str) -> str | None:

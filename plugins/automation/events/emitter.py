@@ -19,6 +19,8 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from automation.airflow_adapter import assets
+from automation.airflow_adapter.db import airflow_session
 from automation.store.ledger import EventLedger, event_payload
 
 log = logging.getLogger(__name__)
@@ -35,20 +37,11 @@ def asset_uri(entity: str, event: str) -> str:
 
 def _emitted_before(session: Any, rows: list[dict[str, Any]], asset_ids: set[int]) -> set[int]:
     """Ids of `rows` whose asset event Airflow already has (an emission whose mark was lost)."""
-    from airflow.models.asset import AssetEvent
-    from sqlalchemy import select
-
     if not rows:
         return set()
     expected = {str(r["id"]): event_payload(r)["received_at"] for r in rows}
     since = min(r["received_at"] for r in rows) - CLOCK_MARGIN
-    found = session.execute(
-        select(AssetEvent.partition_key, AssetEvent.extra).where(
-            AssetEvent.asset_id.in_(asset_ids),
-            AssetEvent.timestamp >= since,
-            AssetEvent.partition_key.in_(list(expected)),
-        )
-    )
+    found = assets.events_since(session, asset_ids, since, list(expected))
     # ledger ids restart when the automation database is recreated: the receipt time tells this
     # row's event apart from an older event that had the same id
     return {
@@ -60,17 +53,12 @@ def _emitted_before(session: Any, rows: list[dict[str, Any]], asset_ids: set[int
 
 def emit_rows(rows: list[dict[str, Any]]) -> dict[int, str | None]:
     """Register one asset event per row not registered yet; returns a note per event id (None = emitted)."""
-    from airflow.assets.manager import asset_manager
-    from airflow.models.asset import AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
     notes: dict[int, str | None] = {}
     if not rows:
         return notes
     uris = {asset_uri(r["entity"], r["event"]) for r in rows}
-    with create_session() as session:
-        models = {m.uri: m for m in session.scalars(select(AssetModel).where(AssetModel.uri.in_(uris)))}
+    with airflow_session() as session:
+        models = assets.assets_by_uri(session, uris)
         listened = [r for r in rows if asset_uri(r["entity"], r["event"]) in models]
         done = _emitted_before(session, listened, {m.id for m in models.values()})
         if done:
@@ -81,13 +69,7 @@ def emit_rows(rows: list[dict[str, Any]]) -> dict[int, str | None]:
                 notes[row["id"]] = "no workflow listens to this event"
                 continue
             if row["id"] not in done:
-                asset_manager.register_asset_change(
-                    asset=model,
-                    extra=event_payload(row),
-                    partition_key=str(row["id"]),
-                    source_is_api=True,
-                    session=session,
-                )
+                assets.register_event(session, model, event_payload(row), str(row["id"]))
             notes[row["id"]] = None
     return notes
 

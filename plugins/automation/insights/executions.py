@@ -3,7 +3,8 @@ its ORM (no second copy of run state), with what the store adds: the definition 
 executed, the ledger event that started it, step effects and why failed attempts failed.
 
 Retry and cancel go through Airflow's own code: `dag.clear` (what "clear failed tasks" does) and the
-function behind `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` with state=failed.
+function behind `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` with state=failed. Every Airflow model
+and function comes from `airflow_adapter.runs` / `airflow_adapter.db`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from urllib.parse import quote
 from pydantic import BaseModel
 from sqlalchemy import and_, case, exists, func, or_, select
 
+from automation.airflow_adapter import runs as airflow_runs
+from automation.airflow_adapter.db import airflow_session
 from automation.config import dag_id_for, key_for_dag_id
 from automation.errors import ConflictError, NotFoundError
 from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID
@@ -66,10 +69,8 @@ class ExecutionDetail(Execution):
 
 
 def airflow_models() -> tuple[Any, Any]:
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
-
-    return DagRun, TaskInstance
+    """Airflow's (DagRun, TaskInstance) ORM models (`airflow_adapter.runs`)."""
+    return airflow_runs.run_models()
 
 
 def status_expression() -> Any:
@@ -148,10 +149,8 @@ def to_executions(rows: Sequence[Any], keys: dict[str, str] | None = None) -> li
 # -- reads ---------------------------------------------------------------------------------------
 
 
-def _session():
-    from airflow.utils.session import create_session
-
-    return create_session()
+def _session() -> Any:
+    return airflow_session()
 
 
 def _workflow_dag_id(key: str) -> str:
@@ -197,17 +196,6 @@ def _step_order(key: str, version: int | None) -> dict[str, int]:
     return {step_id: index for index, step_id in enumerate(ids)}
 
 
-def _xcom_outputs(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int], Any]:
-    from airflow.models.xcom import XComModel
-
-    rows = session.execute(
-        select(XComModel.task_id, XComModel.map_index, XComModel.value).where(
-            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
-        )
-    ).all()
-    return {(r.task_id, r.map_index): XComModel.deserialize_value(r) for r in rows}
-
-
 def _failure_dict(failure: StepFailure) -> dict[str, Any]:
     return {
         "try_number": failure.try_number,
@@ -219,16 +207,11 @@ def _failure_dict(failure: StepFailure) -> dict[str, Any]:
 
 
 def get_execution(key: str, run_id: str) -> ExecutionDetail:
-    _, TI = airflow_models()
     dag_id = _workflow_dag_id(key)
     with _session() as session:
         row = _run_row(session, dag_id, run_id)
-        tis = session.execute(
-            select(TI.task_id, TI.map_index, TI.state, TI.try_number, TI.start_date, TI.end_date).where(
-                TI.dag_id == dag_id, TI.run_id == run_id
-            )
-        ).all()
-        xcoms = _xcom_outputs(session, dag_id, run_id)
+        tis = airflow_runs.task_instances(session, dag_id, run_id)
+        xcoms = airflow_runs.return_values(session, dag_id, run_id)
     execution = to_executions([row], {dag_id: key})[0]
     records = RunRecords()
     effects = records.effects(dag_id, run_id)
@@ -266,13 +249,10 @@ def get_execution(key: str, run_id: str) -> ExecutionDetail:
 
 
 def _dag_run_and_dag(session: Any, dag_id: str, run_id: str) -> tuple[Any, Any]:
-    from airflow.models.dagbag import DBDagBag
-
-    DagRun, _ = airflow_models()
-    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    dag_run = airflow_runs.dag_run(session, dag_id, run_id)
     if dag_run is None:
         raise NotFoundError(f"workflow {dag_id.removeprefix('automation__')!r} has no execution {run_id!r}")
-    dag = DBDagBag().get_dag_for_run(dag_run, session=session)
+    dag = airflow_runs.dag_for_run(session, dag_run)
     if dag is None:
         raise NotFoundError(f"Airflow has no DAG {dag_id!r} for execution {run_id!r}")
     return dag_run, dag
@@ -284,7 +264,7 @@ def retry_execution(key: str, run_id: str) -> ExecutionDetail:
     dag_id = _workflow_dag_id(key)
     with _session() as session:
         _, dag = _dag_run_and_dag(session, dag_id, run_id)
-        cleared = dag.clear(run_id=run_id, only_failed=True, session=session)
+        cleared = airflow_runs.clear_failed(session, dag, run_id)
         if not cleared:
             raise ConflictError(f"execution {run_id!r} has no failed steps to retry")
     return get_execution(key, run_id)
@@ -293,13 +273,10 @@ def retry_execution(key: str, run_id: str) -> ExecutionDetail:
 def cancel_execution(key: str, run_id: str) -> ExecutionDetail:
     """Mark the run failed and stop its running tasks, with the function behind Airflow's
     `PATCH dagRuns/{run_id}` state=failed (listeners notified the same way)."""
-    from airflow.api_fastapi.core_api.datamodels.dag_run import DagRunMutableStates
-    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
-
     dag_id = _workflow_dag_id(key)
     with _session() as session:
         dag_run, dag = _dag_run_and_dag(session, dag_id, run_id)
         if dag_run.state not in {"queued", "running"}:
             raise ConflictError(f"execution {run_id!r} already ended ({dag_run.state}); only a running one stops")
-        patch_dag_run_state(dag=dag, dag_run=dag_run, state=DagRunMutableStates.FAILED, session=session)
+        airflow_runs.mark_failed(session, dag, dag_run)
     return get_execution(key, run_id)

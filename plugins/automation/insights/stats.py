@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
-from automation.airflow_db import metadata_session
+from automation.airflow_adapter.db import metadata_session
 from automation.config import dag_id_for
 from automation.errors import NotFoundError
 from automation.insights.executions import (
@@ -107,7 +107,7 @@ def _days(since: datetime, until: datetime) -> list[date]:
 
 
 def _workflows(keys: list[str] | None) -> list[StoredWorkflow]:
-    workflows = Repository().list()
+    workflows = Repository().list_workflows()
     if keys is None:
         return workflows
     known = {w.key for w in workflows}

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from automation.airflow_db import metadata_session
+from automation.airflow_adapter import runs as airflow_runs
 from automation.config import DAG_ID_PREFIX, key_for_dag_id
 from automation.maintenance.settings import MaintenanceSettings
 from automation.store.repository import Repository
@@ -36,7 +36,7 @@ class CleanupReport(BaseModel):
 def retention_days(settings: MaintenanceSettings) -> dict[str, int]:
     """Retention of each stored workflow (definitions that do not validate keep the default)."""
     days = {}
-    for stored in Repository().list():
+    for stored in Repository().list_workflows():
         value = (stored.definition.get("settings") or {}).get("retention_days")
         days[stored.key] = int(value) if isinstance(value, int) else settings.default_retention_days
     return days
@@ -44,34 +44,19 @@ def retention_days(settings: MaintenanceSettings) -> dict[str, int]:
 
 def expired_runs(now: datetime, days: dict[str, int], settings: MaintenanceSettings) -> list[tuple[int, str, str, str]]:
     """(id, dag_id, run_id, key) of finished workflow runs past retention, beyond each DAG's newest N."""
-    from airflow.models.dagrun import DagRun
-    from sqlalchemy import func, select
-
-    newest_first = func.row_number().over(partition_by=DagRun.dag_id, order_by=DagRun.run_after.desc())
-    ranked = (
-        select(DagRun.id, DagRun.dag_id, DagRun.run_id, DagRun.run_after, DagRun.state, newest_first.label("rank"))
-        .where(DagRun.dag_id.startswith(DAG_ID_PREFIX, autoescape=True))
-        .subquery()
-    )
-    query = select(ranked.c.id, ranked.c.dag_id, ranked.c.run_id, ranked.c.run_after).where(
-        ranked.c.rank > settings.keep_last_runs, ranked.c.state.in_(FINISHED)
-    )
     expired = []
-    with metadata_session() as session:
-        for run_pk, dag_id, run_id, run_after in session.execute(query):
-            key = key_for_dag_id(dag_id) or dag_id
-            if run_after < now - timedelta(days=days.get(key, settings.default_retention_days)):
-                expired.append((run_pk, dag_id, run_id, key))
+    for run_pk, dag_id, run_id, run_after in airflow_runs.finished_runs_beyond(
+        DAG_ID_PREFIX, settings.keep_last_runs, FINISHED
+    ):
+        key = key_for_dag_id(dag_id) or dag_id
+        if run_after < now - timedelta(days=days.get(key, settings.default_retention_days)):
+            expired.append((run_pk, dag_id, run_id, key))
     return expired
 
 
 def _delete_airflow_runs(run_pks: list[int]) -> None:
     """Airflow's schema cascades a run's deletion to its task instances, XComs, HITL rows, history."""
-    from airflow.models.dagrun import DagRun
-    from sqlalchemy import delete
-
-    with metadata_session() as session:
-        session.execute(delete(DagRun).where(DagRun.id.in_(run_pks)))
+    airflow_runs.delete_runs(run_pks)
 
 
 def cleanup(now: datetime, settings: MaintenanceSettings | None = None) -> CleanupReport:

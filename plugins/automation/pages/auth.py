@@ -21,6 +21,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
+from automation.airflow_adapter import access as airflow_access
+from automation.airflow_adapter import config as airflow_config
 from automation.errors import NotFoundError, StoreError
 from automation.pages.render import airflow_base, render
 
@@ -31,25 +33,18 @@ CSRF_MAX_AGE_S = 12 * 3600
 
 
 def access(method: Literal["GET", "POST", "PUT", "DELETE"]):
-    """Airflow's DAG check, on the page's workflow when the path has a `{key}` (see api.access)."""
-    from automation.api.access import dag_access
-
-    return dag_access(method)
+    """Airflow's DAG check, on the page's workflow when the path has a `{key}` (airflow_adapter.access)."""
+    return airflow_access.dag_access(method)
 
 
 def user():
     """The signed-in user (Airflow's `get_user`: a bearer token, else the UI session cookie)."""
-    from automation.api.access import current_user
-
-    return current_user()
+    return airflow_access.current_user()
 
 
 def allowed(user: Any, method: Literal["GET", "POST", "PUT", "DELETE"]) -> bool:
     """What `access(method)` would decide, to show or hide an action on a page."""
-    from airflow.api_fastapi.app import get_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
-
-    return get_auth_manager().is_authorized_dag(method=method, details=DagDetails(), user=user)
+    return airflow_access.allowed(user, method)
 
 
 def login_url(request: Request) -> str:
@@ -90,10 +85,7 @@ class PageRoute(APIRoute):
 
 
 def _secret() -> bytes:
-    from airflow.configuration import conf
-
-    secret = conf.get("api", "secret_key", fallback="") or conf.get("api_auth", "jwt_secret", fallback="")
-    return ("automation-pages-csrf:" + secret).encode()
+    return ("automation-pages-csrf:" + airflow_config.api_secret()).encode()
 
 
 def _sign(user_id: str, issued: int) -> str:
@@ -125,7 +117,9 @@ def same_origin(request: Request) -> bool:
 
 def check_form_post(request: Request, user: Any, token: str) -> None:
     """A state-changing form post needs the UI's cookie session, a same-origin source and our token."""
-    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-
-    if not request.cookies.get(COOKIE_NAME_JWT_TOKEN) or not same_origin(request) or not csrf_valid(token, user):
+    if (
+        not request.cookies.get(airflow_access.session_cookie_name())
+        or not same_origin(request)
+        or not csrf_valid(token, user)
+    ):
         raise HTTPException(403, "This form is out of date or was sent from another site: reload it and try again.")

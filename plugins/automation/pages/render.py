@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from automation.airflow_adapter import config as airflow_config
 from automation.config import dag_id_for, include_dir
 from automation.pages import charts, formatting
 from automation.pages.readable import label
@@ -22,9 +23,7 @@ def pages_dir():
 
 def airflow_base() -> str:
     """The Airflow UI's path prefix ("" unless `[api] base_url` has a path)."""
-    from airflow.configuration import conf
-
-    return urlsplit(conf.get("api", "base_url", fallback="") or "").path.rstrip("/")
+    return urlsplit(airflow_config.get("api", "base_url")).path.rstrip("/")
 
 
 class Links:

@@ -1,4 +1,11 @@
-"""Secrets come only from Airflow connections (env vars `AIRFLOW_CONN_*`, secrets backends, the DB)."""
+"""Secrets come only from Airflow connections (env vars `AIRFLOW_CONN_*`, secrets backends, the DB).
+
+Relies on: the Task SDK's `BaseHook.get_connection` (public) first, then core's
+`airflow.models.connection.Connection.get_connection_from_secrets` and
+`airflow.exceptions.AirflowNotFoundException`. Outside Airflow's task processes (the `automation` CLI,
+the api-server's webhook route) the SDK's lookup has no execution API to ask and skips Airflow's
+metadata database, where `airflow connections add` stores connections; core's lookup is the only one
+that reads it there."""
 
 from __future__ import annotations
 
@@ -22,6 +29,20 @@ def lookup_connection(conn_id: str) -> Any:
             return Connection.get_connection_from_secrets(conn_id)
         except Exception:
             raise sdk_error from None
+
+
+def connection_password(conn_id: str) -> str | None:
+    """The password of connection `conn_id`; None when no such connection is defined. Any other
+    failure (Airflow's database down) propagates, so a caller can tell "not configured" from "cannot
+    tell now". Core's lookup: it runs in the api-server, where the SDK's has nothing to ask."""
+    from airflow.exceptions import AirflowNotFoundException
+    from airflow.models.connection import Connection
+
+    try:
+        password = Connection.get_connection_from_secrets(conn_id).password
+    except AirflowNotFoundException:
+        return None
+    return password if isinstance(password, str) else None
 
 
 def get_connection(conn_id: str) -> Any:

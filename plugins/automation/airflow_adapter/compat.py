@@ -2,12 +2,16 @@
 Airflow version and by a check that the bug is still there, applied only in the api-server (from the
 plugin's `fastapi_apps`, before Airflow builds its own routes), and removed once Airflow ships the fix.
 
-- apache/airflow#71360, fixed upstream by apache/airflow#71379 (after 3.3.2): `GET /api/v2/assets/events`
-  (the Airflow UI's home page) and `GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents` answer
-  500 while a run that an asset event created is still queued, because the response model
-  `DagRunAssetReference` requires `start_date` and a queued run has none. Every event burst hits it: the
-  runs beyond a workflow's `max_active_runs` wait queued. The fix is upstream's: `start_date` becomes
-  `datetime | None` in the core API's model (the execution API's copy is versioned by Cadwyn and built
+Relies on: `airflow.__version__` and, per fix, the internal it corrects (named with the fix).
+
+- apache/airflow#71360 (internal: the core API's pydantic models in
+  `airflow.api_fastapi.core_api.datamodels.assets`), fixed upstream by apache/airflow#71379 (after
+  3.3.2): `GET /api/v2/assets/events` (the Airflow UI's home page) and
+  `GET /api/v2/dags/{dag_id}/dagRuns/{run_id}/upstreamAssetEvents` answer 500 while a run that an
+  asset event created is still queued, because the response model `DagRunAssetReference` requires
+  `start_date` and a queued run has none. Every event burst hits it: the runs beyond a workflow's
+  `max_active_runs` wait queued. The fix is upstream's: `start_date` becomes `datetime | None` in the
+  core API's model (the execution API's copy is versioned by Cadwyn and built
   before plugins load; tasks of this product do not read other runs' asset events through it).
 """
 

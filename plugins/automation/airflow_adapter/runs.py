@@ -1,0 +1,120 @@
+"""Airflow's DAG runs, task instances and XComs: the ORM models the executions and statistics query,
+and the changes the product makes to runs (retention deletes, retry, cancel) through Airflow's code.
+
+Relies on:
+- `airflow.models.dagrun.DagRun`, `airflow.models.taskinstance.TaskInstance` (ORM models, read with
+  SQL: the REST API pages through runs one request at a time, so per-day counts and percentiles over
+  thousands of runs would cost thousands of requests) and the columns in `RUN_COLUMNS` / `TI_COLUMNS`.
+- `airflow.models.xcom.XComModel` (`deserialize_value`): step outputs of a run in one query.
+- `airflow.models.dagbag.DBDagBag.get_dag_for_run` and the serialized DAG's `clear(only_failed=True)`:
+  what "clear failed tasks" does (the REST `clearTaskInstances` needs a token and a running api-server;
+  the executions API runs in it, in-process).
+- `airflow.api_fastapi.core_api.services.public.dag_run.patch_dag_run_state`: the function behind
+  `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` (state=failed), so listeners are notified the same way.
+- a `DELETE` on `dag_run`, which Airflow's schema cascades to task instances, XComs, HITL rows and
+  history (what `airflow db clean` does for a table, but per run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from automation.airflow_adapter.db import metadata_session
+
+#: DagRun / TaskInstance columns the package reads (the adapter's tests check that each exists).
+RUN_COLUMNS = ("id", "dag_id", "run_id", "run_type", "state", "start_date", "end_date", "run_after",
+               "partition_key", "conf")  # fmt: skip
+TI_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number", "start_date", "end_date")
+
+
+def run_models() -> tuple[Any, Any]:
+    """The ORM models (DagRun, TaskInstance) of the installed Airflow, for SQL over their `*_COLUMNS`."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+
+    return DagRun, TaskInstance
+
+
+def task_instances(session: Any, dag_id: str, run_id: str) -> list[Any]:
+    """Rows (task_id, map_index, state, try_number, start_date, end_date) of the run's task instances."""
+    from sqlalchemy import select
+
+    _, TI = run_models()
+    query = select(TI.task_id, TI.map_index, TI.state, TI.try_number, TI.start_date, TI.end_date).where(
+        TI.dag_id == dag_id, TI.run_id == run_id
+    )
+    return list(session.execute(query).all())
+
+
+def return_values(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int], Any]:
+    """The run's `return_value` XComs, deserialized, by (task_id, map_index)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    rows = session.execute(
+        select(XComModel.task_id, XComModel.map_index, XComModel.value).where(
+            XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.key == "return_value"
+        )
+    ).all()
+    return {(r.task_id, r.map_index): XComModel.deserialize_value(r) for r in rows}
+
+
+def dag_run(session: Any, dag_id: str, run_id: str) -> Any | None:
+    """The run's ORM object (its `state`...), or None."""
+    from sqlalchemy import select
+
+    DagRun, _ = run_models()
+    return session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+
+
+def dag_for_run(session: Any, run: Any) -> Any | None:
+    """The serialized DAG (the version) the run executes, or None when Airflow has none stored."""
+    from airflow.models.dagbag import DBDagBag
+
+    return DBDagBag().get_dag_for_run(run, session=session)
+
+
+def clear_failed(session: Any, dag: Any, run_id: str) -> int:
+    """Clear the run's failed and upstream-failed task instances, so the scheduler runs them again;
+    how many were cleared."""
+    return int(dag.clear(run_id=run_id, only_failed=True, session=session) or 0)
+
+
+def mark_failed(session: Any, dag: Any, run: Any) -> None:
+    """Mark the run failed and stop its running tasks, as `PATCH dagRuns/{run_id}` state=failed does."""
+    from airflow.api_fastapi.core_api.datamodels.dag_run import DagRunMutableStates
+    from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
+
+    patch_dag_run_state(dag=dag, dag_run=run, state=DagRunMutableStates.FAILED, session=session)
+
+
+def finished_runs_beyond(
+    dag_id_prefix: str, keep_last: int, states: Iterable[str]
+) -> list[tuple[int, str, str, datetime]]:
+    """(id, dag_id, run_id, run_after) of runs in `states` of the DAGs whose id starts with
+    `dag_id_prefix`, except each DAG's newest `keep_last` runs (of any state)."""
+    from sqlalchemy import func, select
+
+    DagRun, _ = run_models()
+    newest_first = func.row_number().over(partition_by=DagRun.dag_id, order_by=DagRun.run_after.desc())
+    ranked = (
+        select(DagRun.id, DagRun.dag_id, DagRun.run_id, DagRun.run_after, DagRun.state, newest_first.label("rank"))
+        .where(DagRun.dag_id.startswith(dag_id_prefix, autoescape=True))
+        .subquery()
+    )
+    query = select(ranked.c.id, ranked.c.dag_id, ranked.c.run_id, ranked.c.run_after).where(
+        ranked.c.rank > keep_last, ranked.c.state.in_(list(states))
+    )
+    with metadata_session() as session:
+        return [(int(pk), dag_id, run_id, run_after) for pk, dag_id, run_id, run_after in session.execute(query)]
+
+
+def delete_runs(run_pks: list[int]) -> None:
+    """Delete these runs; Airflow's schema cascades to their task instances, XComs, HITL rows, history."""
+    from sqlalchemy import delete
+
+    DagRun, _ = run_models()
+    with metadata_session() as session:
+        session.execute(delete(DagRun).where(DagRun.id.in_(run_pks)))
