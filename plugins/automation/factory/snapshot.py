@@ -55,12 +55,20 @@ def read_json(name: str) -> Any:
         return None
 
 
-def save(workflows: list[StoredWorkflow]) -> None:
-    write_json_if_changed(
-        SNAPSHOT_FILE,
-        [{"key": w.key, "name": w.name, "status": w.status, "version": w.version, "definition": w.definition}
-         for w in workflows],
-    )  # fmt: skip
+def item_text(workflow: StoredWorkflow) -> str:
+    """One workflow as the snapshot stores it (also what `factory.validated` digests)."""
+    w = workflow
+    item = {"key": w.key, "name": w.name, "status": w.status, "version": w.version, "definition": w.definition}
+    return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def save(workflows: list[StoredWorkflow], texts: list[str] | None = None) -> None:
+    """Write the snapshot when it changed; `texts`: `item_text` of each workflow, when already made."""
+    texts = texts if texts is not None else [item_text(w) for w in workflows]
+    text = "[" + ",".join(texts) + "]"  # what json.dumps gives for the list, without serializing twice
+    path = _path(SNAPSHOT_FILE)
+    if not _read_if_same(path, text):
+        _atomic_write(path, text)
 
 
 def load(key: str | None = None) -> list[StoredWorkflow] | None:

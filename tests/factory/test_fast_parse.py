@@ -1,0 +1,129 @@
+"""The parse's fast path (factory/validated.py): a definition skips full validation only when its exact
+text passed before under the same code and registry; the DAGs are the same either way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import text
+
+from automation.cli.main import main
+from automation.factory import snapshot, validated
+from automation.factory.loader import _workflow
+from automation.records.registry import DEFAULT_REGISTRY
+from automation.store.db import engine
+from automation.store.repository import Repository, StoredWorkflow
+from automation.validation import validate_definition
+from tests.helpers import five_step_workflow, workflow
+
+pytestmark = pytest.mark.usefixtures("db")
+DEMO = Path(__file__).resolve().parents[2] / "plugins" / "automation" / "demo" / "workflows"
+
+
+def store(*definitions: dict) -> None:
+    repo = Repository()
+    for definition in definitions:
+        repo.create(validate_definition(definition))
+
+
+def passed() -> dict[str, str]:
+    data = snapshot.read_json(validated.VALIDATED_FILE)
+    return data["passed"] if isinstance(data, dict) else {}
+
+
+def serialized(dags: dict) -> str:
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    return json.dumps({k: DagSerialization.to_dict(d) for k, d in sorted(dags.items())}, sort_keys=True, default=str)
+
+
+def break_in_place(key: str) -> None:
+    """Edit a stored version behind the API's back: a column that does not exist (same version number)."""
+    with engine().begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE automation.workflow_versions SET definition = jsonb_set(definition, "
+                "'{steps,2,config,values}', '{\"colour\": \"red\"}') WHERE workflow_id = "
+                "(SELECT id FROM automation.workflows WHERE key = :key)"
+            ),
+            {"key": key},
+        )
+
+
+def test_the_fast_path_builds_the_same_dags_as_full_validation(parse_dags: Callable[[], dict]) -> None:
+    store(
+        five_step_workflow("event"),
+        workflow("nightly", trigger={"type": "schedule", "cron": "0 2 * * *", "timezone": "Europe/Paris"}),
+        workflow("manual"),
+    )
+    first = parse_dags()  # no verdicts yet: every definition validated in full
+    assert sorted(passed()) == ["event", "manual", "nightly"]
+    second = parse_dags()  # each text passed before: the workflow models only
+    assert sorted(second) == ["automation__event", "automation__manual", "automation__nightly"]
+    assert serialized(second) == serialized(first)
+
+
+def test_the_workflow_model_is_the_one_full_validation_gives() -> None:
+    definitions = [yaml.safe_load(p.read_text()) for p in sorted(DEMO.glob("*.yaml"))]
+    definitions += [five_step_workflow("event"), workflow("manual")]
+    assert len(definitions) >= 6
+    for index, definition in enumerate(definitions):
+        item = StoredWorkflow(key=definition["key"], name=definition["name"], status="ACTIVE", version=index + 1,
+                              definition=definition)  # fmt: skip
+        digest = validated.digest(snapshot.item_text(item))
+        full = validate_definition(item.with_status(), source=item.key)
+        assert _workflow(item, digest, {item.key: digest}) == full
+        assert _workflow(item, digest, {}) == full
+
+
+def test_a_definition_changed_in_place_is_validated_again_and_reported(
+    parse_dags: Callable[[], dict], capsys: pytest.CaptureFixture[str]
+) -> None:
+    store(*(five_step_workflow(f"wf-{i}") for i in range(4)))
+    assert len(parse_dags()) == 4
+    before = passed()
+    break_in_place("wf-2")  # same key and version number, different text
+    dags = parse_dags()
+    assert sorted(dags) == ["automation__wf-0", "automation__wf-1", "automation__wf-3"]
+    assert "wf-2" not in passed() and passed()["wf-1"] == before["wf-1"]
+    assert main(["list", "--errors"]) == 0
+    assert "wf-2 v1: steps[2].config.values: column(s) ['colour']" in capsys.readouterr().out
+    assert "automation__wf-2" not in parse_dags()  # still reported by the next parse, not trusted
+
+
+def test_a_new_version_rebuilds_its_dag(parse_dags: Callable[[], dict]) -> None:
+    store(five_step_workflow("wf-0"), five_step_workflow("wf-1"))
+    assert len(parse_dags()["automation__wf-1"].tasks) == 6
+    changed = five_step_workflow("wf-1")
+    changed["steps"] = changed["steps"][:2]
+    Repository().save(validate_definition(changed))
+    dags = parse_dags()
+    assert sorted(dags["automation__wf-1"].task_dict) == ["conditions", "step_0", "step_1"]
+    assert "Definition version 2" in dags["automation__wf-1"].doc_md
+    assert len(dags["automation__wf-0"].tasks) == 6
+
+
+def test_a_registry_change_validates_every_definition_again(
+    parse_dags: Callable[[], dict], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(five_step_workflow("notes"), workflow("manual"))
+    assert len(parse_dags()) == 2
+    registry = yaml.safe_load(DEFAULT_REGISTRY.read_text())
+    del registry["collections"]["activities"]  # the five steps write activities
+    changed = tmp_path / "collections.yaml"
+    changed.write_text(yaml.safe_dump(registry))
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__COLLECTIONS_FILE", str(changed))
+    assert sorted(parse_dags()) == ["automation__manual"]
+    assert sorted(passed()) == ["manual"]
+
+
+def test_an_unreadable_verdict_file_only_means_full_validation(parse_dags: Callable[[], dict]) -> None:
+    store(five_step_workflow("a"), five_step_workflow("b"))
+    parse_dags()
+    snapshot._path(validated.VALIDATED_FILE).write_text("{not json")
+    assert sorted(parse_dags()) == ["automation__a", "automation__b"]
+    assert sorted(passed()) == ["a", "b"]
