@@ -1,9 +1,9 @@
-# The two commands: `make run` (the product) and `make test` (the whole suite).
+# The two commands: `make run` (the product) and `make test` (the whole suite); `make test-unit` is the fast tier.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean-state docs
+.PHONY: run test test-unit lint bench clean-state docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

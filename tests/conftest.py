@@ -1,6 +1,13 @@
 """Test environment: a real embedded Postgres for the session, Airflow configured to use it.
 
-The environment is set at import time, before anything imports Airflow (it reads its config once).
+The environment (ports, URLs, Airflow home) is set at import time, before anything imports Airflow (it reads
+its config once); the Postgres server itself starts only when a test needs it (the `pg` fixture and every
+fixture built on it: `migrated`, `db`, `airflow_db`, `airflow`).
+
+Tiers: a test whose fixtures include none of those, that starts no Airflow (`airflow_e2e`) and no external
+service, and whose module does not use `PG` directly, is marked `unit` at collection (`make test-unit`
+runs `-m unit`). In a unit-only session the server is never started, so a unit test that reaches for the
+database anyway fails (connection refused) instead of passing: give it the `db` (or `pg`) fixture.
 """
 
 from __future__ import annotations
@@ -22,9 +29,8 @@ from automation.local.embedded_db import EmbeddedPostgres, free_port  # noqa: E4
 from automation.local.stack import airflow_env, bin_path  # noqa: E402
 
 TMP = Path(tempfile.mkdtemp(prefix="automation-tests-"))
-PG = EmbeddedPostgres(TMP / "pgdata", free_port()).start()
-for _db in ("airflow", "automation"):
-    PG.create_database(_db)
+#: not started yet: `start_pg()` (the `pg` fixture) starts it once, on first need
+PG = EmbeddedPostgres(TMP / "pgdata", free_port())
 API_PORT = free_port()
 ENV = airflow_env(
     TMP / "airflow",
@@ -42,7 +48,40 @@ ENV = airflow_env(
 os.environ.update(ENV)
 
 
+_pg_started = False
+
+
+def start_pg() -> EmbeddedPostgres:
+    """The session's Postgres with the `airflow` and `automation` databases, started on first call."""
+    global _pg_started
+    if not _pg_started:
+        PG.start()
+        for name in ("airflow", "automation"):
+            PG.create_database(name)
+        _pg_started = True
+    return PG
+
+
+#: fixtures that need the Postgres server or Airflow processes: a test using one (directly or through
+#: another fixture) is not a unit test
+SERVICE_FIXTURES = frozenset({"pg", "migrated", "db", "airflow_db", "airflow"})
+#: markers of tests that start processes or need the machine's services
+SERVICE_MARKERS = ("airflow_e2e", "external_services", "runs_last")
+
+
+def needs_services(item: pytest.Item) -> bool:
+    if SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        return True
+    if any(item.get_closest_marker(name) for name in SERVICE_MARKERS):
+        return True
+    module = getattr(item, "module", None)
+    return module is not None and getattr(module, "PG", None) is PG  # uses the server directly
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if not _pg_started:
+        shutil.rmtree(TMP, ignore_errors=True)
+        return
     if "airflow.settings" in sys.modules:  # close Airflow's pooled connections before the server goes
         sys.modules["airflow.settings"].dispose_orm()
     from automation.store.db import dispose_engines
@@ -54,11 +93,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def pg() -> EmbeddedPostgres:
-    return PG
+    return start_pg()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _server_unless_unit_only(request: pytest.FixtureRequest) -> None:
+    """A session that runs any test beyond the unit tier starts the server first, as before the tiers
+    (a test using `PG` directly needs it without naming a fixture); a unit-only session never does."""
+    if any(not item.get_closest_marker("unit") for item in request.session.items):
+        start_pg()
 
 
 @pytest.fixture(scope="session")
-def migrated() -> None:
+def migrated(pg: EmbeddedPostgres) -> None:
     from automation.demo import create_demo_crm
     from automation.store.migrate import upgrade
 
@@ -91,7 +138,7 @@ def db(migrated: None) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def airflow_db() -> None:
+def airflow_db(pg: EmbeddedPostgres) -> None:
     """Airflow's metadata database, migrated once per session (real `airflow db migrate`)."""
     subprocess.run([bin_path("airflow"), "db", "migrate"], check=True, capture_output=True, timeout=600)
 
@@ -102,9 +149,14 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that start the real Airflow processes run last: their scheduler must not compete with
-    the in-process `dag.test()` runs of the other tests for the same metadata database."""
+    """Mark the unit tier (see the module's docstring). Tests that start the real Airflow processes run
+    last: their scheduler must not compete with the in-process `dag.test()` runs of the other tests for
+    the same metadata database."""
+    for item in items:
+        if not needs_services(item):
+            item.add_marker(pytest.mark.unit)
     items.sort(
         key=lambda item: (
             item.get_closest_marker("airflow_e2e") is not None,
