@@ -41,6 +41,11 @@ $(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
 test: $(VENV)/.installed-test $(VENV)/wheelhouse/.complete $(CHROMIUM) $(DOCKER_COMPOSE)
 	$(BIN)/python -m pytest
 
+# The tests that need neither Postgres nor Airflow processes (marked `unit` by tests/conftest.py): the
+# session starts no database; under a minute.
+test-unit: $(VENV)/.installed-test $(DOCKER_COMPOSE)
+	$(BIN)/python -m pytest -m unit
+
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
