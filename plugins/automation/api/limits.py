@@ -69,8 +69,8 @@ class BodyLimits(HttpMiddleware):
         body = b"".join(chunks)
         content_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if body and content_type not in NOT_JSON and await _too_deep(body):
-            message = nesting_message()
-            response = JSONResponse({"detail": f"body: {message}", "errors": [{"path": "", "message": message}]}, 422)
+            reason = nesting_message()
+            response = JSONResponse({"detail": f"body: {reason}", "errors": [{"path": "", "message": reason}]}, 422)
             await response(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)

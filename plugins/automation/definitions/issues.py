@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from automation.definitions.base import PathError
 from automation.definitions.triggers import TRIGGER_TYPES
@@ -41,7 +42,7 @@ def _clean_loc(loc: tuple[Any, ...]) -> list[str | int]:
     return cleaned
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key; remove it or check its spelling"
     if error["type"] == "missing":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import closing
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -16,7 +17,7 @@ def create_demo_crm(engine: Engine | None = None) -> None:
     sql = (DEMO_DIR / "crm.sql").read_text(encoding="utf-8")
     raw = (engine or records_engine()).raw_connection()
     try:
-        with raw.cursor() as cursor:
+        with closing(raw.cursor()) as cursor:
             cursor.execute(sql)
         raw.commit()
     finally:

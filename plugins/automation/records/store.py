@@ -4,11 +4,24 @@ statement timeout, since Postgres regular expressions and LIKE scans are not lin
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, column, delete, func, insert, select, table, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    TableClause,
+    column,
+    delete,
+    func,
+    insert,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import OperationalError
 
@@ -23,13 +36,14 @@ from automation.store.db import engine as engine_for
 QUERY_CANCELED = "57014"
 
 
-def _table(spec: Collection, columns: list[str] | None = None):
+def _table(spec: Collection, columns: list[str] | None = None) -> TableClause:
     names = columns or list(spec.columns)
     return table(spec.table_name, *(column(n) for n in names), schema=spec.schema_name)
 
 
-def _plain(row: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(row)
+def _plain(row: RowMapping) -> dict[str, Any]:
+    """A result row as a plain dict keyed by column name (a RowMapping iterates its names)."""
+    return {name: row[name] for name in row}
 
 
 class RecordStore:
