@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 import pytest
 from sqlalchemy import text
 
-from automation.actions import Action, ActionConfig, ActionContext, register
+from automation.actions import Action, ActionConfig, ActionContext, Delivered, register
 from automation.factory.build import build_dag
 from automation.store.db import engine
 from automation.store.repository import Repository
@@ -79,11 +79,11 @@ class EditWorkflowMidRun(Action):
     name: ClassVar[str] = "test_edit_workflow"
     config_model = EditWorkflowConfig
 
-    def run(self, config: EditWorkflowConfig, ctx: ActionContext) -> dict[str, int]:
+    def execute(self, config: EditWorkflowConfig, ctx: ActionContext) -> Delivered:
         repo = Repository()
         current = repo.get(config.key).with_status()
         current["steps"][1]["config"]["values"]["name"] = config.new_name
-        return {"version": repo.update(validate_definition(current)).version}
+        return Delivered({"version": repo.update(validate_definition(current)).version})
 
 
 def test_an_edit_mid_run_does_not_change_the_running_run() -> None:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from automation.actions._records import CollectionConfig, RecordId
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 
 
@@ -24,13 +22,17 @@ class AddNoteConfig(CollectionConfig):
 
 
 @register
-class AddNote(Action):
+class AddNote(Action[AddNoteConfig]):
     name = "add_note"
     config_model = AddNoteConfig
     summary = "Add a note/activity to a record"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: AddNoteConfig, ctx: ActionContext) -> dict[str, Any]:
+    def describe(self, config: AddNoteConfig) -> str:
+        return f"note on {config.entity}: {config.body}"
+
+    def execute(self, config: AddNoteConfig, ctx: ActionContext) -> Delivered:
         values = {"kind": config.kind, "body": config.body, "entity": config.entity, "entity_id": config.entity_id}
         if config.user_id is not None:
             values["user_id"] = config.user_id
-        return ctx.records.insert(config.collection, values)
+        return Delivered(ctx.records.insert(config.collection, values))

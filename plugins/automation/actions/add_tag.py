@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from automation.actions._records import CollectionConfig, RecordId, check_collection
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 
 
@@ -22,12 +20,16 @@ class AddTagConfig(CollectionConfig):
 
 
 @register
-class AddTag(Action):
+class AddTag(Action[AddTagConfig]):
     name = "add_tag"
     config_model = AddTagConfig
     summary = "Tag a record"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: AddTagConfig, ctx: ActionContext) -> dict[str, Any]:
+    def describe(self, config: AddTagConfig) -> str:
+        return f"tag the {config.collection} record: {', '.join(map(str, config.tags or []))}"
+
+    def execute(self, config: AddTagConfig, ctx: ActionContext) -> Delivered:
         rows = [{"name": tag, "entity": config.collection, "entity_id": config.id} for tag in config.tags]
         added = ctx.records.insert_ignore(config.tags_collection, rows)
-        return {"tags": list(config.tags), "added": added}
+        return Delivered({"tags": list(config.tags), "added": added})

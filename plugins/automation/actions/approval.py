@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from automation.actions.base import Action, ActionConfig, ActionContext
+from automation.actions.base import Action, ActionConfig, ActionContext, ApprovalAsked, Capabilities, TaskKit
 from automation.actions.registry import register
 from automation.definitions.base import Duration
 
@@ -21,16 +21,27 @@ class ApprovalConfig(ActionConfig):
 
 
 @register
-class Approval(Action):
+class Approval(Action[ApprovalConfig]):
     name = "approval"
     config_model = ApprovalConfig
-    operator = "automation.runtime.hitl.ApprovalStepOperator"
-    idempotent = False
-    external = True  # a dry run describes it (a person is not asked)
     summary = "Ask a person to approve or reject"
+    # a dry run describes it (a person is not asked); one task per step, never per item
+    capabilities = Capabilities(external=True, idempotent=False, per_item=False)
+
+    def build_tasks(self, kit: TaskKit) -> tuple[Any, Any]:
+        task = kit.approval()
+        return task, task
 
     def describe(self, config: ApprovalConfig) -> str:
-        return f"would ask for approval: {config.subject!r}"
+        return f"ask for approval: {config.subject!r}"
 
-    def run(self, config: ApprovalConfig, ctx: ActionContext) -> Any:  # pragma: no cover - the operator runs it
-        raise NotImplementedError("approval runs as Airflow's human-in-the-loop task, not as a plain action")
+    def execute(self, config: ApprovalConfig, ctx: ActionContext) -> ApprovalAsked:
+        timeout = config.timeout if isinstance(config.timeout, int) else None
+        return ApprovalAsked(
+            subject=config.subject,
+            body=config.body,
+            timeout=timeout,
+            on_timeout=config.on_timeout,
+            assigned_users=tuple(config.assigned_users),
+            fail_on_reject=config.fail_on_reject,
+        )

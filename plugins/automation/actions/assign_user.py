@@ -5,12 +5,10 @@ holds the assigned record (`user`), so later steps can write `{{ steps.assign.ou
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field, model_validator
 
 from automation.actions._records import CollectionConfig, RecordId
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 from automation.definitions.base import PathError
 
@@ -33,12 +31,18 @@ class AssignUserConfig(CollectionConfig):
 
 
 @register
-class AssignUser(Action):
+class AssignUser(Action[AssignUserConfig]):
     name = "assign_user"
     config_model = AssignUserConfig
     summary = "Assign a record to a user (fixed or round robin)"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: AssignUserConfig, ctx: ActionContext) -> dict[str, Any]:
+    def describe(self, config: AssignUserConfig) -> str:
+        if config.round_robin:
+            return f"assign the {config.collection} record in turn to users {list(config.round_robin)}"
+        return f"assign the {config.collection} record to user {config.user_id}"
+
+    def execute(self, config: AssignUserConfig, ctx: ActionContext) -> Delivered:
         user_id = config.user_id
         if config.round_robin is not None:
             rotation = config.rotation or f"{ctx.run.workflow_key}:{ctx.run.task_id}"
@@ -48,4 +52,4 @@ class AssignUser(Action):
         relations = records.registry.collection(config.collection).relations.values()
         related = next((r.collection for r in relations if r.column == config.field), None)
         user = records.get(related, user_id) if related and user_id is not None else None
-        return {"user_id": user_id, "record": record, "user": user}
+        return Delivered({"user_id": user_id, "record": record, "user": user})

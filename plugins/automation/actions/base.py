@@ -1,4 +1,14 @@
-"""What every action is: a pydantic config model and a handler that runs it."""
+"""The step contract: what every action is, in one place.
+
+An action is `Action[ConfigT]`: its config model (`config_model`), what it touches (`capabilities`),
+how it becomes Airflow tasks (`build_tasks`), how it runs (`execute`, returning one `Outcome`) and how
+it is told to a person (`describe`, the one summary used by the catalogue, `doc_md`, the pages and the
+dry run). Nothing outside this contract interprets an action: the factory calls `build_tasks`, the
+executor calls `execute` and hands its `Outcome` to the operator, readers call `describe_step`.
+
+Invariant: this module imports no Airflow and no runtime module (actions sit below the runtime); the
+tasks an action builds come from the `TaskKit` the factory passes in.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +16,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import ConfigDict, ValidationInfo, ValidatorFunctionWrapHandler, field_validator
 
 from automation.definitions.base import StrictModel
 
 if TYPE_CHECKING:
+    from automation.definitions import Step
     from automation.records.store import RecordStore
     from automation.store.repository import EffectStore
 
 #: Validation context that accepts a template string for any field (definitions are validated
 #: before their templates can be rendered; the rendered config is validated again at run time).
 ALLOW_TEMPLATES = {"allow_templates": True}
+#: The longest summary `describe_step` returns (longer ones end with an ellipsis).
+MAX_SUMMARY = 140
+
+log = logging.getLogger(__name__)
 
 
 def is_template(value: Any) -> bool:
@@ -39,6 +54,9 @@ class ActionConfig(StrictModel):
         return handler(value)
 
 
+ConfigT = TypeVar("ConfigT", bound=ActionConfig)
+
+
 @dataclass
 class RunInfo:
     """Where a step runs: the Airflow identifiers its effects are keyed by."""
@@ -54,7 +72,7 @@ class RunInfo:
 
 @dataclass
 class ActionContext:
-    """What a handler gets besides its config. `records` and `effects` open their transaction
+    """What `execute` gets besides its config. `records` and `effects` open their transaction
     on first use; with one database for both, they share it (a record change and its effect
     record commit together)."""
 
@@ -74,18 +92,27 @@ class ActionContext:
         return self.effects_factory()
 
 
+# -- what `execute` returns: one of these ----------------------------------------------------------
+
+
 @dataclass(frozen=True)
-class Defer:
-    """Returned by an action that waits: the step operator defers until `until` (no worker slot
-    held) and then outputs `output`."""
+class Delivered:
+    """The step did its work; `output` is what later steps see as `steps.<id>.output`."""
+
+    output: Any = None
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """The step waits until `until` (deferred: no worker slot held), then outputs `output`."""
 
     until: datetime
     output: Any = None
 
 
 @dataclass(frozen=True)
-class TriggerRun:
-    """Returned by an action that starts another workflow's DAG run (optionally waiting for it)."""
+class ChildRunStarted:
+    """The step starts another workflow's DAG run (`wait`: until it finishes; its failure fails the step)."""
 
     dag_id: str
     run_id: str
@@ -94,27 +121,147 @@ class TriggerRun:
     poll_interval: int = 10
 
 
-class Action:
-    """Subclass, set `name` and `config_model`, implement `run`, decorate with `@register`."""
+@dataclass(frozen=True)
+class ApprovalAsked:
+    """The step asks a person (Airflow's human-in-the-loop); the answer becomes the output."""
+
+    subject: str
+    body: str | None = None
+    timeout: int | None = None
+    on_timeout: str | None = None
+    assigned_users: tuple[str, ...] = ()
+    fail_on_reject: bool = False
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The step decided not to act; later steps are skipped as for a false `when`."""
+
+    reason: str
+
+
+Outcome = Delivered | Deferred | ChildRunStarted | ApprovalAsked | Skipped
+
+
+# -- what an action touches and how it becomes tasks -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    #: Reaches outside the machine (email, HTTP, a person): described, not performed, in a dry run
+    #: (unless the dry run is given a mock output for the step).
+    external: bool = False
+    #: Records its output as an effect: a retry or clear returns it instead of acting again.
+    idempotent: bool = True
+    #: Reads or writes records of the registry (its config names registered collections).
+    needs_registry: bool = False
+    #: Config keys left unrendered at the step level (rendered later, per item, by the action).
+    unrendered: frozenset[str] = frozenset()
+    #: May be the inner action of for_each (one Airflow task instance per item).
+    per_item: bool = True
+
+
+class TaskKit(Protocol):
+    """The Airflow tasks the factory can make for one step (`automation.factory.build`)."""
+
+    def step(self) -> Any:
+        """The step's task: runs `execute` and acts on its `Outcome` (defers, starts a child run...)."""
+
+    def each(self, items: Any) -> Any:
+        """A mapped task after `items` (a task whose output is a list): one instance per item."""
+
+    def approval(self) -> Any:
+        """Airflow's human-in-the-loop task, fed by `execute`'s `ApprovalAsked`."""
+
+
+class Action(Generic[ConfigT]):
+    """Subclass, set `name`, `config_model` and `summary`, implement `execute` and `describe`,
+    decorate with `@register` (or publish it in the `airflow_automations.actions` entry-point group)."""
 
     name: ClassVar[str]
-    config_model: ClassVar[type[ActionConfig]]
-    #: Reaches outside the machine (email, HTTP): described, not run, in a dry run.
-    external: ClassVar[bool] = False
-    #: Records its output as an effect: a retry or clear returns it instead of acting again.
-    idempotent: ClassVar[bool] = True
-    #: One-line description for the catalogue and the dry run.
+    config_model: type[ConfigT]
+    #: One line for the reference page: what the action does in general.
     summary: ClassVar[str] = ""
-    #: Config keys left unrendered at the step level (rendered later, per item, by the action).
-    unrendered: ClassVar[frozenset[str]] = frozenset()
-    #: Import path of a dedicated operator class (e.g. human approval); default: the step operator.
-    operator: ClassVar[str | None] = None
-    #: Runs as a list task plus a mapped task (one Airflow task instance per item).
-    expands: ClassVar[bool] = False
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
-    def run(self, config: Any, ctx: ActionContext) -> Any:
-        raise NotImplementedError
+    @property
+    def unrendered(self) -> frozenset[str]:
+        return self.capabilities.unrendered
 
-    def describe(self, config: Any) -> str:
-        """What a dry run prints for an external action it does not run."""
-        return f"would run {self.name}"
+    @property
+    def external(self) -> bool:
+        return self.capabilities.external
+
+    @property
+    def idempotent(self) -> bool:
+        return self.capabilities.idempotent
+
+    def build_tasks(self, kit: TaskKit) -> tuple[Any, Any]:
+        """The first and last Airflow task of the step (default: one task running `execute`)."""
+        task = kit.step()
+        return task, task
+
+    def execute(self, config: ConfigT, ctx: ActionContext) -> Outcome:
+        """Do the step's work with its rendered, validated config."""
+        return Skipped(f"the action {self.name!r} does nothing (it defines no execute)")
+
+    def describe(self, config: ConfigT) -> str:
+        """What this step does, for a person (starts with a verb: a dry run prefixes "would ")."""
+        return self.summary[:1].lower() + self.summary[1:] if self.summary else self.name
+
+    def refusal(self, config: ConfigT, ctx: ActionContext) -> str | None:
+        """Why the real step would be refused here (a host off the allow-list, a missing target), or None;
+        a dry run asks it before `describe`-ing or running the step."""
+        return None
+
+    def per_item_step(self, step: Step) -> Step | None:
+        """The step each item runs, for an action whose output is a list of items (for_each); else None."""
+        return None
+
+
+def _loose_config(action: Action[Any], config: dict[str, Any]) -> Any:
+    """The config as a model for `describe`: validated (templates allowed) when it is valid, else its
+    raw values on the model (a catalogue template's placeholder, a config with errors)."""
+    try:
+        return action.config_model.model_validate(config, context=ALLOW_TEMPLATES)
+    except Exception:
+        known = {k: v for k, v in config.items() if k in action.config_model.model_fields}
+        return action.config_model.model_construct(**known)
+
+
+def describe_config(action: Action[Any], config: dict[str, Any]) -> str:
+    """`action.describe` of a config that may hold unrendered text; never raises."""
+    try:
+        return str(action.describe(_loose_config(action, config)))
+    except Exception:
+        log.debug("describe of %s failed; using its summary", action.name, exc_info=True)
+        return Action.describe(action, None)
+
+
+def describe_step(step: dict[str, Any]) -> str:
+    """One line saying what a step (a definition's step as a dict) does: its `name` when it has one,
+    else its action's `describe`; never raises, even for unknown actions or unrendered configs."""
+    from automation.actions.registry import get_action
+
+    try:
+        name = step.get("name")
+        if name:
+            text = str(name)
+        else:
+            kind = str(step.get("type") or "?")
+            config = step.get("config")
+            action = get_action(kind)
+            text = kind if action is None else describe_config(action, config if isinstance(config, dict) else {})
+    except Exception:
+        text = str(step.get("type") if isinstance(step, dict) else "?")
+    return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+
+
+def duration_text(seconds: int | str | None) -> str:
+    """`259200` -> "3d", `90` -> "90s"; text (a template) as written."""
+    if not isinstance(seconds, int):
+        return str(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from automation.actions._records import CollectionValues
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 
 
@@ -14,10 +12,14 @@ class CreateRecordConfig(CollectionValues):
 
 
 @register
-class CreateRecord(Action):
+class CreateRecord(Action[CreateRecordConfig]):
     name = "create_record"
     config_model = CreateRecordConfig
     summary = "Create a record in a collection"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: CreateRecordConfig, ctx: ActionContext) -> dict[str, Any]:
-        return ctx.records.insert(config.collection, dict(config.values))
+    def describe(self, config: CreateRecordConfig) -> str:
+        return f"create a {config.collection} record"
+
+    def execute(self, config: CreateRecordConfig, ctx: ActionContext) -> Delivered:
+        return Delivered(ctx.records.insert(config.collection, dict(config.values)))

@@ -8,7 +8,7 @@ import pendulum
 from pydantic import Field
 
 from automation.actions._records import CollectionConfig, RecordId
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 from automation.errors import PermanentActionError
 from automation.templating.sandbox import relative_datetime
@@ -40,12 +40,16 @@ def due_date(due: str | None, relative_to: str | None) -> str | None:
 
 
 @register
-class CreateTask(Action):
+class CreateTask(Action[CreateTaskConfig]):
     name = "create_task"
     config_model = CreateTaskConfig
     summary = "Create a task with an assignee and a due date"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: CreateTaskConfig, ctx: ActionContext) -> dict[str, Any]:
+    def describe(self, config: CreateTaskConfig) -> str:
+        return f"task {config.title!r}" + (f", due {config.due}" if config.due else "")
+
+    def execute(self, config: CreateTaskConfig, ctx: ActionContext) -> Delivered:
         values = {"title": config.title, **config.values}
         if config.description is not None:
             values["description"] = config.description
@@ -53,4 +57,4 @@ class CreateTask(Action):
             values["assignee_id"] = config.assignee_id
         if due := due_date(config.due, config.due_relative_to):
             values["due_date"] = due
-        return ctx.records.insert(config.collection, values)
+        return Delivered(ctx.records.insert(config.collection, values))

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from automation.actions._records import CollectionConfig, MaxRows
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 from automation.definitions.conditions import Condition
 
@@ -18,11 +16,15 @@ class DeleteManyConfig(CollectionConfig):
 
 
 @register
-class DeleteMany(Action):
+class DeleteMany(Action[DeleteManyConfig]):
     name = "delete_many"
     config_model = DeleteManyConfig
     summary = "Delete every record matching a filter (capped)"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: DeleteManyConfig, ctx: ActionContext) -> dict[str, Any]:
+    def describe(self, config: DeleteManyConfig) -> str:
+        return f"delete matching {config.collection}"
+
+    def execute(self, config: DeleteManyConfig, ctx: ActionContext) -> Delivered:
         ids = ctx.records.delete_where(config.collection, config.filter, config.max_rows)
-        return {"deleted": len(ids), "ids": ids}
+        return Delivered({"deleted": len(ids), "ids": ids})

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from automation.actions._records import CollectionConfig, RecordId
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 
 
@@ -14,10 +12,14 @@ class DeleteRecordConfig(CollectionConfig):
 
 
 @register
-class DeleteRecord(Action):
+class DeleteRecord(Action[DeleteRecordConfig]):
     name = "delete_record"
     config_model = DeleteRecordConfig
     summary = "Delete one record"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: DeleteRecordConfig, ctx: ActionContext) -> dict[str, Any]:
-        return ctx.records.delete(config.collection, config.id)
+    def describe(self, config: DeleteRecordConfig) -> str:
+        return f"delete {config.collection} {config.id}"
+
+    def execute(self, config: DeleteRecordConfig, ctx: ActionContext) -> Delivered:
+        return Delivered(ctx.records.delete(config.collection, config.id))

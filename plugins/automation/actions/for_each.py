@@ -6,8 +6,18 @@ from typing import Any
 
 from pydantic import Field, ValidationError, model_validator
 
-from automation.actions.base import ALLOW_TEMPLATES, Action, ActionConfig, ActionContext
+from automation.actions.base import (
+    ALLOW_TEMPLATES,
+    Action,
+    ActionConfig,
+    ActionContext,
+    Capabilities,
+    Delivered,
+    TaskKit,
+    describe_config,
+)
 from automation.actions.registry import get_action, register
+from automation.definitions import Step
 from automation.definitions.base import PathError, StrictModel
 from automation.definitions.conditions import Condition
 from automation.errors import PermanentActionError
@@ -34,7 +44,7 @@ class ForEachConfig(ActionConfig):
         if (self.items is None) == (self.query is None):
             raise PathError("items", "give exactly one of items or query")
         inner = get_action(self.action.type)
-        if inner is None or inner.expands or inner.operator:
+        if inner is None or not inner.capabilities.per_item:
             raise PathError("action.type", f"{self.action.type!r} cannot run per item")
         try:
             inner.config_model.model_validate(self.action.config, context=ALLOW_TEMPLATES)
@@ -46,19 +56,34 @@ class ForEachConfig(ActionConfig):
 
 
 @register
-class ForEach(Action):
+class ForEach(Action[ForEachConfig]):
     name = "for_each"
     config_model = ForEachConfig
-    unrendered = frozenset({"action"})
-    expands = True
-    idempotent = False
     summary = "Run an action for each item of a list or query"
+    capabilities = Capabilities(idempotent=False, unrendered=frozenset({"action"}), per_item=False)
 
-    def run(self, config: ForEachConfig, ctx: ActionContext) -> list[Any]:
+    def build_tasks(self, kit: TaskKit) -> tuple[Any, Any]:
+        """A task listing the items, then a mapped task running the inner action once per item."""
+        items = kit.step()
+        return items, kit.each(items)
+
+    def describe(self, config: ForEachConfig) -> str:
+        query = config.query
+        source = f"{query.collection} matching a filter" if isinstance(query, ItemsQuery) else config.items
+        inner = config.action if isinstance(config.action, InnerAction) else InnerAction.model_validate(config.action)
+        action = get_action(inner.type)
+        what = describe_config(action, inner.config) if action is not None else inner.type
+        return f"for each item of {source}: {what}"
+
+    def per_item_step(self, step: Step) -> Step:
+        inner = InnerAction.model_validate(step.config["action"])
+        return Step(id=step.id, type=inner.type, config=inner.config, repeat_on_clear=step.repeat_on_clear)
+
+    def execute(self, config: ForEachConfig, ctx: ActionContext) -> Delivered:
         if config.query is not None:
             items = ctx.records.select_where(config.query.collection, config.query.filter, config.max_items + 1)
         else:
             items = list(config.items or [])
         if len(items) > config.max_items:
             raise PermanentActionError(f"{len(items)} items or more; the cap is max_items={config.max_items}")
-        return items
+        return Delivered(items)

@@ -18,11 +18,11 @@ from urllib.parse import parse_qsl, urljoin, urlsplit
 import httpx
 from pydantic import Field, ValidationInfo, model_validator
 
-from automation.actions.base import Action, ActionConfig, ActionContext, is_template
+from automation.actions.base import Action, ActionConfig, ActionContext, Capabilities, Delivered, is_template
 from automation.actions.registry import register
-from automation.connections import get_connection
+from automation.airflow_adapter.connections import get_connection
 from automation.definitions.base import PathError
-from automation.errors import ActionError, PermanentActionError
+from automation.errors import ActionError, AutomationError, PermanentActionError
 from automation.net.credentials import is_secret_header, literal_secret_names, template_secret_names
 from automation.net.egress import AllowList, Origin
 from automation.net.http_connection import HttpConnection, http_connection
@@ -175,15 +175,23 @@ def _target_url(config: HttpRequestConfig, conn: HttpConnection | None) -> str:
 
 
 @register
-class HttpRequest(Action):
+class HttpRequest(Action[HttpRequestConfig]):
     name = "http_request"
     config_model = HttpRequestConfig
-    external = True
     summary = "Call an HTTP endpoint (webhook out)"
+    capabilities = Capabilities(external=True)
 
     def describe(self, config: HttpRequestConfig) -> str:
         where = f" on connection {config.conn_id!r}" if config.conn_id else ""
-        return f"would {config.method} {config.url or '/'}{where}"
+        return f"{config.method} {config.url or '/'}{where}"
+
+    def refusal(self, config: HttpRequestConfig, ctx: ActionContext) -> str | None:
+        """Why the egress allow-list (or the connection) refuses the request, as the real step would."""
+        try:
+            AllowList.from_env().check(_target_url(config, http_connection(config.conn_id) if config.conn_id else None))
+        except AutomationError as exc:
+            return str(exc)
+        return None
 
     def _send_following_redirects(
         self, client: httpx.Client, pins: Pins, start: str, method: str, body: bytes,
@@ -213,7 +221,7 @@ class HttpRequest(Action):
                 headers.pop("Content-Type", None)
         raise PermanentActionError(f"more than {MAX_REDIRECTS} redirects from {start}")
 
-    def run(self, config: HttpRequestConfig, ctx: ActionContext) -> dict[str, Any]:
+    def execute(self, config: HttpRequestConfig, ctx: ActionContext) -> Delivered:
         conn = http_connection(config.conn_id) if config.conn_id else None
         url = _target_url(config, conn)
         body = b"" if config.json_body is None else json.dumps(config.json_body).encode()
@@ -252,9 +260,10 @@ class HttpRequest(Action):
                     expected = config.expected_status
                     ok = response.status_code in expected if expected else response.is_success
                     if ok:
-                        return {"status": response.status_code, "url": str(response.url), "attempts": attempt,
-                                "headers": {"content-type": response.headers.get("content-type")},
-                                **reply.body()}  # fmt: skip
+                        return Delivered({"status": response.status_code, "url": str(response.url),
+                                          "attempts": attempt,
+                                          "headers": {"content-type": response.headers.get("content-type")},
+                                          **reply.body()})  # fmt: skip
                     message = f"{config.method} {url} returned {response.status_code}: {reply.text[:300]}"
                     if response.status_code != 429 and response.status_code < 500:
                         raise PermanentActionError(message)

@@ -1,36 +1,81 @@
-"""Actions registered by name; every module of this package is discovered and imported once."""
+"""Actions registered by name: every module of this package, then the actions other packages publish in
+the entry-point group `airflow_automations.actions`, each loaded once per process.
+
+Invariant: a broken plugin (its import fails, it is not an `Action` subclass, its name is taken) is
+logged with the entry point's name and left out; it never stops the built-ins or other plugins loading.
+"""
 
 from __future__ import annotations
 
 import importlib
+import logging
 import pkgutil
 from functools import cache
+from importlib.metadata import entry_points
+from typing import Any
 
 from automation.actions.base import Action
 from automation.errors import AutomationError
 
-_ACTIONS: dict[str, Action] = {}
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "airflow_automations.actions"
+_ACTIONS: dict[str, Action[Any]] = {}
 _INFRASTRUCTURE = frozenset({"base", "registry"})
+#: entry point name -> why it was not loaded (shown by `automation schema`'s log and the tests)
+PLUGIN_ERRORS: dict[str, str] = {}
 
 
-def register(cls: type[Action]) -> type[Action]:
+def register(cls: type[Action[Any]]) -> type[Action[Any]]:
     if cls.name in _ACTIONS and type(_ACTIONS[cls.name]) is not cls:
         raise AutomationError(f"action {cls.name!r} is registered twice")
     _ACTIONS[cls.name] = cls()
     return cls
 
 
+def _load_plugin(point: Any) -> None:
+    try:
+        loaded = point.load()
+        if not (isinstance(loaded, type) and issubclass(loaded, Action)):
+            raise AutomationError(f"{point.value} is not an Action subclass")
+        if not isinstance(getattr(loaded, "name", None), str) or not hasattr(loaded, "config_model"):
+            raise AutomationError(f"{point.value} sets no `name` or no `config_model`")
+        if loaded.name != point.name:
+            raise AutomationError(f"{point.value} is named {loaded.name!r}, not {point.name!r} as its entry point says")
+        if point.name in _ACTIONS and type(_ACTIONS[point.name]) is not loaded:
+            raise AutomationError(f"the action name {point.name!r} is taken by {type(_ACTIONS[point.name]).__module__}")
+        register(loaded)
+    except Exception as exc:
+        PLUGIN_ERRORS[point.name] = f"{type(exc).__name__}: {exc}"
+        log.error(
+            "Action plugin %r (%s, entry point group %s) was not loaded: %s; workflows using it fail validation",
+            point.name, point.value, ENTRY_POINT_GROUP, PLUGIN_ERRORS[point.name],
+        )  # fmt: skip
+
+
 @cache
-def _discover() -> None:
+def _discover_builtins() -> None:
     package = importlib.import_module("automation.actions")
     for module in pkgutil.iter_modules(package.__path__):
         if module.name not in _INFRASTRUCTURE and not module.name.startswith("_"):
             importlib.import_module(f"automation.actions.{module.name}")
 
 
-def get_action(name: str) -> Action | None:
-    _discover()
-    return _ACTIONS.get(name)
+@cache
+def _discover() -> None:
+    """Built-ins, then plugins (reading the installed packages' metadata only when a name is not built in)."""
+    _discover_builtins()
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        _load_plugin(point)
+
+
+def get_action(name: str) -> Action[Any] | None:
+    _discover_builtins()
+    action = _ACTIONS.get(name)
+    if action is None:
+        _discover()
+        action = _ACTIONS.get(name)
+    return action
 
 
 def action_names() -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from automation.actions.base import Action, ActionConfig, ActionContext, is_template
+from automation.actions.base import Action, ActionConfig, ActionContext, Capabilities, Delivered, is_template
 from automation.actions.registry import register
 from automation.config import include_dir
 from automation.definitions.base import PathError
@@ -140,22 +140,24 @@ def build_message(config: SendEmailConfig, ctx: ActionContext) -> EmailMessage:
 
 
 @register
-class SendEmail(Action):
+class SendEmail(Action[SendEmailConfig]):
     name = "send_email"
     config_model = SendEmailConfig
-    external = True
     summary = "Send an email (SMTP connection)"
+    capabilities = Capabilities(external=True)
 
     def describe(self, config: SendEmailConfig) -> str:
-        return f"would email {', '.join(_addresses(config.to))}: {config.subject!r}"
+        return f"email {', '.join(_addresses(config.to))}: {config.subject}"
 
-    def run(self, config: SendEmailConfig, ctx: ActionContext) -> dict[str, Any]:
+    def execute(self, config: SendEmailConfig, ctx: ActionContext) -> Delivered:
         message = build_message(config, ctx)
         send(message, _envelope(config.to) + _envelope(config.cc) + _envelope(config.bcc), config.conn_id)
-        return {
-            "message_id": message["Message-ID"],
-            "to": _addresses(config.to),
-            "cc": _addresses(config.cc),
-            "bcc": _addresses(config.bcc),
-            "subject": config.subject,
-        }
+        return Delivered(
+            {
+                "message_id": message["Message-ID"],
+                "to": _addresses(config.to),
+                "cc": _addresses(config.cc),
+                "bcc": _addresses(config.bcc),
+                "subject": config.subject,
+            }
+        )

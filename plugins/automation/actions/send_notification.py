@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from automation.actions.base import Action, ActionConfig, ActionContext
+from automation.actions.base import Action, ActionConfig, ActionContext, Delivered
 from automation.actions.registry import register
 
 CHANNEL = "automation_notifications"
@@ -22,12 +22,15 @@ class SendNotificationConfig(ActionConfig):
 
 
 @register
-class SendNotification(Action):
+class SendNotification(Action[SendNotificationConfig]):
     name = "send_notification"
     config_model = SendNotificationConfig
     summary = "Notify a user in the app (stored + Postgres NOTIFY)"
 
-    def run(self, config: SendNotificationConfig, ctx: ActionContext) -> dict[str, Any]:
+    def describe(self, config: SendNotificationConfig) -> str:
+        return f"notify {config.recipient or 'everyone'}: {config.title}"
+
+    def execute(self, config: SendNotificationConfig, ctx: ActionContext) -> Delivered:
         notification_id = ctx.effects.notify(
             config.channel,
             recipient=config.recipient,
@@ -39,4 +42,4 @@ class SendNotification(Action):
             dag_id=ctx.run.dag_id,
             run_id=ctx.run.run_id,
         )
-        return {"id": notification_id, "level": config.level, "recipient": config.recipient}
+        return Delivered({"id": notification_id, "level": config.level, "recipient": config.recipient})

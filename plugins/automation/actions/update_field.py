@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from automation.actions._records import CollectionConfig, RecordId
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 
 
@@ -19,10 +19,14 @@ class UpdateFieldConfig(CollectionConfig):
 
 
 @register
-class UpdateField(Action):
+class UpdateField(Action[UpdateFieldConfig]):
     name = "update_field"
     config_model = UpdateFieldConfig
     summary = "Set one field of a record"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: UpdateFieldConfig, ctx: ActionContext) -> dict[str, Any]:
-        return ctx.records.update(config.collection, config.id, {config.field: config.value})
+    def describe(self, config: UpdateFieldConfig) -> str:
+        return f"set {config.collection}.{config.field} = {config.value}"
+
+    def execute(self, config: UpdateFieldConfig, ctx: ActionContext) -> Delivered:
+        return Delivered(ctx.records.update(config.collection, config.id, {config.field: config.value}))

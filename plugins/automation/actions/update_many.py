@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from automation.actions._records import CollectionValues, MaxRows
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 from automation.definitions.conditions import Condition
 
@@ -18,11 +16,15 @@ class UpdateManyConfig(CollectionValues):
 
 
 @register
-class UpdateMany(Action):
+class UpdateMany(Action[UpdateManyConfig]):
     name = "update_many"
     config_model = UpdateManyConfig
     summary = "Update every record matching a filter (capped)"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: UpdateManyConfig, ctx: ActionContext) -> dict[str, Any]:
+    def describe(self, config: UpdateManyConfig) -> str:
+        return f"update matching {config.collection}: {', '.join(config.values or {})}"
+
+    def execute(self, config: UpdateManyConfig, ctx: ActionContext) -> Delivered:
         ids = ctx.records.update_where(config.collection, config.filter, dict(config.values), config.max_rows)
-        return {"updated": len(ids), "ids": ids}
+        return Delivered({"updated": len(ids), "ids": ids})

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import Field
 
 from automation.actions._records import CollectionValues, RecordId
-from automation.actions.base import Action, ActionContext
+from automation.actions.base import Action, ActionContext, Capabilities, Delivered
 from automation.actions.registry import register
 
 
@@ -16,10 +14,14 @@ class UpdateRecordConfig(CollectionValues):
 
 
 @register
-class UpdateRecord(Action):
+class UpdateRecord(Action[UpdateRecordConfig]):
     name = "update_record"
     config_model = UpdateRecordConfig
     summary = "Update fields of one record"
+    capabilities = Capabilities(needs_registry=True)
 
-    def run(self, config: UpdateRecordConfig, ctx: ActionContext) -> dict[str, Any]:
-        return ctx.records.update(config.collection, config.id, dict(config.values))
+    def describe(self, config: UpdateRecordConfig) -> str:
+        return f"update {config.collection}: {', '.join(config.values or {})}"
+
+    def execute(self, config: UpdateRecordConfig, ctx: ActionContext) -> Delivered:
+        return Delivered(ctx.records.update(config.collection, config.id, dict(config.values)))

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pendulum
 from pydantic import Field, model_validator
 
-from automation.actions.base import Action, ActionConfig, ActionContext, Defer
+from automation.actions.base import (
+    Action,
+    ActionConfig,
+    ActionContext,
+    Capabilities,
+    Deferred,
+    Delivered,
+    duration_text,
+)
 from automation.actions.registry import register
 from automation.definitions.base import Duration, PathError
 from automation.errors import PermanentActionError
@@ -39,14 +45,17 @@ def wait_until(config: WaitConfig) -> pendulum.DateTime:
 
 
 @register
-class Wait(Action):
+class Wait(Action[WaitConfig]):
     name = "wait"
     config_model = WaitConfig
-    idempotent = False
     summary = "Wait for a delay or until a date (deferred)"
+    capabilities = Capabilities(idempotent=False)
 
-    def run(self, config: WaitConfig, ctx: ActionContext) -> Defer | dict[str, Any]:
+    def describe(self, config: WaitConfig) -> str:
+        return f"wait {duration_text(config.delay) if config.delay is not None else config.until}"
+
+    def execute(self, config: WaitConfig, ctx: ActionContext) -> Deferred | Delivered:
         until = wait_until(config)
         if until <= pendulum.now("UTC"):
-            return {"waited_until": until.isoformat(), "waited": False}
-        return Defer(until=until, output={"waited_until": until.isoformat(), "waited": True})
+            return Delivered({"waited_until": until.isoformat(), "waited": False})
+        return Deferred(until=until, output={"waited_until": until.isoformat(), "waited": True})

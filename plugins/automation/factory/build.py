@@ -1,8 +1,8 @@
-"""Definition -> Airflow DAG: one task per step, plus a gate task when there are conditions."""
+"""Definition -> Airflow DAG: each step's tasks (as its action's `build_tasks` says), plus a gate task
+when there are conditions or the trigger is an event."""
 
 from __future__ import annotations
 
-import importlib
 from datetime import timedelta
 from functools import partial
 from typing import Any, get_args
@@ -10,7 +10,7 @@ from typing import Any, get_args
 import pendulum
 from airflow.sdk import DAG, AsyncCallback, CronTriggerTimetable, DeadlineAlert, DeadlineReference, TriggerRule
 
-from automation.actions import get_action
+from automation.actions import Action, get_action
 from automation.alerts.deadline import CALLBACK_PATH as DEADLINE_CALLBACK
 from automation.alerts.failures import on_run_finished
 from automation.config import dag_id_for
@@ -21,6 +21,8 @@ from automation.factory.doc import doc_md
 from automation.factory.params import params_for
 from automation.factory.schedule import schedule_for, timezone_for
 from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID, ForEachItemOperator, GateOperator, StepOperator
+
+_NOTICE_KINDS = get_args(NoticeKind)
 
 #: Fixed, so a parse never changes the DAG when the definition did not change.
 START_DATE = (2024, 1, 1)
@@ -37,7 +39,7 @@ def _task_args(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_r
         workflow_key=workflow.key,
         workflow_version=version,
         step_id=step.id,
-        notices=[kind for kind in get_args(NoticeKind) if policy is not None and policy.notice(kind)],
+        notices=[kind for kind in _NOTICE_KINDS if policy.notice(kind)] if policy is not None else [],
         retries=step.retries if step.retries is not None else settings.retries,
         retry_delay=_seconds(step.retry_delay if step.retry_delay is not None else settings.retry_delay),
         retry_exponential_backoff=2.0,
@@ -50,27 +52,39 @@ def _task_args(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_r
     )
 
 
-def import_string(path: str) -> Any:
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+class StepTasks:
+    """The `TaskKit` of one step: the Airflow tasks its action's `build_tasks` may ask for."""
+
+    def __init__(self, step: Step, args: dict[str, Any]) -> None:
+        self.step_id = step.id
+        self.name = step.name or step.id
+        self.args = args
+
+    def step(self) -> Any:
+        return StepOperator(task_id=self.step_id, task_display_name=self.name, **self.args)
+
+    def each(self, items: Any) -> Any:
+        each = ForEachItemOperator.partial(
+            task_id=f"{self.step_id}{EACH_SUFFIX}", task_display_name=f"{self.name} (each)", **self.args
+        ).expand(item=items.output)
+        items >> each
+        return each
+
+    def approval(self) -> Any:
+        from automation.runtime.hitl import ApprovalStepOperator  # the HITL provider, only for DAGs that ask
+
+        return ApprovalStepOperator(task_id=self.step_id, task_display_name=self.name, **self.args)
 
 
 def _step_tasks(step: Step, args: dict[str, Any]) -> tuple[Any, Any]:
-    """(first, last) task of a step: one task, or a list task and its mapped per-item task."""
-    action = get_action(step.type)
-    name = step.name or step.id
-    if action is not None and action.operator:
-        operator_class = import_string(action.operator)
-        task = operator_class(task_id=step.id, task_display_name=name, **args)
+    """(first, last) task of a step, as its action builds them (an unknown action: one step task,
+    which fails saying so when it runs)."""
+    action: Action[Any] | None = get_action(step.type)
+    kit = StepTasks(step, args)
+    if action is None:
+        task = kit.step()
         return task, task
-    task = StepOperator(task_id=step.id, task_display_name=name, **args)
-    if action is None or not action.expands:
-        return task, task
-    each = ForEachItemOperator.partial(
-        task_id=f"{step.id}{EACH_SUFFIX}", task_display_name=f"{name} (each)", **args
-    ).expand(item=task.output)
-    task >> each
-    return task, each
+    return action.build_tasks(kit)
 
 
 def _alert_args(workflow: Workflow) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import contextlib
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from automation.actions import RunInfo
+from automation.actions import ChildRunStarted, Deferred, RunInfo
 from automation.conditions import evaluate
 from automation.config import dag_id_for
 from automation.definitions import Workflow
@@ -91,10 +91,10 @@ def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunRe
                     continue
                 status = {"success": "would_run", "deferred": "planned"}.get(result.status, result.status)
                 detail = result.reason
-                if result.defer is not None:
-                    detail = f"would wait until {result.defer.until.isoformat()}"
-                if result.trigger_run is not None:
-                    detail = f"would start {result.trigger_run.dag_id}"
+                if isinstance(result.outcome, Deferred):
+                    detail = f"would wait until {result.outcome.until.isoformat()}"
+                if isinstance(result.outcome, ChildRunStarted):
+                    detail = f"would start {result.outcome.dag_id}"
                 outputs[step.id] = result.output
                 notices = planned_notices(workflow, step, values, result.output, performed=status == "would_run")
                 report.steps.append(

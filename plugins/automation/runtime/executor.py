@@ -1,6 +1,8 @@
-"""Run one step: evaluate `when`, render the config, validate it, run the action, record the effect.
+"""Run one step: evaluate `when`, render the config, validate it, `execute` the action, record the effect.
 
-Used by the step operator in Airflow and by the dry run, so both behave the same.
+Used by the step operators in Airflow and by the dry run, so both behave the same. The action's
+`Outcome` comes back unchanged in the `StepResult`; the operator acts on it (defer, start a child run,
+ask a person), the dry run reports it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
-from automation.actions import ActionContext, RunInfo, get_action
-from automation.actions.base import Defer, TriggerRun
+from automation.actions import ActionContext, Delivered, Outcome, RunInfo, Skipped, get_action
 from automation.conditions import evaluate
 from automation.config import DB_CONN_ID
 from automation.definitions import Step, Workflow
@@ -31,13 +32,13 @@ from automation.validation import parse_step_config
 
 @dataclass
 class StepResult:
-    #: success | skipped | recorded (returned the effect of an earlier try) | planned (dry run) | deferred
+    #: success | skipped | recorded (returned the effect of an earlier try) | planned (dry run: not
+    #: performed) | deferred (waits, starts a child run or asks a person: `outcome` says which)
     status: str
     output: Any = None
     reason: str | None = None
     rendered_config: dict[str, Any] | None = None
-    defer: Defer | None = None
-    trigger_run: TriggerRun | None = None
+    outcome: Outcome | None = None
 
 
 class _Connections:
@@ -100,17 +101,28 @@ def execute_step(
     *,
     dry_run: bool = False,
     connection: Connection | None = None,
+    mock: Delivered | None = None,
 ) -> StepResult:
-    """`connection`: run every database action on it (the dry run passes one it rolls back)."""
+    """`connection`: run every database action on it (the dry run passes one it rolls back).
+    `dry_run`: an external action is not performed: its `refusal` is asked and it is described (or, with
+    `mock`, it is taken to have delivered that output)."""
     prepared = render_step(workflow, step, context)
     if prepared is None:
-        return StepResult("skipped", reason=f"step {step.id!r}: `when` is false")
+        reason = f"step {step.id!r}: `when` is false"
+        return StepResult("skipped", reason=reason, outcome=Skipped(reason))
     rendered, config = prepared
     action = get_action(step.type)
     if action is None:
         raise PermanentActionError(f"unknown action {step.type!r}")
     if dry_run and action.external:
-        return StepResult("planned", rendered_config=rendered, reason=action.describe(config))
+        plan = f"would {action.describe(config)}"
+        if mock is not None:
+            return StepResult("planned", output=mock.output, rendered_config=rendered, outcome=mock,
+                              reason=f"{plan} (not performed; its output is the mock given)")  # fmt: skip
+        refused = _refusal(action, config, context, run)
+        if refused:
+            plan += f"; refused here: {refused}"
+        return StepResult("planned", rendered_config=rendered, reason=plan)
     records_conn_id = get_registry().connection_id
     keyed = action.idempotent and not dry_run
     with ExitStack() as stack:
@@ -137,18 +149,35 @@ def execute_step(
             effects_factory=lambda: EffectStore(conns.get(DB_CONN_ID)),
             dry_run=dry_run,
         )
+        if dry_run and (refused := action.refusal(config, ctx)):
+            raise PermanentActionError(f"step {step.id!r}: {refused}")
         try:
-            result = action.run(config, ctx)
+            outcome = action.execute(config, ctx)
         except (IntegrityError, DataError) as exc:  # the data is wrong: another attempt fails the same way
             raise PermanentActionError(f"step {step.id!r}: the database refused the change: {exc.orig}") from exc
-        if isinstance(result, Defer):
-            return StepResult("deferred", rendered_config=rendered, defer=result)
-        if isinstance(result, TriggerRun):
-            return StepResult("deferred", rendered_config=rendered, trigger_run=result)
-        output = to_jsonable(result)
+        if isinstance(outcome, Skipped):
+            return StepResult("skipped", reason=outcome.reason, rendered_config=rendered, outcome=outcome)
+        if not isinstance(outcome, Delivered):
+            return StepResult("deferred", output=getattr(outcome, "output", None), rendered_config=rendered,
+                              outcome=outcome)  # fmt: skip
+        output = to_jsonable(outcome.output)
         if store is not None and store.changes and not dry_run:
             depth = int((context.get("trigger") or {}).get("depth") or 0) + 1
             EventLedger.append_on(conns.get(DB_CONN_ID), record_events(store.changes, run, depth))
         if keyed:
             ctx.effects.record(run.dag_id, run.run_id, run.task_id, run.map_index, action.name, output, run.try_number)
-    return StepResult("success", output=output, rendered_config=rendered)
+    return StepResult("success", output=output, rendered_config=rendered, outcome=Delivered(output))
+
+
+def _refusal(action: Any, config: Any, context: dict[str, Any], run: RunInfo) -> str | None:
+    """`action.refusal` for a step a dry run does not perform (no database work expected of it)."""
+
+    def no_database() -> Any:
+        raise PermanentActionError("a dry run does not open the database for an external step")
+
+    ctx = ActionContext(run=run, template_context=context, records_factory=no_database, effects_factory=no_database,
+                        dry_run=True)  # fmt: skip
+    try:
+        return action.refusal(config, ctx)  # type: ignore[no-any-return]
+    except Exception as exc:  # a check that cannot be made is said, never fails the dry run
+        return f"could not be checked: {exc}"

@@ -1,4 +1,5 @@
-"""The `approval` step: Airflow's human-in-the-loop ApprovalOperator, fed by the pinned version."""
+"""The approval task: Airflow's human-in-the-loop ApprovalOperator, asking what the step's action's
+`ApprovalAsked` outcome says (subject, body, timeout... rendered from the pinned version)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator
-from airflow.sdk.exceptions import AirflowSkipException
 
-from automation.actions.approval import ApprovalConfig
+from automation.actions import ApprovalAsked
 from automation.jsonable import to_jsonable
-from automation.runtime.executor import render_step
 from automation.runtime.operators import StepOperator
 
 
@@ -26,17 +25,12 @@ class ApprovalStepOperator(StepOperator, ApprovalOperator):
         kwargs.setdefault("ignore_downstream_trigger_rules", True)
         super().__init__(**kwargs)
 
-    def execute(self, context: Any) -> Any:
-        workflow, _, step, values = self.step_and_context(context)
-        prepared = render_step(workflow, step, values)
-        if prepared is None:
-            raise AirflowSkipException(f"step {step.id!r}: `when` is false")
-        config: ApprovalConfig = prepared[1]
-        self.subject, self.body = config.subject, config.body
-        self.response_timeout = timedelta(seconds=config.timeout) if config.timeout else None
-        self.defaults = [config.on_timeout] if config.on_timeout else None
-        self.fail_on_reject = config.fail_on_reject
-        self.assigned_users = [{"id": u, "name": u} for u in config.assigned_users] or None
+    def ask(self, request: ApprovalAsked, context: Any) -> Any:
+        self.subject, self.body = request.subject, request.body
+        self.response_timeout = timedelta(seconds=request.timeout) if request.timeout else None
+        self.defaults = [request.on_timeout] if request.on_timeout else None
+        self.fail_on_reject = request.fail_on_reject
+        self.assigned_users = [{"id": u, "name": u} for u in request.assigned_users] or None
         return ApprovalOperator.execute(self, context)
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow.sdk import BaseOperator
+
 from automation.definitions import InactivityTrigger
 from automation.definitions.conditions import AllGroup, Clause
 from automation.definitions.triggers import inactivity_event
 from automation.jsonable import to_jsonable
 from automation.records.registry import get_registry
 from automation.records.store import RecordStore, records_engine
-from automation.runtime.operators import WorkflowTask
+from automation.runtime.operators import PinnedRunMixin, task_kwargs
 from automation.store.ledger import EventLedger
 
 
@@ -39,8 +41,14 @@ def inactivity_rows(key: str, trigger: InactivityTrigger, records: list[dict[str
     return rows
 
 
-class InactivityScanOperator(WorkflowTask):
+class InactivityScanOperator(BaseOperator, PinnedRunMixin):
+    template_fields = ()
     ui_color = "#e6f4ea"
+
+    def __init__(self, *, workflow_key: str, workflow_version: int, **kwargs: Any) -> None:
+        super().__init__(**task_kwargs(kwargs))
+        self.workflow_key = workflow_key
+        self.workflow_version = workflow_version
 
     def execute(self, context: Any) -> dict[str, int]:
         workflow, _ = self.pinned(context)

@@ -2,6 +2,11 @@
 
 They hold only (workflow key, step id, parsed version); everything else comes from the version
 pinned for the run, so an edit made while a run is going does not change that run.
+
+Each operator is one subclass level of `BaseOperator` (its metaclass wraps every `__init__` of the
+class hierarchy, and a DAG of 5,000 workflows constructs tens of thousands of them per parse); what
+they share is the plain mixin `PinnedRunMixin`, which has no `__init__`. A step operator acts on the
+`Outcome` of its action's `execute` (automation.actions.base) and nothing else.
 """
 
 from __future__ import annotations
@@ -19,9 +24,7 @@ from airflow.sdk import BaseOperator, SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from automation import metrics
-from automation.actions import RunInfo
-from automation.actions.base import TriggerRun
-from automation.actions.for_each import InnerAction
+from automation.actions import ApprovalAsked, ChildRunStarted, Deferred, RunInfo, get_action
 from automation.conditions import evaluate
 from automation.definitions import Step, Workflow
 from automation.definitions.notices import NoticeKind
@@ -67,24 +70,25 @@ def record_retried_attempt(context: Any) -> None:
     _record_failure(context, will_retry=True)
 
 
-class WorkflowTask(BaseOperator):
-    template_fields = ()
-    ui_color = "#e8f1ff"
+def task_kwargs(kwargs: dict[str, Any], notices: Collection[NoticeKind] = ()) -> dict[str, Any]:
+    """BaseOperator arguments of a workflow task: the retry policy, failure records and the callbacks of
+    the step's notices (`notices`: the kinds its policy sends: success, retry, failure)."""
+    kwargs.setdefault("retry_policy", RETRY_POLICY)
+    kwargs.setdefault("on_failure_callback", record_failed_attempt)
+    kwargs.setdefault("on_retry_callback", record_retried_attempt)
+    for kind in notices:
+        current = kwargs.get(f"on_{kind}_callback")
+        current = current if isinstance(current, list) else [current] if current else []
+        kwargs[f"on_{kind}_callback"] = [*current, StepNoticeCallback(kind)]
+    return kwargs
 
-    def __init__(
-        self, *, workflow_key: str, workflow_version: int, notices: Collection[NoticeKind] = (), **kwargs: Any
-    ) -> None:
-        """`notices`: the kinds of step notices the step's policy sends (success, retry, failure)."""
-        kwargs.setdefault("retry_policy", RETRY_POLICY)
-        kwargs.setdefault("on_failure_callback", record_failed_attempt)
-        kwargs.setdefault("on_retry_callback", record_retried_attempt)
-        for kind in notices:
-            current = kwargs.get(f"on_{kind}_callback")
-            current = current if isinstance(current, list) else [current] if current else []
-            kwargs[f"on_{kind}_callback"] = [*current, StepNoticeCallback(kind)]
-        super().__init__(**kwargs)
-        self.workflow_key = workflow_key
-        self.workflow_version = workflow_version
+
+class PinnedRunMixin:
+    """What every workflow task reads at run time: the pinned version and the template context.
+    A plain mixin (no `__init__`), listed after `BaseOperator` so the metaclass wraps one `__init__`."""
+
+    workflow_key: str
+    workflow_version: int
 
     def pinned(self, context: Any) -> tuple[Workflow, int]:
         dag_run = context["dag_run"]
@@ -120,11 +124,17 @@ class WorkflowTask(BaseOperator):
         )
 
 
-class GateOperator(WorkflowTask, SkipMixin):
+class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
     """Decides whether the run goes on: the event checks (exactly once, loops, changed fields,
     throttle/debounce) for event-triggered runs, then the conditions. No skips every step."""
 
+    template_fields = ()
     ui_color = "#fff4d6"
+
+    def __init__(self, *, workflow_key: str, workflow_version: int, **kwargs: Any) -> None:
+        super().__init__(**task_kwargs(kwargs))
+        self.workflow_key = workflow_key
+        self.workflow_version = workflow_version
 
     def execute(self, context: Any) -> dict[str, Any]:
         workflow, version = self.pinned(context)
@@ -198,11 +208,24 @@ class GateOperator(WorkflowTask, SkipMixin):
 _STEP_REF = re.compile(r"steps\.([a-z_][a-z0-9_]*)")
 
 
-class StepOperator(WorkflowTask):
-    """Runs one step of the pinned version through `execute_step`."""
+class StepOperator(BaseOperator, PinnedRunMixin):
+    """Runs one step of the pinned version through `execute_step` and acts on its action's `Outcome`."""
 
-    def __init__(self, *, step_id: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    template_fields = ()
+    ui_color = "#e8f1ff"
+
+    def __init__(
+        self,
+        *,
+        workflow_key: str,
+        workflow_version: int,
+        step_id: str,
+        notices: Collection[NoticeKind] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**task_kwargs(kwargs, notices))
+        self.workflow_key = workflow_key
+        self.workflow_version = workflow_version
         self.step_id = step_id
 
     def referenced_outputs(self, context: Any, workflow: Workflow, step: Step) -> dict[str, Any]:
@@ -231,25 +254,31 @@ class StepOperator(WorkflowTask):
         started = time.monotonic()
         result = execute_step(workflow, step, values, self.run_info(context, version))
         metrics.timing("automation.step.duration", time.monotonic() - started, workflow=workflow.key, step=step.id)
-        return self.finish(step, result)
+        return self.finish(step, result, context)
 
-    def finish(self, step: Step, result: StepResult) -> Any:
+    def finish(self, step: Step, result: StepResult, context: Any) -> Any:
+        """The task's answer to the step's outcome: skip, return the output, defer, start a child run, ask."""
+        outcome = result.outcome
         if result.status == "skipped":
             raise AirflowSkipException(result.reason)
         if result.status == "recorded":
             self.log.info("Step %s already delivered in an earlier try; returning its recorded output", step.id)
-        if result.defer is not None:
-            self.log.info("Step %s waits until %s (deferred: no worker slot held)", step.id, result.defer.until)
+        if isinstance(outcome, Deferred):
+            self.log.info("Step %s waits until %s (deferred: no worker slot held)", step.id, outcome.until)
             self.defer(
-                trigger=DateTimeTrigger(moment=result.defer.until),
-                method_name="resume",
-                kwargs={"output": result.defer.output},
+                trigger=DateTimeTrigger(moment=outcome.until), method_name="resume", kwargs={"output": outcome.output}
             )
-        if result.trigger_run is not None:
-            self.start_run(result.trigger_run)
+        if isinstance(outcome, ChildRunStarted):
+            self.start_run(outcome)
+        if isinstance(outcome, ApprovalAsked):
+            return self.ask(outcome, context)
         return result.output
 
-    def start_run(self, run: TriggerRun) -> None:
+    def ask(self, request: ApprovalAsked, context: Any) -> Any:
+        """Only the approval task (automation.runtime.hitl) can ask a person."""
+        raise PermanentActionError(f"step {self.step_id!r} asks for an approval but runs as a plain step task")
+
+    def start_run(self, run: ChildRunStarted) -> None:
         from airflow.providers.common.compat.sdk import DagRunTriggerException
 
         self.log.info("Starting %s (run %s)%s", run.dag_id, run.run_id, ", waiting for it" if run.wait else "")
@@ -281,7 +310,8 @@ class StepOperator(WorkflowTask):
 
 
 class ForEachItemOperator(StepOperator):
-    """One mapped instance per item of a `for_each` step: runs its inner action with `item`."""
+    """One mapped instance per item of a step whose action lists items (for_each): runs the step its
+    action's `per_item_step` gives, with `item` and `index`. Built only at run time (mapped)."""
 
     def __init__(self, *, item: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -289,8 +319,10 @@ class ForEachItemOperator(StepOperator):
 
     def execute(self, context: Any) -> Any:
         workflow, version, step, values = self.step_and_context(context)
-        action = InnerAction.model_validate(step.config["action"])
-        inner = Step(id=step.id, type=action.type, config=action.config, repeat_on_clear=step.repeat_on_clear)
+        action = get_action(step.type)
+        inner = action.per_item_step(step) if action is not None else None
+        if inner is None:
+            raise PermanentActionError(f"step {step.id!r}: the action {step.type!r} runs no step per item")
         run = self.run_info(context, version)
         values = {**values, "item": self.item, "index": run.map_index}
-        return self.finish(inner, execute_step(workflow, inner, values, run))
+        return self.finish(inner, execute_step(workflow, inner, values, run), context)
