@@ -13,7 +13,6 @@ from pydantic import BaseModel
 
 from automation.airflow_adapter.access import current_user, readable_keys
 from automation.api.workflows import CREATED_BY, _access
-from automation.catalogue.bundles import Bundle
 from automation.services import bundles, workflows
 from automation.store.repository import SaveOutcome
 
@@ -49,8 +48,8 @@ _IMPORT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": Bundle.model_json_schema()},
-            "application/yaml": {"schema": Bundle.model_json_schema()},
+            "application/json": {"schema": bundles.Bundle.model_json_schema()},
+            "application/yaml": {"schema": bundles.Bundle.model_json_schema()},
         },
     }
 }

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from automation.errors import AutomationError, DefinitionError
 from automation.services.errors import EXIT_INVALID_INPUT, cli_line
@@ -30,37 +31,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def _documents(paths: list[str]) -> tuple[list[tuple[str, dict]], list[DefinitionError]]:
-    from automation.definitions.files import definition_files, read_documents
+def _documents(paths: list[str]) -> tuple[list[tuple[str, Any]], list[DefinitionError]]:
+    from automation.services.bundles import read_paths
 
-    documents, errors = [], []
-    for raw in paths:
-        path = Path(raw)
-        if not path.exists():
-            errors.append(DefinitionError([], source=f"{raw}: no such file or directory"))
-            continue
-        for file in definition_files(path):
-            try:
-                items = _bundle_items(read_documents(file), str(file))
-            except DefinitionError as exc:
-                errors.append(exc)
-                continue
-            for index, item in enumerate(items):
-                where = f"{file}[{index}]" if len(items) > 1 else str(file)
-                documents.append((where, item))
-    return documents, errors
-
-
-def _bundle_items(items: list[dict], source: str) -> list[dict]:
-    """A bundle file (`{workflows: [...]}`, as the API exports) stands for its workflows."""
-    from automation.catalogue.bundles import parse_bundle
-
-    if len(items) == 1 and "workflows" in items[0] and "key" not in items[0]:
-        try:
-            return parse_bundle(items[0])
-        except DefinitionError as exc:
-            raise DefinitionError(exc.issues, source) from None
-    return items
+    return read_paths(paths)
 
 
 def _print_definition_error(exc: DefinitionError) -> None:

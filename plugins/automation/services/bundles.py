@@ -12,12 +12,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from automation.catalogue.bundles import Imported, export_bundle, export_definitions, import_definitions, parse_bundle
-from automation.definitions.files import load_json, load_yaml
+from automation.catalogue.bundles import (
+    Bundle,
+    Imported,
+    export_bundle,
+    export_definitions,
+    import_definitions,
+    parse_bundle,
+)
+from automation.definitions.files import definition_files, load_json, load_yaml, read_documents
 from automation.definitions.issues import join_path
 from automation.errors import DefinitionError, Issue
 from automation.services.workflows import PauseSync, sync_pause
@@ -25,6 +33,7 @@ from automation.services.workflows import PauseSync, sync_pause
 Format = Literal["json", "yaml"]
 
 __all__ = [
+    "Bundle",
     "BundleImport",
     "ImportRefused",
     "dump_document",
@@ -33,6 +42,7 @@ __all__ = [
     "import_bundle",
     "import_documents",
     "parse_document",
+    "read_paths",
 ]
 
 
@@ -60,6 +70,37 @@ def parse_document(body: bytes | str, *, as_yaml: bool) -> Any:
     except (yaml.YAMLError, ValueError) as exc:
         kind = "YAML" if as_yaml else "JSON (send YAML with Content-Type: application/yaml)"
         raise DefinitionError([Issue("", f"not valid {kind}: {exc}")]) from None
+
+
+def _bundle_items(items: list[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """A bundle file (`{workflows: [...]}`, as the API exports) stands for its workflows."""
+    if len(items) == 1 and "workflows" in items[0] and "key" not in items[0]:
+        try:
+            return parse_bundle(items[0])
+        except DefinitionError as exc:
+            raise DefinitionError(exc.issues, source) from None
+    return items
+
+
+def read_paths(paths: Sequence[str]) -> tuple[list[tuple[str, Any]], list[DefinitionError]]:
+    """The definitions in files and directories (YAML or JSON; one definition, a list, or a bundle
+    per file), each with its source (`file` or `file[i]`), and the files that could not be read."""
+    documents: list[tuple[str, Any]] = []
+    errors: list[DefinitionError] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            errors.append(DefinitionError([], source=f"{raw}: no such file or directory"))
+            continue
+        for file in definition_files(path):
+            try:
+                items = _bundle_items(read_documents(file), str(file))
+            except DefinitionError as exc:
+                errors.append(exc)
+                continue
+            for index, item in enumerate(items):
+                documents.append((f"{file}[{index}]" if len(items) > 1 else str(file), item))
+    return documents, errors
 
 
 def located(errors: Sequence[DefinitionError]) -> list[Issue]:
