@@ -54,11 +54,11 @@ def alert(context):
     raise NotImplementedError
 
 
+DEALS_UPDATED = Asset(name="automation://deals/updated", uri="automation://deals/updated", group="automation")
 WORKFLOWS = {workflows!r}
 for key, cron in WORKFLOWS:
     if cron is None:
-        schedule = PartitionedAssetTimetable(assets=Asset(name="automation://deals/updated",
-                                                          uri="automation://deals/updated", group="automation"))
+        schedule = PartitionedAssetTimetable(assets=DEALS_UPDATED)
     else:
         schedule = CronTriggerTimetable(cron, timezone="UTC")
     dag = DAG(

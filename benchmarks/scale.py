@@ -2,11 +2,14 @@
 (1 and 2 workers), side by side with a plain Airflow DAG of the same shape (3 PythonOperator tasks
 doing the same insert), in one run; and where the time goes, from Airflow's task_instance timestamps.
 
-Each variant: a burst of --runs runs triggered through Airflow's REST API, timed from the first run
-queued to the last run finished. Real processes (api-server, scheduler, dag-processor; Celery workers
-on Redis), an embedded Postgres.
+Each sample: a burst of --runs runs triggered through Airflow's REST API, timed from the first run
+queued to the last run finished. The two DAGs' bursts alternate (workflow, plain, then plain, workflow,
+...) for --rounds rounds on each executor, so both see the same machine load; each ratio compares the
+medians. Real processes (api-server, scheduler, dag-processor; Celery workers on Redis), an embedded
+Postgres. Celery is measured when --executors names it and the Redis at --redis answers.
 
-Usage: python benchmarks/scale.py [--runs 100] [--concurrency 8] [--redis redis://127.0.0.1:6379/12]
+Usage: python benchmarks/scale.py [--runs 40] [--rounds 3] [--executors local,celery] [--concurrency 8]
+                                  [--redis redis://127.0.0.1:6379/12]
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import statistics
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -89,6 +92,7 @@ class Result:
     work: float
     between: float
     parse: float
+    bursts: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -187,21 +191,44 @@ def _healthy(base: str, procs: list[AirflowProcesses]) -> bool:
         return False
 
 
-def measure(target: Target, runs: int, variant: str, warmup: int = 3) -> list[Result]:
+def measure(target: Target, runs: int, variant: str, rounds: int, warmup: int = 3) -> list[Result]:
+    """`rounds` bursts of each DAG, alternating which goes first; one Result per DAG (medians)."""
     for dag_id in (OURS, PLAIN):  # the first runs of a fresh worker import Airflow and the plugin
         burst(target, dag_id, warmup, variant)
-    results = [burst(target, dag_id, runs, variant) for dag_id in (OURS, PLAIN)]
-    for r in results:
-        print(f"  {variant} / {r.dag}: {r.per_minute:.1f} runs/min (load {os.getloadavg()[0]:.1f})", flush=True)
-    return results
+    samples: dict[str, list[Result]] = {OURS: [], PLAIN: []}
+    for index in range(rounds):
+        for dag_id in (OURS, PLAIN) if index % 2 == 0 else (PLAIN, OURS):
+            r = burst(target, dag_id, runs, variant)
+            samples[dag_id].append(r)
+            print(f"  {variant} / {r.dag}: {r.per_minute:.1f} runs/min (load {os.getloadavg()[0]:.1f})", flush=True)
+    return [combine(samples[OURS]), combine(samples[PLAIN])]
+
+
+def combine(results: list[Result]) -> Result:
+    """The median of each figure over the bursts (runs and failures summed); per-burst rates kept."""
+    first = results[0]
+    numbers = {
+        name: median([getattr(r, name) for r in results])
+        for name in ("per_minute", "run_p50", "first_task", "slot_wait", "start", "work", "between", "parse")
+    }
+    combined = Result(variant=first.variant, dag=first.dag, runs=sum(r.runs for r in results),
+                      failed=sum(r.failed for r in results), **numbers)  # fmt: skip
+    combined.bursts = [r.per_minute for r in results]
+    return combined
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--runs", type=int, default=40, help="runs per burst")
+    parser.add_argument("--rounds", type=int, default=3, help="bursts of each DAG per executor, alternating")
+    parser.add_argument("--executors", default="local,celery", help="local and/or celery")
     parser.add_argument("--concurrency", type=int, default=8, help="slots per Celery worker")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/12")
     args = parser.parse_args()
+    executors = args.executors.split(",")
+    if "celery" in executors and not redis_answers(args.redis):
+        print(f"Redis at {args.redis} does not answer: Celery not measured", flush=True)
+        executors.remove("celery")
     load_before = os.getloadavg()
     results: list[Result] = []
     with bench_env(airflow=True) as env:
@@ -216,32 +243,48 @@ def main() -> None:
         metadata = create_engine(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         logs = Path(env["AIRFLOW_HOME"]) / "logs"
         slots = env["AIRFLOW__CORE__PARALLELISM"]
-        with stack(env, tmp / "logs-local") as (api, _):
-            results += measure(Target(api, metadata, logs), args.runs, f"LocalExecutor ({slots} slots)")
-        prefix = f"bench-scale-{uuid.uuid4().hex[:8]}:"
-        celery = {**env, **celery_env(args.redis, prefix, args.concurrency)}
-        with redis_keys(args.redis, prefix), stack(celery, tmp / "logs-celery") as (api, procs):
-            procs.append(start_worker(celery, tmp / "logs-celery", "bench-w1"))
-            target = Target(api, metadata, logs)
-            results += measure(target, args.runs, f"Celery, 1 worker ({args.concurrency} slots)")
-            procs.append(start_worker(celery, tmp / "logs-celery", "bench-w2"))
-            results += measure(target, args.runs, f"Celery, 2 workers ({2 * args.concurrency} slots)")
+        if "local" in executors:
+            with stack(env, tmp / "logs-local") as (api, _):
+                target = Target(api, metadata, logs)
+                results += measure(target, args.runs, f"LocalExecutor ({slots} slots)", args.rounds)
+        if "celery" in executors:
+            prefix = f"bench-scale-{uuid.uuid4().hex[:8]}:"
+            celery = {**env, **celery_env(args.redis, prefix, args.concurrency)}
+            with redis_keys(args.redis, prefix), stack(celery, tmp / "logs-celery") as (api, procs):
+                procs.append(start_worker(celery, tmp / "logs-celery", "bench-w1"))
+                target = Target(api, metadata, logs)
+                results += measure(target, args.runs, f"Celery, 1 worker ({args.concurrency} slots)", args.rounds)
+                procs.append(start_worker(celery, tmp / "logs-celery", "bench-w2"))
+                variant = f"Celery, 2 workers ({2 * args.concurrency} slots)"
+                results += measure(target, args.runs, variant, args.rounds)
         metadata.dispose()
     shutil.rmtree(tmp, ignore_errors=True)
-    report(results, args.runs, load_before, os.getloadavg())
+    report(results, args.runs, args.rounds, load_before, os.getloadavg())
 
 
-def report(results: list[Result], runs: int, before: tuple[float, ...], after: tuple[float, ...]) -> None:
-    print(f"\n| {runs} runs of 3 steps | DAG | runs/min | failed | run p50 (s) | queued -> 1st task (s) | "
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2).ping())
+    except redis.RedisError:
+        return False
+
+
+def report(results: list[Result], runs: int, rounds: int, before: tuple[float, ...], after: tuple[float, ...]) -> None:
+    print(f"\nMedians of {rounds} alternating bursts of {runs} runs per DAG and executor")
+    print("\n| 3-step runs | DAG | runs/min | failed | run p50 (s) | queued -> 1st task (s) | "
           "task scheduled -> queued (s) | task queued -> start (s) | task start -> end (s) | "
           "of which DAG parse (s) | step end -> next start (s) |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(f"| {r.variant} | {r.dag} | {r.per_minute:.1f} | {r.failed} | {r.run_p50:.1f} | {r.first_task:.1f} | "
               f"{r.slot_wait:.2f} | {r.start:.2f} | {r.work:.2f} | {r.parse:.2f} | {r.between:.2f} |")  # fmt: skip
-    print("\n| executor | workflow runs/min | plain DAG runs/min | ratio |\n|---|---:|---:|---:|")
+    print("\n| executor | workflow runs/min (bursts) | plain DAG runs/min (bursts) | ratio of medians |\n"
+          "|---|---:|---:|---:|")  # fmt: skip
     for ours, plain in zip(results[::2], results[1::2], strict=True):
-        print(f"| {ours.variant} | {ours.per_minute:.1f} | {plain.per_minute:.1f} | "
+        print(f"| {ours.variant} | {ours.per_minute:.1f} ({', '.join(f'{b:.0f}' for b in ours.bursts)}) | "
+              f"{plain.per_minute:.1f} ({', '.join(f'{b:.0f}' for b in plain.bursts)}) | "
               f"{ours.per_minute / plain.per_minute:.2f}x |")  # fmt: skip
     print(
         f"\nload average (1/5/15 min): before {before[0]:.1f}/{before[1]:.1f}/{before[2]:.1f}, "

@@ -1,7 +1,12 @@
-"""The Airflow schedule of each trigger type."""
+"""The Airflow schedule of each trigger type.
+
+Invariant: the same trigger gives an equal schedule at every parse; an event's asset is one shared
+object per (entity, event) within a process, as a hand-written DAG file defines it once for its DAGs.
+"""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from airflow.sdk import Asset, AssetAny, CronTriggerTimetable, PartitionedAssetTimetable
@@ -17,6 +22,7 @@ from automation.definitions import (
 from automation.definitions.triggers import inactivity_event
 
 
+@lru_cache(maxsize=8192)  # building an Asset normalizes its URI; thousands of DAGs share a few events
 def event_asset(entity: str, event: str) -> Asset:
     """The asset an event type is emitted on; its partition key is the event's ledger id."""
     uri = f"automation://{entity}/{event}"
