@@ -50,9 +50,11 @@ from jinja2 import StrictUndefined, meta
 from jinja2 import TemplateError as JinjaError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
+from automation.actions import describe_step
 from automation.config import include_dir
 from automation.definitions import Workflow
 from automation.definitions.issues import issues_from_validation_error, join_path
+from automation.definitions.triggers import describe_trigger
 from automation.errors import DefinitionError, Issue, NotFoundError, TemplateError
 from automation.store.repository import Repository, StoredWorkflow
 from automation.templating.names import is_name_problem
@@ -273,49 +275,6 @@ def _summary_values(parameters: list[TemplateParameter]) -> dict[str, Any]:
     return {p.name: p.default if p.default is not None else f"<{p.name}>" for p in parameters}
 
 
-def _trigger_summary(trigger: dict[str, Any]) -> str:
-    kind = trigger.get("type", "?")
-    if kind == "record_event":
-        text = f"{trigger.get('entity')} {'/'.join(trigger.get('events') or [])}"
-        text += f" ({', '.join(trigger['fields'])})" if trigger.get("fields") else ""
-        return text + (f", {trigger['delay']} later" if isinstance(trigger.get("delay"), str) else "")
-    if kind == "schedule":
-        return f"schedule {trigger.get('cron')} ({trigger.get('timezone', 'UTC')})"
-    if kind == "inactivity":
-        return f"{trigger.get('entity')} with no activity for {trigger.get('days')} days"
-    if kind == "manual":
-        inputs = trigger.get("inputs") or {}
-        return f"manual ({', '.join(inputs)})" if inputs else "manual"
-    return str(kind)
-
-
-def _step_summary(step: dict[str, Any]) -> str:
-    c = step.get("config") or {}
-    kind = step.get("type")
-    collection = c.get("collection", "tasks" if kind == "create_task" else "")
-    lines = {
-        "send_email": lambda: f"email {c.get('to')}: {c.get('subject')}",
-        "send_notification": lambda: f"notify {c.get('recipient') or 'everyone'}: {c.get('title')}",
-        "create_task": lambda: f"task {c.get('title')!r}" + (f", due {c['due']}" if c.get("due") else ""),
-        "create_record": lambda: f"create a {collection} record",
-        "update_record": lambda: f"update {collection}: {', '.join(c.get('values') or {})}",
-        "update_field": lambda: f"set {collection}.{c.get('field')} = {c.get('value')}",
-        "update_many": lambda: f"update matching {collection}: {', '.join(c.get('values') or {})}",
-        "delete_many": lambda: f"delete matching {collection}",
-        "assign_user": lambda: (
-            f"assign the {collection} record in turn to users {c['round_robin']}"
-            if c.get("round_robin")
-            else f"assign the {collection} record to user {c.get('user_id')}"
-        ),
-        "add_tag": lambda: f"tag the {collection} record: {', '.join(map(str, c.get('tags') or []))}",
-        "add_note": lambda: f"note on {c.get('entity')}: {c.get('body')}",
-        "wait": lambda: f"wait {c.get('delay') or c.get('until')}",
-        "http_request": lambda: f"{c.get('method', 'POST')} {c.get('url')}",
-    }
-    summary = step.get("name") or (lines[kind]() if kind in lines else str(kind))
-    return summary if len(summary) <= 140 else summary[:139] + "…"
-
-
 def _load(path: Path) -> WorkflowTemplate:
     """The parsed template, re-read only when the file changes."""
     stat = path.stat()
@@ -344,9 +303,9 @@ def _load_cached(path: Path, mtime_ns: int, size: int) -> WorkflowTemplate:
         name=meta_.name,
         description=meta_.description,
         category=meta_.category,
-        trigger=_trigger_summary(trigger),
+        trigger=describe_trigger(trigger),
         trigger_type=str(trigger.get("type", "")),
-        steps=[StepSummary(id=str(s.get("id")), type=str(s.get("type")), summary=_step_summary(s)) for s in steps],
+        steps=[StepSummary(id=str(s.get("id")), type=str(s.get("type")), summary=describe_step(s)) for s in steps],
         parameters=meta_.parameters,
         definition=parsed.workflow,
     )

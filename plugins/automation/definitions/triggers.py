@@ -132,6 +132,25 @@ EVENT_TRIGGERS = frozenset({"record_event", "webhook", "inactivity"})
 SCAN_SUFFIX = "__scan"
 
 
+def describe_trigger(trigger: dict[str, Any]) -> str:
+    """One line saying when a trigger (a definition's trigger as a dict, possibly with unrendered
+    placeholders) fires: "deals updated (stage)", "schedule 0 8 * * 1 (UTC)"; never raises."""
+    kind = trigger.get("type", "?")
+    if kind == "record_event":
+        text = f"{trigger.get('entity')} {'/'.join(map(str, trigger.get('events') or []))}"
+        fields = trigger.get("fields")
+        text += f" ({', '.join(map(str, fields))})" if fields and isinstance(fields, list) else ""
+        return text + (f", {trigger['delay']} later" if isinstance(trigger.get("delay"), str) else "")
+    if kind == "schedule":
+        return f"schedule {trigger.get('cron')} ({trigger.get('timezone', 'UTC')})"
+    if kind == "inactivity":
+        return f"{trigger.get('entity')} with no activity for {trigger.get('days')} days"
+    if kind == "manual":
+        inputs = trigger.get("inputs") or {}
+        return f"manual ({', '.join(map(str, inputs))})" if inputs else "manual"
+    return str(kind)
+
+
 def inactivity_event(key: str) -> str:
     """The event name an inactivity scan stores, one asset per workflow."""
     return f"inactive.{key}"
