@@ -77,8 +77,9 @@ class AutomationClient:
         assert last is not None
         raise last
 
-    def emit(self, entity: str, event: str, *, id: Any = None, new: dict | None = None, old: dict | None = None,
-             idempotency_key: str | None = None, actor: str | None = None) -> dict[str, Any]:  # fmt: skip
+    def emit(self, entity: str, event: str, *, id: Any = None, new: dict[str, Any] | None = None,
+             old: dict[str, Any] | None = None, idempotency_key: str | None = None,
+             actor: str | None = None) -> dict[str, Any]:  # fmt: skip
         """Store one event; returns {"id": ledger id, "created": False when the key was seen before}."""
         body = {"entity": entity, "event": event, "id": id, "new": new, "old": old,
                 "idempotency_key": idempotency_key, "actor": actor}  # fmt: skip

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from airflow.plugins_manager import AirflowPlugin
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 APP_PREFIX = "/automation"
 
 
-def _app():
+def _app() -> FastAPI:
     from automation import compat
     from automation.api.app import create_app
 
@@ -35,6 +40,8 @@ class AutomationPlugin(AirflowPlugin):
         _nav_item("Automation workflows", "workflows"),
     ]
 
+    # Airflow declares `fastapi_apps` a plain class attribute and only ever reads it; a property builds the
+    # app when the api-server reads it, not when any process imports the plugin.
     @property
-    def fastapi_apps(self) -> list[dict]:  # type: ignore[override]
+    def fastapi_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
         return [{"app": _app(), "url_prefix": APP_PREFIX, "name": "Airflow Automations"}]

@@ -55,7 +55,7 @@ class RecordStore:
         #: What changed (collection, event, old, new), so the step can put record events in the ledger.
         self.changes: list[dict[str, Any]] = []
 
-    def _changed(self, collection: str, event: str, old: dict | None, new: dict | None) -> None:
+    def _changed(self, collection: str, event: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         self.changes.append({"collection": collection, "event": event, "old": old, "new": new})
 
     @contextmanager

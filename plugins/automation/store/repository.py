@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -63,7 +63,7 @@ def stored_definition(workflow: Workflow, source: str | None = None) -> dict[str
 class Repository(UsesDatabase):
     # -- workflows -----------------------------------------------------------------------------
 
-    def _current_select(self):
+    def _current_select(self) -> Select[Any]:
         return select(
             t.workflows.c.key,
             t.workflows.c.name,
