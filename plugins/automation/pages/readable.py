@@ -1,5 +1,6 @@
 """A definition (stored JSON, or a template with placeholders) as something a person reads:
-labelled trigger fields, a condition tree in words, steps with their config as YAML."""
+labelled trigger fields, a condition tree in words (each operator's words from the operator table),
+steps with their one-line summary (the action's `describe`) and their config as YAML."""
 
 from __future__ import annotations
 
@@ -9,21 +10,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from automation.definitions.conditions import UNARY_OPERATORS
+from automation.actions import describe_step
+from automation.definitions.operators import OPERATORS
 
-_OPERATOR_WORDS = {
-    "contains": "contains",
-    "in": "is one of",
-    "not_in": "is not one of",
-    "is_empty": "is empty",
-    "is_not_empty": "is not empty",
-    "changed": "changed",
-    "matches": "matches",
-    "older_than_days": "is older than (days)",
-    "newer_than_days": "is newer than (days)",
-    "before": "is before",
-    "after": "is after",
-}
 _STEP_POLICY = ("retries", "retry_delay", "timeout", "continue_on_failure", "repeat_on_clear", "depends_on", "notify")
 
 
@@ -42,6 +31,7 @@ class ReadableStep(BaseModel):
     id: str
     type: str
     name: str | None = None
+    summary: str = ""  # what the step does, in one line (the action's `describe`, as everywhere)
     when: ConditionNode | None = None
     config_yaml: str = ""
     policy: list[Field] = []
@@ -92,9 +82,10 @@ def condition_tree(condition: Any) -> ConditionNode:
     if "jsonlogic" in condition:
         return ConditionNode(text=f"JSONLogic {json.dumps(condition['jsonlogic'], sort_keys=True)}")
     op = str(condition.get("op", "?"))
-    words = _OPERATOR_WORDS.get(op, op)
+    spec = OPERATORS.get(op)
+    words = spec.words if spec else op
     field = condition.get("field", "?")
-    if op in UNARY_OPERATORS:
+    if spec and spec.unary:
         return ConditionNode(text=f"{field} {words}")
     return ConditionNode(text=f"{field} {words} {json.dumps(condition.get('value'), ensure_ascii=False)}")
 
@@ -112,6 +103,7 @@ def readable(definition: dict[str, Any]) -> ReadableDefinition:
             id=str(step.get("id", "?")),
             type=str(step.get("type", "?")),
             name=step.get("name"),
+            summary=describe_step(step),
             when=condition_tree(step["when"]) if step.get("when") else None,
             config_yaml=as_yaml(step.get("config")),
             policy=[_field(k, step[k]) for k in _STEP_POLICY if step.get(k)],

@@ -1,16 +1,16 @@
 """A condition (simple form) as a SQL WHERE clause on a registered collection's columns.
 
-Invariant: a filter names only the collection's columns and the operators SQL can run, and a
-`matches` pattern reaches Postgres only after RE2 accepted it (the same subset as conditions).
-`contains` means a substring (LIKE wildcards in the value are escaped), as it does in conditions.
+Invariant: a filter names only the collection's columns and the operators SQL can run, each
+compiled by its entry in definitions/operators.py, so a filter selects exactly the rows the same
+condition would accept in Python (a `matches` pattern reaches Postgres only translated to the
+identical Postgres pattern, `contains` is a substring, NULL compares false, `not` negates).
 `filter_problems` finds what `where_clause` would refuse, so validation and run time agree."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from datetime import timedelta
+from collections.abc import Collection, Mapping
 
-from sqlalchemy import ColumnElement, Interval, String, and_, cast, false, func, literal, not_, or_, true
+from sqlalchemy import ColumnElement, and_, false, not_, or_, true
 from sqlalchemy.sql import ColumnCollection
 
 from automation.definitions.conditions import (
@@ -20,14 +20,13 @@ from automation.definitions.conditions import (
     Condition,
     JsonLogicCondition,
     NotGroup,
-    RegexError,
-    compile_regex,
 )
-from automation.errors import RegistryError
+from automation.definitions.operators import OPERATORS, SQL_OPERATORS
+from automation.definitions.regex import RegexError
+from automation.errors import ConditionError, RegistryError
 
-#: Every clause operator but `changed` (a filter sees one state of a row, not two).
-SQL_OPERATORS = frozenset({"==", "!=", ">", "<", ">=", "<=", "in", "not_in", "is_empty", "is_not_empty", "contains",
-                           "matches", "older_than_days", "newer_than_days", "before", "after"})  # fmt: skip
+__all__ = ["NOT_JSONLOGIC", "SQL_OPERATORS", "clause_problem", "filter_problems", "where_clause"]
+
 NOT_JSONLOGIC = "a record filter takes the simple form (all/any/not clauses), not JSONLogic"
 
 
@@ -37,16 +36,22 @@ def _is_template(value: object) -> bool:
 
 def clause_problem(clause: Clause, columns: Collection[str], *, templates: bool = False) -> tuple[str, str] | None:
     """`(key, message)` for what is wrong with one clause (`key` is `field`, `op` or `value`), or
-    None. With `templates`, a field or value still holding a template is left for run time."""
-    if not (templates and _is_template(clause.field)) and clause.field.split(".")[-1] not in columns:
+    None. With `templates`, a field or value still holding a template is left for run time. When
+    `columns` maps names to registry types, the operator and value must suit the column's type
+    (the operator table's `column_problem`); with names only, the operator and value alone."""
+    column = clause.field.split(".")[-1]
+    field_template = templates and _is_template(clause.field)
+    if not field_template and column not in columns:
         return "field", f"column {clause.field!r} is not in the collection; expected one of {sorted(columns)}"
-    if clause.op not in SQL_OPERATORS:
-        return "op", f"operator {clause.op!r} cannot be used in a record filter"
-    if clause.op == "matches" and not (templates and _is_template(clause.value)):
-        try:
-            compile_regex(str(clause.value))
-        except RegexError as exc:
-            return "value", str(exc)
+    spec = OPERATORS[clause.op]
+    if spec.sql is None:
+        return "op", spec.not_in_filters or f"operator {clause.op!r} cannot be used in a record filter"
+    value_template = templates and _is_template(clause.value)
+    column_type = columns.get(column) if isinstance(columns, Mapping) and not field_template else None
+    if isinstance(column_type, str):
+        return spec.column_problem(column_type, clause.value, template=value_template)
+    if clause.op == "matches" and not value_template:  # the pattern must mean the same on Postgres
+        return spec.column_problem("string", clause.value)
     return None
 
 
@@ -75,28 +80,12 @@ def _clause(clause: Clause, columns: ColumnCollection, where: str) -> ColumnElem
     problem = clause_problem(clause, columns.keys())
     if problem:
         raise RegistryError(f"{where}: {problem[1]}")
-    col, value, op = columns[clause.field.split(".")[-1]], clause.value, clause.op
-    simple = {"==": col == value, "!=": col != value, ">": col > value, "<": col < value, ">=": col >= value,
-              "<=": col <= value}  # fmt: skip
-    if op in simple:
-        return simple[op]
-    if op in {"in", "not_in"}:
-        values = list(value or [])
-        return col.in_(values) if op == "in" else col.not_in(values)
-    if op == "is_empty":
-        return or_(col.is_(None), cast(col, String) == "")
-    if op == "is_not_empty":
-        return and_(col.is_not(None), cast(col, String) != "")
-    if op == "contains":  # a substring, as in conditions: % and _ in the value are not wildcards
-        return col.contains(str(value), autoescape=True)
-    if op == "matches":
-        return col.regexp_match(str(value))
-    if op in {"older_than_days", "newer_than_days"}:
-        cutoff = func.now() - literal(timedelta(days=float(value)), Interval())
-        return col < cutoff if op == "older_than_days" else col >= cutoff
-    if op in {"before", "after"}:
-        return col < value if op == "before" else col > value
-    raise RegistryError(f"{where}: operator {op!r} cannot be used in a record filter")
+    compile_sql = OPERATORS[clause.op].sql
+    assert compile_sql is not None  # clause_problem refused the others
+    try:
+        return compile_sql(columns[clause.field.split(".")[-1]], clause.value)
+    except (ConditionError, RegexError) as exc:
+        raise RegistryError(f"{where}: {exc}") from None
 
 
 def where_clause(condition: Condition | None, columns: ColumnCollection, where: str = "filter") -> ColumnElement[bool]:
