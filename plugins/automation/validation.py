@@ -17,8 +17,10 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 
 from automation.actions import action_names, get_action
-from automation.actions.base import ALLOW_TEMPLATES
+from automation.actions.base import ALLOW_TEMPLATES, is_template
+from automation.actions.send_email import template_file
 from automation.definitions import InactivityTrigger, Step, Workflow
+from automation.definitions.base import PathError
 from automation.definitions.conditions import AllGroup, AnyGroup, Clause, JsonLogicCondition, NotGroup
 from automation.definitions.files import MAX_NESTING
 from automation.definitions.issues import issues_from_validation_error, join_path
@@ -264,6 +266,27 @@ def _notice_issues(
     return issues
 
 
+def _file_issues(
+    kind: Any, config: Any, path: list[str | int], names: TemplateNames, hints: dict[str, str]
+) -> list[Issue]:
+    """Template files a config names (send_email's `template`, also as for_each's per-item action),
+    checked with the names of the step that renders them; a templated or missing name is left to
+    the config's own validation and the run."""
+    if not isinstance(config, dict):
+        return []
+    if kind == "for_each" and isinstance(action := config.get("action"), dict):
+        return _file_issues(action.get("type"), action.get("config"), [*path, "action", "config"], names, hints)
+    name = config.get("template")
+    if kind != "send_email" or not isinstance(name, str) or is_template(name):
+        return []
+    try:
+        source = template_file(name).read_text(encoding="utf-8")
+    except (PathError, OSError, UnicodeDecodeError):
+        return []
+    where = join_path([*path, "template"])
+    return [Issue(where, f"in include/templates/email/{name}: {p}") for p in check(source, names, hints)]
+
+
 def _name_issues(workflow: Workflow) -> list[Issue]:
     """Names read by step configs, `when`, notices and the workflow's conditions that the place where
     they are read does not have (each problem once per path: a default notice policy is checked
@@ -281,6 +304,8 @@ def _name_issues(workflow: Workflow) -> list[Issue]:
         for key, value in step.config.items():
             seen = {**names, **_ITEM_NAMES} if key in later else names
             issues += _text_issues(value, ["steps", index, "config", key], seen, hints)
+        per_item = {**names, **_ITEM_NAMES} if "action" in later else names
+        issues += _file_issues(step.type, step.config, ["steps", index, "config"], per_item, hints)
         issues += _condition_issues(step.when, f"steps[{index}].when", {**conditions, "steps": steps}, hints)
         issues += _notice_issues(workflow, index, step, names, hints)
     unique: dict[str, Issue] = {}

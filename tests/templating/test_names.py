@@ -292,3 +292,25 @@ def test_the_validate_command_reports_names_at_their_path(tmp_path: Path, capsys
     assert main(["validate", str(tmp_path / "bad.yaml")]) == 1
     err = capsys.readouterr().err
     assert f"{tmp_path / 'bad.yaml'}: steps[0].config.title: unknown name 'organisation'; available here: " in err
+
+
+def test_an_email_template_file_is_checked_with_the_names_of_the_step_that_sends_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "templates" / "email"
+    folder.mkdir(parents=True)
+    (folder / "call.html").write_text("<p>{{ entity.name }} ({{ item }}), {{ organisation.nom }}</p>")
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__INCLUDE_DIR", str(tmp_path))
+    mail = {"to": "a@b.test", "subject": "s", "template": "call.html"}
+    each = {"id": "each", "type": "for_each",
+            "config": {"items": [1], "action": {"type": "send_email", "config": mail}}}  # fmt: skip
+    found = issues(definition(RECORD, {"id": "mail", "type": "send_email", "config": mail}, each))
+    assert found["steps[0].config.template"] == (
+        "in include/templates/email/call.html: unknown name 'item'; available here: trigger, entity, new, old, "
+        "params, run, workflow, now | in include/templates/email/call.html: unknown name 'organisation'; "
+        "available here: trigger, entity, new, old, params, run, workflow, now"
+    )
+    assert found["steps[1].config.action.config.template"].startswith(
+        "in include/templates/email/call.html: unknown name 'organisation'; available here:"
+    )
+    assert "'item'" not in found["steps[1].config.action.config.template"]  # per item, `item` is there
