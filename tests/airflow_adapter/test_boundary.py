@@ -37,9 +37,7 @@ def _airflow_top_level() -> frozenset[str]:
     """Names of the installed Airflow's subpackages and modules (`models`, `sdk`, `_shared`...)."""
     spec = importlib.util.find_spec("airflow")
     assert spec and spec.submodule_search_locations
-    return frozenset(
-        path.stem for location in spec.submodule_search_locations for path in Path(location).iterdir()
-    )
+    return frozenset(path.stem for location in spec.submodule_search_locations for path in Path(location).iterdir())
 
 
 def _module_text(text: str) -> bool:
@@ -93,7 +91,11 @@ def test_the_scan_sees_lazy_imports_and_module_names_in_text(tmp_path: Path) -> 
         "CONFIG = 'airflow.cfg'\n"
     )
     internal = [(line, module) for line, module, name in airflow_imports(sample) if not _public(module, name)]
-    assert internal == [(4, "airflow.models.dag"), (5, "airflow.settings"), (6, "airflow._shared.observability.metrics.stats")]
+    assert internal == [
+        (4, "airflow.models.dag"),
+        (5, "airflow.settings"),
+        (6, "airflow._shared.observability.metrics.stats"),
+    ]
 
 
 def test_every_adapter_module_says_what_it_relies_on() -> None:

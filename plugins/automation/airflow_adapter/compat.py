@@ -49,7 +49,7 @@ def asset_events_start_date_optional() -> bool:
     field = assets.DagRunAssetReference.model_fields.get("start_date")
     if field is None or not field.is_required() or field.annotation is not datetime:
         return False  # not the 3.3.2 model: nothing to fix here
-    field.annotation = datetime | None  # type: ignore[assignment]
+    field.annotation = datetime | None
     # the run model first, then the models that embed it (their schemas hold a copy of it)
     for model in (assets.DagRunAssetReference, assets.AssetEventResponse, assets.AssetEventCollectionResponse):
         model.model_rebuild(force=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Response
 
 from automation.airflow_adapter.access import asset_access
@@ -11,7 +13,7 @@ from automation.events.models import EventBatch, EventIn, IngestResult, results_
 router = APIRouter(prefix="/api/v1", tags=["events"])
 
 
-def _can_post_events():
+def _can_post_events() -> Any:
     return asset_access("POST")
 
 

@@ -9,6 +9,7 @@ connection id) goes to the api-server log only. A database outage is a 503 (retr
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -55,7 +56,7 @@ def _webhook_workflow(key: str) -> str | None:
     return trigger.get("secret_conn_id") or default_secret_conn_id(key)
 
 
-RESPONSES = {
+RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"description": "unknown key, inactive workflow or bad signature (indistinguishable)"},
     409: {"description": "replayed delivery"},
     413: {"description": "body too large"},

@@ -32,12 +32,12 @@ CSRF_FIELD = "csrf_token"
 CSRF_MAX_AGE_S = 12 * 3600
 
 
-def access(method: Literal["GET", "POST", "PUT", "DELETE"]):
+def access(method: Literal["GET", "POST", "PUT", "DELETE"]) -> Any:
     """Airflow's DAG check, on the page's workflow when the path has a `{key}` (airflow_adapter.access)."""
     return airflow_access.dag_access(method)
 
 
-def user():
+def user() -> Any:
     """The signed-in user (Airflow's `get_user`: a bearer token, else the UI session cookie)."""
     return airflow_access.current_user()
 

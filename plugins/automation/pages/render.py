@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -17,7 +18,7 @@ from automation.pages import charts, formatting
 from automation.pages.readable import label
 
 
-def pages_dir():
+def pages_dir() -> Path:
     return include_dir() / "templates" / "pages"
 
 
