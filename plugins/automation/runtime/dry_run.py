@@ -1,31 +1,56 @@
-"""Dry run: what a workflow would do for a sample event, with nothing leaving the machine.
+"""Dry run: the real pipeline of a run for a sample event, with its effects suppressed.
 
-The gate and each `when` are evaluated, every config is rendered and validated, record actions
-run inside one transaction that is rolled back (so their outputs and row counts are real), and
-external actions (email, HTTP, approval) are described instead of run. `isolated_dry_run` does the
-same in a worker process with CPU, memory and time limits (for the API: a hostile template costs the
-server nothing but that worker).
+The same gate as a real run decides first (`event_gate.decide` with a ledger that writes nothing, then
+`delayed_start`, then the conditions), so the report starts with `would_run` and, when not, the
+`reason`. Then every step goes through `execute_step` as in Airflow: `when` evaluated, config rendered
+and validated, record actions run inside one transaction that is rolled back (so their outputs and
+row counts are real); external actions (email, HTTP, approval) are not performed: their `refusal` is
+asked (egress allow-list...) and they are described, or take the output the caller mocks for them.
+A step whose action lists items (for_each) renders and runs its inner step once per item.
+Schedule workflows get `run.logical_date` and `run.data_interval_start/end` of the slot `at` (default:
+the latest scheduled time before now).
+
+`isolated_dry_run` does the same in a worker process with CPU, memory and time limits (for the API: a
+hostile template costs the server nothing but that worker).
 """
 
 from __future__ import annotations
 
 import contextlib
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
-from automation.actions import ChildRunStarted, Deferred, RunInfo
+import pendulum
+
+from automation.actions import ChildRunStarted, Deferred, Delivered, RunInfo, get_action
 from automation.conditions import evaluate
-from automation.config import dag_id_for
-from automation.definitions import Workflow
-from automation.errors import AutomationError, StoreError
+from automation.config import DB_CONN_ID, dag_id_for
+from automation.definitions import ScheduleTrigger, Step, Workflow
+from automation.definitions.triggers import EVENT_TRIGGERS
+from automation.errors import AutomationError, DefinitionError, Issue, StoreError
 from automation.jsonable import to_jsonable
 from automation.records.registry import get_registry
 from automation.runtime.context import condition_data, template_context
-from automation.runtime.executor import execute_step
+from automation.runtime.event_gate import DryRunLedger, decide, delayed_start
+from automation.runtime.executor import StepResult, execute_step
 from automation.runtime.expand import expand_trigger
 from automation.runtime.isolated import run_isolated
 from automation.runtime.step_notices import planned_notices
 from automation.store.db import database_url, engine
+
+#: The most items of a list step (for_each) a dry run renders one by one; the rest are counted.
+MAX_PLANNED_ITEMS = 50
+DRY_RUN_ID = "dry-run"
+
+
+@dataclass
+class ItemPlan:
+    index: int
+    status: str  # would_run | skipped | planned | error
+    detail: str | None = None
+    config: dict[str, Any] | None = None
+    output: Any = None
 
 
 @dataclass
@@ -38,38 +63,138 @@ class StepPlan:
     output: Any = None
     #: on_success/on_retry/on_failure -> title, body, recipients, level (as on the first attempt)
     notices: dict[str, Any] | None = None
+    #: a step that runs per item (for_each): each item's plan
+    items: list[ItemPlan] | None = None
 
 
 @dataclass
 class DryRunReport:
+    #: whether a real run for this event would run its steps; `reason` says why not (or when it would)
+    would_run: bool
+    reason: str | None
     workflow: str
     version: int
     conditions_met: bool
     steps: list[StepPlan] = field(default_factory=list)
     error: str | None = None
+    #: the run values templates saw (`run.*`): the logical date and data interval of the slot
+    run: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
+def _event_type(workflow: Workflow, event: dict[str, Any]) -> str | None:
+    """The sample event's type: as given, else `updated` when it has an old state the trigger takes,
+    else the first type the trigger subscribes to."""
+    if event.get("event"):
+        return str(event["event"])
+    events = list(getattr(workflow.trigger, "events", None) or [])
+    if event.get("old") and "updated" in events:
+        return "updated"
+    return events[0] if events else None
+
+
 def _trigger(workflow: Workflow, event: dict[str, Any]) -> dict[str, Any]:
-    if workflow.trigger.type == "webhook":  # a delivery's body is `trigger.body`, as in a real run
+    kind = workflow.trigger.type
+    if kind == "webhook":  # a delivery's body is `trigger.body`, as in a real run
         return {"type": "webhook", **event, "body": event.get("body", event.get("new") or {})}
-    if "new" in event or "old" in event or workflow.trigger.type == "record_event":
-        return {"type": workflow.trigger.type, **event}
-    return {"type": workflow.trigger.type, "params": event.get("params", event)}
+    if "new" in event or "old" in event or kind in ("record_event", "inactivity"):
+        trigger = {"type": kind, **event}
+        if entity := getattr(workflow.trigger, "entity", None):
+            trigger.setdefault("entity", entity)
+        if kind == "record_event":
+            trigger["event"] = _event_type(workflow, event)
+        return trigger
+    return {"type": kind, "params": event.get("params", event)}
 
 
-def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunReport:
-    trigger = expand_trigger(workflow, _trigger(workflow, event))
-    context = template_context(workflow, version, trigger, run={"id": "dry-run", "dag_id": dag_id_for(workflow.key)})
-    try:
-        met = evaluate(workflow.conditions, condition_data(workflow, context))
-    except AutomationError as exc:
-        return DryRunReport(workflow.key, version, False, error=f"conditions: {exc}")
-    report = DryRunReport(workflow.key, version, met)
+def latest_slot(trigger: ScheduleTrigger, before: datetime | None = None) -> pendulum.DateTime:
+    """The latest time the cron schedules at or before `before` (default: now), in UTC."""
+    from croniter import croniter
+
+    moment = pendulum.instance(before) if before is not None else pendulum.now("UTC")
+    local = moment.in_timezone(trigger.timezone)
+    if croniter.match(trigger.cron, local):
+        return local.replace(second=0, microsecond=0).in_timezone("UTC")
+    previous = croniter(trigger.cron, local).get_prev(datetime)
+    return pendulum.instance(previous).in_timezone("UTC")
+
+
+def run_values(workflow: Workflow, at: datetime | None) -> dict[str, Any]:
+    """`run.*` as a real run of the slot `at` sees them. A schedule's run is the cron slot (its logical
+    date, and a data interval that starts and ends there, as CronTriggerTimetable gives); runs of other
+    triggers have no logical date in Airflow unless one is given (`at`)."""
+    trigger = workflow.trigger
+    moment = pendulum.instance(at).in_timezone("UTC") if at is not None else None
+    if isinstance(trigger, ScheduleTrigger) and moment is None:
+        moment = latest_slot(trigger)
+    iso = moment.isoformat() if moment is not None else None
+    return {"id": DRY_RUN_ID, "dag_id": dag_id_for(workflow.key), "logical_date": iso,
+            "data_interval_start": iso, "data_interval_end": iso}  # fmt: skip
+
+
+def _check_mocks(workflow: Workflow, mocks: dict[str, Any]) -> dict[str, Delivered]:
+    known = {s.id for s in workflow.steps}
+    issues = [Issue(f"mocks.{key}", f"no step {key!r} in this workflow; steps: {sorted(known)}")
+              for key in mocks if key not in known]  # fmt: skip
+    if issues:
+        raise DefinitionError(issues)
+    return {key: Delivered(to_jsonable(value)) for key, value in mocks.items()}
+
+
+def _gate(workflow: Workflow, context: dict[str, Any]) -> tuple[bool, str | None, bool]:
+    """(would run, reason, conditions met): the event checks, the delay, then the conditions."""
+    delay_note = None
+    if workflow.trigger.type in EVENT_TRIGGERS:
+        decision = decide(workflow, context["trigger"], DRY_RUN_ID, DryRunLedger())
+        if not decision.run:
+            return False, f"{decision.outcome}: {decision.reason}", False
+        if decision.outcome == "debounce_wait":
+            delay_note = f"debounced: {decision.reason}"
+        moment = delayed_start(workflow, context["trigger"])
+        if moment is not None and moment > pendulum.now("UTC"):
+            delay_note = f"delayed until {moment.isoformat()} (the trigger's delay); then the conditions decide"
+    met = evaluate(workflow.conditions, condition_data(workflow, context))
     if not met:
-        report.steps = [StepPlan(s.id, s.type, "skipped", "conditions are false") for s in workflow.steps]
+        return False, "conditions_false: the conditions are false", False
+    return True, delay_note, True
+
+
+def _plan(result: StepResult) -> tuple[str, str | None]:
+    status = {"success": "would_run", "deferred": "planned"}.get(result.status, result.status)
+    detail = result.reason
+    if isinstance(result.outcome, Deferred):
+        detail = f"would wait until {result.outcome.until.isoformat()}"
+    if isinstance(result.outcome, ChildRunStarted):
+        detail = f"would start {result.outcome.dag_id}" + (" and wait for it" if result.outcome.wait else "")
+    return status, detail
+
+
+def dry_run(
+    workflow: Workflow,
+    version: int,
+    event: dict[str, Any],
+    *,
+    at: datetime | None = None,
+    mocks: dict[str, Any] | None = None,
+) -> DryRunReport:
+    """`at`: the run's logical date (default: a schedule's latest slot, else now); `mocks`: step id ->
+    the output a step the dry run does not perform (email, HTTP, approval, wait...) gives later steps."""
+    mocked = _check_mocks(workflow, mocks or {})
+    trigger = expand_trigger(workflow, _trigger(workflow, event))
+    run = run_values(workflow, at)
+    context = template_context(workflow, version, trigger, run=run)
+    if at is not None:
+        context["now"] = pendulum.instance(at).in_timezone("UTC")
+    try:
+        would_run, reason, met = _gate(workflow, context)
+    except AutomationError as exc:
+        return DryRunReport(False, f"error: {exc}", workflow.key, version, False, error=f"conditions: {exc}", run=run)
+    report = DryRunReport(would_run, reason, workflow.key, version, met, run=run)
+    if not would_run:
+        why = "conditions are false" if reason and reason.startswith("conditions_false") else reason
+        report.steps = [StepPlan(s.id, s.type, "skipped", why) for s in workflow.steps]
         return report
     outputs: dict[str, Any] = {}
     with engine(get_registry().connection_id).connect() as conn:
@@ -79,30 +204,63 @@ def dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> DryRunRe
                 if report.error:
                     report.steps.append(StepPlan(step.id, step.type, "not_reached"))
                     continue
-                run = RunInfo(dag_id_for(workflow.key), "dry-run", step.id, workflow_key=workflow.key,
-                              workflow_version=version)  # fmt: skip
                 values = {**context, "steps": {k: {"output": v} for k, v in outputs.items()}}
-                try:
-                    result = execute_step(workflow, step, values, run, dry_run=True, connection=conn)
-                except AutomationError as exc:
-                    report.steps.append(StepPlan(step.id, step.type, "error", str(exc)))
-                    if not step.continue_on_failure:
-                        report.error = f"step {step.id!r} would fail: {exc}"
-                    continue
-                status = {"success": "would_run", "deferred": "planned"}.get(result.status, result.status)
-                detail = result.reason
-                if isinstance(result.outcome, Deferred):
-                    detail = f"would wait until {result.outcome.until.isoformat()}"
-                if isinstance(result.outcome, ChildRunStarted):
-                    detail = f"would start {result.outcome.dag_id}"
-                outputs[step.id] = result.output
-                notices = planned_notices(workflow, step, values, result.output, performed=status == "would_run")
-                report.steps.append(
-                    StepPlan(step.id, step.type, status, detail, result.rendered_config, result.output, notices)
-                )
+                plan = _step_plan(workflow, version, step, values, conn, mocked.get(step.id))
+                if plan.status == "error" and not step.continue_on_failure:
+                    report.error = f"step {step.id!r} would fail: {plan.detail}"
+                outputs[step.id] = plan.output
+                report.steps.append(plan)
         finally:
             transaction.rollback()
     return report
+
+
+def _run_info(workflow: Workflow, version: int, step: Step, map_index: int = -1) -> RunInfo:
+    return RunInfo(dag_id_for(workflow.key), DRY_RUN_ID, step.id, map_index=map_index, workflow_key=workflow.key,
+                   workflow_version=version)  # fmt: skip
+
+
+def _step_plan(
+    workflow: Workflow, version: int, step: Step, values: dict[str, Any], conn: Any, mock: Delivered | None
+) -> StepPlan:
+    try:
+        result = execute_step(workflow, step, values, _run_info(workflow, version, step), dry_run=True,
+                              connection=conn, mock=mock)  # fmt: skip
+    except AutomationError as exc:
+        return StepPlan(step.id, step.type, "error", str(exc))
+    status, detail = _plan(result)
+    output = result.output
+    if mock is not None and result.status == "deferred":  # waits / child runs / approvals: the mock stands in
+        output, detail = mock.output, f"{detail} (then outputs the mock given)"
+    items = None
+    action = get_action(step.type)
+    inner = action.per_item_step(step) if action is not None and result.status == "success" else None
+    if inner is not None and isinstance(output, list):
+        items = _item_plans(workflow, version, step, inner, values, conn, output)
+        failed = next((i for i in items if i.status == "error"), None)
+        if failed is not None:
+            status, detail = "error", f"item {failed.index}: {failed.detail}"
+    notices = planned_notices(workflow, step, values, output, performed=status == "would_run")
+    return StepPlan(step.id, step.type, status, detail, result.rendered_config, output, notices, items)
+
+
+def _item_plans(
+    workflow: Workflow, version: int, step: Step, inner: Step, values: dict[str, Any], conn: Any, items: list[Any]
+) -> list[ItemPlan]:
+    plans = []
+    for index, item in enumerate(items[:MAX_PLANNED_ITEMS]):
+        run = _run_info(workflow, version, step, map_index=index)
+        try:
+            result = execute_step(workflow, inner, {**values, "item": item, "index": index}, run, dry_run=True,
+                                  connection=conn)  # fmt: skip
+        except AutomationError as exc:
+            plans.append(ItemPlan(index, "error", str(exc)))
+            continue
+        status, detail = _plan(result)
+        plans.append(ItemPlan(index, status, detail, result.rendered_config, result.output))
+    if len(items) > MAX_PLANNED_ITEMS:
+        plans.append(ItemPlan(MAX_PLANNED_ITEMS, "planned", f"and {len(items) - MAX_PLANNED_ITEMS} more items"))
+    return plans
 
 
 def prepare_isolated() -> None:
@@ -123,16 +281,36 @@ def prepare_isolated() -> None:
         get_registry()
 
 
-def dry_run_report(workflow: Workflow, version: int, event: dict[str, Any]) -> dict[str, Any]:
-    """`dry_run`'s report as JSON-ready data."""
-    return to_jsonable(dry_run(workflow, version, event).as_dict())
+def dry_run_report(
+    workflow: Workflow,
+    version: int,
+    event: dict[str, Any],
+    *,
+    at: datetime | None = None,
+    mocks: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """`dry_run`'s report as JSON-ready data (`would_run` and `reason` first)."""
+    return to_jsonable(dry_run(workflow, version, event, at=at, mocks=mocks).as_dict())
 
 
-def isolated_dry_run(workflow: Workflow, version: int, event: dict[str, Any]) -> dict[str, Any]:
+def _report_positional(
+    workflow: Workflow, version: int, event: dict[str, Any], at: datetime | None, mocks: dict[str, Any] | None
+) -> dict[str, Any]:
+    return dry_run_report(workflow, version, event, at=at, mocks=mocks)
+
+
+def isolated_dry_run(
+    workflow: Workflow,
+    version: int,
+    event: dict[str, Any],
+    *,
+    at: datetime | None = None,
+    mocks: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """`dry_run_report` in a worker process limited by [automation] template_cpu_seconds, _MEMORY_MB and
     _WALL_SECONDS; a worker stopped by a limit is a `TemplateError` saying which."""
     env = {}
-    connection_id = get_registry().connection_id
-    with contextlib.suppress(StoreError):  # resolved here: the worker needs no Airflow import to find it
-        env[f"AIRFLOW_CONN_{connection_id.upper()}"] = database_url(connection_id)
-    return run_isolated(dry_run_report, workflow, version, event, env=env)
+    for connection_id in dict.fromkeys((get_registry().connection_id, DB_CONN_ID)):
+        with contextlib.suppress(StoreError):  # resolved here: the worker needs no Airflow import to find it
+            env[f"AIRFLOW_CONN_{connection_id.upper()}"] = database_url(connection_id)
+    return run_isolated(_report_positional, workflow, version, event, at, mocks, env=env)

@@ -1,16 +1,25 @@
-"""What a workflow does with one ledger event before its conditions: exactly once per (event,
-workflow), no loops, field-change filter, throttle and debounce. Every outcome is recorded."""
+"""What a workflow does with one ledger event before its conditions: subscribed event type, exactly
+once per (event, workflow), no loops, field-change filter, throttle and debounce; then the trigger's
+delay. Every outcome of a real run is recorded.
+
+Invariant: the conditions task of a real run and the dry run decide with the same `decide` and
+`delayed_start`; they differ only in the `GateLedger` they pass (the dry run's reads the same state and
+writes nothing)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import pendulum
+from sqlalchemy import select
 
 from automation.definitions import RecordEventTrigger, Workflow
 from automation.definitions.triggers import FieldOffset
+from automation.store import tables as t
+from automation.store.db import engine
 from automation.store.ledger import EventLedger, event_payload
 from automation.templating.sandbox import relative_datetime
 
@@ -18,7 +27,8 @@ from automation.templating.sandbox import relative_datetime
 @dataclass(frozen=True)
 class Decision:
     run: bool
-    outcome: str  # pending | duplicate | loop | depth | fields_unchanged | throttled | debounce_wait
+    #: pending | not_subscribed | duplicate | loop | depth | fields_unchanged | throttled | debounce_wait
+    outcome: str
     reason: str | None = None
     wait_seconds: int | None = None
     scope: str | None = None
@@ -47,11 +57,64 @@ def _scope(workflow: Workflow, trigger: dict[str, Any]) -> str:
     return f"{trigger.get('entity')}:{trigger.get('id')}"
 
 
-def decide(workflow: Workflow, trigger: dict[str, Any], run_id: str, ledger: EventLedger) -> Decision:
-    event_id, key = trigger["event_id"], workflow.key
-    owner = ledger.claim_run(event_id, key, run_id)
+class GateLedger(Protocol):
+    """The ledger state the gate reads and (in a real run) writes."""
+
+    def claim_run(self, event_id: int, workflow_key: str, run_id: str) -> str | None: ...
+
+    def throttle(self, workflow_key: str, scope_key: str, event_id: int, window_seconds: int) -> bool: ...
+
+    def debounce_mark(self, workflow_key: str, scope_key: str, event_id: int) -> None: ...
+
+
+class DryRunLedger:
+    """The gate's ledger in a dry run: the same answers from the current state, nothing written. A sample
+    event (no ledger id) is claimed by nobody; throttling reads the scope's open window."""
+
+    def claim_run(self, event_id: int | None, workflow_key: str, run_id: str) -> str | None:
+        if event_id is None:
+            return None
+        with engine().connect() as conn:
+            return conn.execute(
+                select(t.event_runs.c.run_id).where(
+                    t.event_runs.c.event_id == event_id, t.event_runs.c.workflow_key == workflow_key
+                )
+            ).scalar_one_or_none()
+
+    def throttle(self, workflow_key: str, scope_key: str, event_id: int | None, window_seconds: int) -> bool:
+        with engine().connect() as conn:
+            last = conn.execute(
+                select(t.throttle_state.c.last_at).where(
+                    t.throttle_state.c.workflow_key == workflow_key, t.throttle_state.c.scope_key == scope_key
+                )
+            ).scalar_one_or_none()
+        return last is None or last < pendulum.now("UTC") - timedelta(seconds=window_seconds)
+
+    def debounce_mark(self, workflow_key: str, scope_key: str, event_id: int | None) -> None:
+        return None
+
+
+def subscription_refusal(workflow: Workflow, trigger: dict[str, Any]) -> str | None:
+    """Why the workflow's trigger does not take this event (another entity or event type), or None. In
+    Airflow the event's asset already routes it; a dry run's sample event is checked here."""
+    spec = workflow.trigger
+    if not isinstance(spec, RecordEventTrigger):
+        return None
+    entity, event = trigger.get("entity"), trigger.get("event")
+    if entity and entity != spec.entity:
+        return f"the workflow is triggered by {spec.entity} events, not {entity}"
+    if event and event not in spec.events:
+        return f"the workflow subscribes to {spec.entity} {'/'.join(spec.events)}, not {event}"
+    return None
+
+
+def decide(workflow: Workflow, trigger: dict[str, Any], run_id: str, ledger: GateLedger) -> Decision:
+    event_id, key = trigger.get("event_id"), workflow.key
+    owner = ledger.claim_run(event_id, key, run_id)  # None: a dry run's sample event
     if owner is not None:
         return Decision(False, "duplicate", f"event {event_id} already handled by run {owner}")
+    if refused := subscription_refusal(workflow, trigger):
+        return Decision(False, "not_subscribed", refused)
     if trigger.get("origin") == key:
         return Decision(False, "loop", "caused by this workflow's own action; not re-triggered")
     if int(trigger.get("depth") or 0) > workflow.settings.max_depth:
@@ -68,7 +131,8 @@ def decide(workflow: Workflow, trigger: dict[str, Any], run_id: str, ledger: Eve
             return Decision(False, "throttled", f"another event of {scope} ran less than {throttle.window} s ago")
         if throttle.mode == "debounce":
             ledger.debounce_mark(key, scope, event_id)
-            return Decision(True, "debounce_wait", wait_seconds=throttle.window, scope=scope)
+            return Decision(True, "debounce_wait", f"waits {throttle.window} s for later events of {scope}; "
+                            "a later one takes over", wait_seconds=throttle.window, scope=scope)  # fmt: skip
     return Decision(True, "pending")
 
 
