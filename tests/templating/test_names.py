@@ -314,3 +314,21 @@ def test_an_email_template_file_is_checked_with_the_names_of_the_step_that_sends
         "in include/templates/email/call.html: unknown name 'organisation'; available here:"
     )
     assert "'item'" not in found["steps[1].config.action.config.template"]  # per item, `item` is there
+
+
+def test_the_api_s_validate_answers_422_with_the_path_and_the_names_available() -> None:
+    """The API's /validate, the pages' forms and the CLI all go through services.workflows.validate and
+    the one error mapping (services.errors.outcome)."""
+    from automation.services import workflows
+    from automation.services.errors import outcome
+
+    data = definition(SCHEDULE, task("report", "Week of {{ run.data_interval_start }} by {{ trigger.new.owner }}"),
+                      task("note", "{{ nosuch.x }} after {{ steps.report.output.id }}"))  # fmt: skip
+    with pytest.raises(DefinitionError) as caught:
+        workflows.validate(data)
+    answer = outcome(caught.value)
+    assert answer.status == 422
+    assert answer.body()["errors"] == [{
+        "path": "steps[1].config.title",
+        "message": "unknown name 'nosuch'; available here: trigger, params, run, workflow, now, steps.report",
+    }]  # fmt: skip
