@@ -9,6 +9,7 @@ from typing import Any
 from automation import metrics
 from automation.alerts.send import default_recipients, send_alert
 from automation.config import key_for_dag_id
+from automation.definitions.notices import Level
 from automation.store.health import WorkflowHealth
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def on_run_finished(context: dict[str, Any], *, failed: bool, alerts: dict[str, 
         reason = context.get("reason")
         if reason:
             body += f"\nReason: {reason}"
-        level = "error"
+        level: Level = "error"
     else:
         title = f"Workflow {name!r} recovered"
         body = f"Run {run_id} of workflow {key} succeeded after failed runs."

@@ -34,8 +34,11 @@ def _listen() -> Any:
     """A raw autocommit connection LISTENing on CHANNEL (its driver connection is polled)."""
     listener = engine().raw_connection()
     try:
-        listener.driver_connection.autocommit = True
-        with listener.driver_connection.cursor() as cursor:
+        driver = listener.driver_connection
+        if driver is None:
+            raise RuntimeError("the database driver gave no connection to LISTEN on")
+        driver.autocommit = True
+        with driver.cursor() as cursor:
             cursor.execute(f"LISTEN {CHANNEL}")
     except BaseException:
         listener.invalidate()
