@@ -323,7 +323,7 @@ def test_a_filter_value_must_suit_the_column_type() -> None:
         "value", "the column holds numbers; expected a number, got '5'")  # fmt: skip
     assert clause_problem(Clause.model_validate({"field": "due", "op": "==", "value": "2024-01-01"}), {"due": "datetime"}) == (
         "op", "operator '==' cannot be used on a datetime column in a record filter (only on boolean, integer, "
-              "number, string columns)")  # fmt: skip
+              "number, string columns); compare dates with before, after, older_than_days or newer_than_days")  # fmt: skip
     assert clause_problem(Clause.model_validate({"field": "x", "op": "changed"}), {"x": "string"}) == (
         "op", "operator 'changed' cannot be used in a record filter (a filter sees one state of a row, not two)")  # fmt: skip
     templated = Clause.model_validate(

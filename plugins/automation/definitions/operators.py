@@ -446,8 +446,10 @@ class OperatorSpec:
             return "op", self.not_in_filters or f"operator {self.name!r} cannot be used in a record filter"
         if column_type not in self.column_types:
             allowed = ", ".join(sorted(self.column_types))
+            hint = "; compare dates with before, after, older_than_days or newer_than_days" if (
+                column_type in DATE_TYPES) else ""  # fmt: skip
             return "op", (f"operator {self.name!r} cannot be used on a {column_type} column in a record filter "
-                          f"(only on {allowed} columns)")  # fmt: skip
+                          f"(only on {allowed} columns){hint}")  # fmt: skip
         if template or self.unary:
             return None
         problem = self.check_value(value) if self.check_value is not None else None
