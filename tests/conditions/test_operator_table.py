@@ -18,7 +18,7 @@ from automation.validation import validate_definition
 from tests.helpers import workflow
 
 parse = TypeAdapter(Condition).validate_python
-ROW = {"deal": {"stage": None, "amount": 100, "name": "ACME", "closed_at": None, "tags": []}}
+ROW: dict[str, Any] = {"deal": {"stage": None, "amount": 100, "name": "ACME", "closed_at": None, "tags": []}}
 
 
 def holds(condition: dict[str, Any]) -> bool:
