@@ -14,7 +14,10 @@ ADAPTER = PACKAGE / "airflow_adapter"
 
 #: What a module outside the adapter may import from Airflow, and why it is public:
 PUBLIC_PREFIXES = (
-    "airflow.sdk",  # the Task SDK: Airflow's public authoring and task-runtime API
+    # the Task SDK's public interface: the names `airflow.sdk` exports, and its exceptions module (its
+    # `definitions`, `execution_time`, `bases` and `_shared` modules are its internals)
+    "airflow.sdk",
+    "airflow.sdk.exceptions",
     # provider operators, triggers and hooks: the providers' documented, versioned API
     "airflow.providers.standard.operators.",
     "airflow.providers.standard.triggers.",
@@ -52,7 +55,7 @@ def _module_text(text: str) -> bool:
 def _public(module: str, name: str | None) -> bool:
     if (module, name) in PUBLIC_NAMES:
         return True
-    return any(module == prefix.rstrip(".") or module.startswith(prefix) for prefix in PUBLIC_PREFIXES)
+    return any(module == prefix or (prefix.endswith(".") and module.startswith(prefix)) for prefix in PUBLIC_PREFIXES)
 
 
 def airflow_imports(path: Path) -> list[tuple[int, str, str | None]]:
@@ -83,6 +86,8 @@ def test_the_scan_sees_lazy_imports_and_module_names_in_text(tmp_path: Path) -> 
     sample = tmp_path / "sample.py"
     sample.write_text(
         "from airflow.sdk import BaseHook\n"
+        "from airflow.sdk.exceptions import AirflowSkipException\n"
+        "from airflow.sdk.definitions.retry_policy import RetryDecision\n"
         "from airflow.plugins_manager import AirflowPlugin\n"
         "def f():\n"
         "    from airflow.models.dag import DagModel\n"
@@ -92,9 +97,10 @@ def test_the_scan_sees_lazy_imports_and_module_names_in_text(tmp_path: Path) -> 
     )
     internal = [(line, module) for line, module, name in airflow_imports(sample) if not _public(module, name)]
     assert internal == [
-        (4, "airflow.models.dag"),
-        (5, "airflow.settings"),
-        (6, "airflow._shared.observability.metrics.stats"),
+        (3, "airflow.sdk.definitions.retry_policy"),
+        (6, "airflow.models.dag"),
+        (7, "airflow.settings"),
+        (8, "airflow._shared.observability.metrics.stats"),
     ]
 
 
