@@ -221,7 +221,7 @@ def check_call(obj: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple
         elif name == "expandtabs":
             tabsize = _arg(args, kwargs, 0, "tabsize", 8)
             if _is_int(tabsize):
-                tabs = owner.count("\t" if isinstance(owner, str) else b"\t")
+                tabs = owner.count("\t") if isinstance(owner, str) else owner.count(b"\t")
                 check_size(len(owner) + tabs * max(tabsize, 0), "expandtabs()")
         elif name == "replace" and len(args) >= 2:
             size = _replaced_size(owner, args[0], args[1], _arg(args, kwargs, 2, "count", -1))

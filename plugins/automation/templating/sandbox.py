@@ -10,6 +10,7 @@ The sandbox refuses private attributes and changes to lists and dicts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -89,7 +90,7 @@ class _BoundLoops(NodeTransformer):
         return _guarded("concat", list(node.nodes), node.lineno)
 
 
-def _guarded(function: str, args: list[nodes.Expr], lineno: int) -> nodes.Call:
+def _guarded(function: str, args: list[nodes.Node], lineno: int) -> nodes.Call:
     return nodes.Call(nodes.ImportedName(f"{_LIMITS}.{function}"), args, [], None, None, lineno=lineno)
 
 
@@ -126,7 +127,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             if is_map:
                 if kwargs or len(args) != 1:
                     raise TypeError("format_map() takes exactly one argument")
-                args, kwargs = (), args[0]
+                kwargs = args[0]
+                args = ()
             return str(formatter.vformat(text, args, kwargs))
 
         return bounded
@@ -143,10 +145,8 @@ def bounded_environment(**options: Any) -> SandboxedEnvironment:
 @cache
 def environment() -> SandboxedEnvironment:
     env = bounded_environment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-    env.filters.update(
-        {name: limits.bounded_filter(name, f) for name, f in
-         {"add_days": add_days, "add_hours": add_hours, "isoformat": _isoformat}.items()}
-    )  # fmt: skip
+    extra: dict[str, Callable[..., Any]] = {"add_days": add_days, "add_hours": add_hours, "isoformat": _isoformat}
+    env.filters.update({name: limits.bounded_filter(name, f) for name, f in extra.items()})
     env.globals.update(timedelta=timedelta)
     return env
 
