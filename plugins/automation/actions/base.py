@@ -219,28 +219,32 @@ class Action(Generic[ConfigT]):
         return None
 
 
-def _loose_config(action: Action[Any], config: dict[str, Any]) -> Any:
-    """The config as a model for `describe`: validated (templates allowed) when it is valid, else its
-    raw values on the model (a catalogue template's placeholder, a config with errors)."""
-    try:
-        return action.config_model.model_validate(config, context=ALLOW_TEMPLATES)
-    except Exception:
-        known = {k: v for k, v in config.items() if k in action.config_model.model_fields}
-        return action.config_model.model_construct(**known)
+def _loose_config(action: Action[Any], config: dict[str, Any], validate: bool) -> Any:
+    """The config as a model for `describe`: validated (templates allowed) when it is valid, else (or
+    without `validate`) its raw values on the model (a catalogue template's placeholder, a config with
+    errors, a definition validated already)."""
+    if validate:
+        try:
+            return action.config_model.model_validate(config, context=ALLOW_TEMPLATES)
+        except Exception:
+            pass
+    known = {k: v for k, v in config.items() if k in action.config_model.model_fields}
+    return action.config_model.model_construct(**known)
 
 
-def describe_config(action: Action[Any], config: dict[str, Any]) -> str:
+def describe_config(action: Action[Any], config: dict[str, Any], *, validate: bool = True) -> str:
     """`action.describe` of a config that may hold unrendered text; never raises."""
     try:
-        return str(action.describe(_loose_config(action, config)))
+        return str(action.describe(_loose_config(action, config, validate)))
     except Exception:
         log.debug("describe of %s failed; using its summary", action.name, exc_info=True)
         return Action.describe(action, None)
 
 
-def describe_step(step: dict[str, Any]) -> str:
+def describe_step(step: dict[str, Any], *, validated: bool = False) -> str:
     """One line saying what a step (a definition's step as a dict) does: its `name` when it has one,
-    else its action's `describe`; never raises, even for unknown actions or unrendered configs."""
+    else its action's `describe`; never raises, even for unknown actions or unrendered configs.
+    `validated`: the definition was validated already (the factory): the config is not validated again."""
     from automation.actions.registry import get_action
 
     try:
@@ -251,7 +255,8 @@ def describe_step(step: dict[str, Any]) -> str:
             kind = str(step.get("type") or "?")
             config = step.get("config")
             action = get_action(kind)
-            text = kind if action is None else describe_config(action, config if isinstance(config, dict) else {})
+            values = config if isinstance(config, dict) else {}
+            text = kind if action is None else describe_config(action, values, validate=not validated)
     except Exception:
         text = str(step.get("type") if isinstance(step, dict) else "?")
     return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"

@@ -69,7 +69,8 @@ class ForEach(Action[ForEachConfig]):
 
     def describe(self, config: ForEachConfig) -> str:
         query = config.query
-        source = f"{query.collection} matching a filter" if isinstance(query, ItemsQuery) else config.items
+        collection = query.collection if isinstance(query, ItemsQuery) else (query or {}).get("collection")
+        source = f"{collection} matching a filter" if query is not None else config.items
         inner = config.action if isinstance(config.action, InnerAction) else InnerAction.model_validate(config.action)
         action = get_action(inner.type)
         what = describe_config(action, inner.config) if action is not None else inner.type

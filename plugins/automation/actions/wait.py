@@ -52,7 +52,8 @@ class Wait(Action[WaitConfig]):
     capabilities = Capabilities(idempotent=False)
 
     def describe(self, config: WaitConfig) -> str:
-        return f"wait {duration_text(config.delay) if config.delay is not None else config.until}"
+        moment = duration_text(config.delay) if config.delay is not None else config.until
+        return f"wait {moment}" if moment else "wait"
 
     def execute(self, config: WaitConfig, ctx: ActionContext) -> Deferred | Delivered:
         until = wait_until(config)

@@ -1,9 +1,11 @@
-"""A readable `doc_md` summary of a definition, shown on the DAG page."""
+"""A readable `doc_md` summary of a definition, shown on the DAG page; each step is said by its
+action's `describe` (automation.actions.describe_step), as in the catalogue, the pages and the dry run."""
 
 from __future__ import annotations
 
 import json
 
+from automation.actions import describe_step
 from automation.definitions import Workflow
 
 
@@ -22,6 +24,7 @@ def doc_md(workflow: Workflow, version: int) -> str:
     lines += ["", "**Steps:**", ""]
     for index, step in enumerate(workflow.steps, start=1):
         when = " (only when its `when` holds)" if step.when else ""
-        lines.append(f"{index}. `{step.id}`: {step.type}{when}")
+        summary = describe_step({"type": step.type, "config": step.config}, validated=True)
+        lines.append(f"{index}. `{step.id}`: {step.type}: {summary}{when}")
     lines += ["", f"Definition version {version}, workflow key `{workflow.key}`."]
     return "\n".join(lines)
