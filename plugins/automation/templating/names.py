@@ -14,8 +14,10 @@ checked: `steps[name]` with a computed `name` passes, and members of an open nam
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeAlias
 
 from jinja2 import TemplateSyntaxError, meta, nodes
@@ -53,6 +55,8 @@ class _Found:
     references: list[Reference]
     filters: list[tuple[str, int]]
     tests: list[tuple[str, int]]
+    #: the parsed template, to ask Jinja which names it leaves undeclared (None: no bindings possible)
+    tree: nodes.Template | None = None
 
 
 def _chain(node: nodes.Expr) -> tuple[nodes.Expr, list[str], list[nodes.Node]]:
@@ -209,18 +213,52 @@ def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text
 
 
+#: `{{ name.member... }}`, the common case: read without parsing (no statement, filter or call).
+_SIMPLE = re.compile(r"\{\{\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\}\}")
+#: Words Jinja reads as constants or operators, never as a name (those texts are parsed).
+_KEYWORDS = frozenset({"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else"})
+
+
+def _simple(text: str) -> _Found | None:
+    """The references of a text whose every `{{ }}` is a plain dotted name, else None."""
+    if "{%" in text or "{#" in text:
+        return None
+    matches = list(_SIMPLE.finditer(text))
+    if len(matches) != text.count("{{"):
+        return None
+    references = []
+    for match in matches:
+        parts = tuple(match.group(1).split("."))
+        if not _KEYWORDS.isdisjoint(parts):
+            return None
+        references.append(Reference(parts, text.count("\n", 0, match.start()) + 1))
+    return _Found(references, [], [])
+
+
+@lru_cache(maxsize=4096)
 def _walk(text: str) -> _Found:
-    """Free names, filters and tests of `text`; `TemplateSyntaxError` when it does not parse."""
+    """Free names, filters and tests of `text` (cached: treat as read-only); `TemplateSyntaxError`
+    when it does not parse."""
+    simple = _simple(text)
+    if simple is not None:
+        return simple
     tree = environment().parse(text)
     walker = _Walker()
     walker.body(tree.body, frozenset())
-    found = walker.found
+    walker.found.tree = tree
+    return walker.found
+
+
+def _undeclared(found: _Found, references: list[Reference]) -> list[Reference]:
+    """`references` less those Jinja itself counts as bound in the template (a safety net for bindings
+    the walker does not know; asked only when there is something to report: it compiles the template)."""
+    if found.tree is None or not references:
+        return references
     try:
-        undeclared = meta.find_undeclared_variables(tree)
+        undeclared = meta.find_undeclared_variables(found.tree)
     except TemplateAssertionError:  # an unknown filter or test: reported by `check`
-        return found
-    found.references = [r for r in found.references if r.parts[0] in undeclared]
-    return found
+        return references
+    return [r for r in references if r.parts[0] in undeclared]
 
 
 def available(names: Names) -> list[str]:
@@ -275,8 +313,9 @@ def check(text: str, names: Names, hints: Mapping[str, str] | None = None) -> li
         for name, _ in found.tests
         if name not in env.tests
     ]
-    scope = {**dict.fromkeys(env.globals), **names}
-    problems += [p for ref in found.references if (p := _problem(ref, _Visible(scope, names), hints or {}))]
+    scope = _Visible({**dict.fromkeys(env.globals), **names}, names)
+    unknown = [ref for ref in found.references if _problem(ref, scope, hints or {})]
+    problems += [p for ref in _undeclared(found, unknown) if (p := _problem(ref, scope, hints or {}))]
     return list(dict.fromkeys(problems))
 
 
@@ -311,6 +350,7 @@ def referenced(text: str) -> list[Reference]:
     if not is_template(text):
         return []
     try:
-        return _walk(text).references
+        found = _walk(text)
     except TemplateSyntaxError:
         return []
+    return _undeclared(found, list(found.references))
