@@ -54,6 +54,10 @@ def test_jsonlogic_extras_mean_what_the_clauses_mean() -> None:
     assert holds({"jsonlogic": {"contains": [{"var": "deal.name"}, "CM"]}})
     assert not holds({"jsonlogic": {"before": [{"var": "deal.closed_at"}, "2030-01-01"]}})
     assert holds({"jsonlogic": {"regex": [{"var": "deal.name"}, "^A"]}})
+    # a field absent before and empty now did not change, in a clause as in JsonLogic (which said it did)
+    data = ConditionData(values={"deal": {"owner": None}}, old_values={"deal": {}})
+    assert not evaluate(parse({"field": "deal.owner", "op": "changed"}), data)
+    assert not evaluate(parse({"jsonlogic": {"changed": "deal.owner"}}), data)
 
 
 @pytest.mark.parametrize(

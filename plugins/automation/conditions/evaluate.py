@@ -1,10 +1,11 @@
 """Evaluate a condition model against event data; errors name the clause, never a silent false.
 
 Invariant: a clause means what its operator's entry in definitions/operators.py says (the same
-entry compiles record filters to SQL); JsonLogic's `regex`, `contains`, `before`, `after` and
-`older_than_days` are those entries too. One evaluation does bounded work whoever chose the data. Regular expressions
-(`matches`, JsonLogic `regex`) run on RE2, in time linear in the text, and share one matching
-budget per evaluation (`RegexBudget`); JsonLogic has its own work budget (jsonlogic.py)."""
+entry compiles record filters to SQL); JsonLogic's `changed`, `regex`, `contains`, `is_empty`,
+`before`, `after` and `older_than_days` are those entries too. One evaluation does bounded work
+whoever chose the data. Regular expressions (`matches`, JsonLogic `regex`) run on RE2, in time
+linear in the text, and share one matching budget per evaluation (`RegexBudget`); JsonLogic has
+its own work budget (jsonlogic.py)."""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def _extra(name: str) -> Any:
 
 def _jsonlogic(data: ConditionData) -> JsonLogic:
     def changed(path: str) -> bool:
-        return resolve(data.old_values, path) != resolve(data.values, path)
+        return OPERATORS["changed"].evaluate(resolve(data.values, path), resolve(data.old_values, path), "changed")
 
     return JsonLogic(
         extra={
