@@ -1,25 +1,27 @@
 """Child process of parse.py: one parse of a DAG file, as a dag-processor's parsing process does it.
 
 The dag-processor imports the `airflow.*` modules a file names before it forks the parsing process
-(`[dag_processor] parsing_pre_import_modules`); everything else the file imports is paid in the parse,
-and is timed here too.
+(`[dag_processor] parsing_pre_import_modules`), after freezing its heap (`gc.freeze()`, so a parse's
+garbage collections do not walk Airflow's objects); everything else the file imports is paid in the
+parse, and is timed here too.
 """
 
 from __future__ import annotations
 
+import gc
+import importlib
 import json
 import runpy
 import sys
 import time
 
+import airflow.sdk
 from airflow.utils.file import iter_airflow_imports
 
+gc.freeze()  # the dag-processor's manager freezes its heap before it forks the parsing processes
 path = sys.argv[1]
-import importlib  # noqa: E402
-
 for module in iter_airflow_imports(path):
     importlib.import_module(module)
-import airflow.sdk  # noqa: E402
 
 started = time.perf_counter()
 namespace = runpy.run_path(path)

@@ -4,6 +4,7 @@ context names the DAG, find the task."""
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 import time
@@ -12,6 +13,7 @@ started = time.perf_counter()
 import airflow.sdk.execution_time.task_runner  # noqa: E402, F401
 from airflow.dag_processing.dagbag import BundleDagBag  # noqa: E402
 
+gc.freeze()  # as in a worker forked by LocalExecutor or Celery, which freeze their heap before forking
 imported = time.perf_counter()
 path, bundle, dag_id, task_id = sys.argv[1:5]
 bag = BundleDagBag(dag_folder=path, safe_mode=False, load_op_links=False, bundle_path=bundle, bundle_name="dags")
