@@ -32,6 +32,7 @@ def test_the_hooks_client_sends_one_message(monkeypatch: pytest.MonkeyPatch) -> 
     assert box.envelopes == [["a@b.test"]] and box.messages[0]["From"] == "ops@crm.test"
 
 
+@pytest.mark.usefixtures("airflow_db")  # the lookup asks Airflow's metadata database last
 def test_a_missing_connection_is_the_plugins_permanent_error() -> None:
     with pytest.raises(PermanentActionError, match="'adapter_no_smtp' is not defined"):
         smtp_hook("adapter_no_smtp").get_connection("adapter_no_smtp")
