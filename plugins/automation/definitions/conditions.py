@@ -58,12 +58,24 @@ def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
+def _by_values() -> str:
+    groups: dict[str, list[str]] = {}
+    for name, spec in OPERATORS.items():
+        if not spec.unary:
+            groups.setdefault(spec.values, []).append(name)
+    return "; ".join(f"{' '.join(names)}: {values}" for values, names in groups.items())
+
+
+_OP_HELP = f"no value with {', '.join(sorted(UNARY_OPERATORS))}; a record filter cannot use changed"
+_VALUE_HELP = _by_values()
+
+
 class Clause(StrictModel):
     """`{"field": "deal.amount", "op": ">", "value": 50000}` on a dotted path."""
 
     field: str = Field(min_length=1, description="dotted path, e.g. deal.amount or old.stage")
-    op: Operator
-    value: Any = None
+    op: Operator = Field(description=_OP_HELP)
+    value: Any = Field(default=None, description=_VALUE_HELP)
 
     @model_validator(mode="after")
     def _value_fits_the_operator(self, info: ValidationInfo) -> Clause:
