@@ -491,8 +491,8 @@ def _ordered(name: str, test: Callable[[Any, Any], bool]) -> OperatorSpec:
 _SPECS = (
     OperatorSpec("==", "==", False, "any value; a number also equals the same number written as text", _equals,
                  _sql_equals, column_types=_SCALAR),
-    OperatorSpec("!=", "!=", False, "any value (the opposite of ==)", lambda a, e, w: not _equals(a, e, w), _sql_not_equals,
-                 column_types=_SCALAR),
+    OperatorSpec("!=", "!=", False, "any value (the opposite of ==)", lambda a, e, w: not _equals(a, e, w),
+                 _sql_not_equals, column_types=_SCALAR),
     _ordered(">", lambda a, b: a > b),
     _ordered("<", lambda a, b: a < b),
     _ordered(">=", lambda a, b: a >= b),
