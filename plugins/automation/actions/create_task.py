@@ -31,12 +31,15 @@ def due_date(due: str | None, relative_to: str | None) -> str | None:
     if not due:
         return None
     moment = relative_datetime(due, relative_to)
-    if moment is None:
-        try:
-            moment = pendulum.parse(due)
-        except Exception as exc:
-            raise PermanentActionError(f'due: expected "+N days" or an ISO date, got {due!r}') from exc
-    return moment.isoformat()
+    if moment is not None:
+        return moment.isoformat()
+    try:
+        parsed = pendulum.parse(due)
+    except Exception:
+        parsed = None
+    if not isinstance(parsed, pendulum.Date | pendulum.Time):  # a DateTime is a Date
+        raise PermanentActionError(f'due: expected "+N days" or an ISO date, got {due!r}')
+    return parsed.isoformat()
 
 
 @register

@@ -68,8 +68,8 @@ class ForEach(Action[ForEachConfig]):
         return items, kit.each(items)
 
     def describe(self, config: ForEachConfig) -> str:
-        query = config.query
-        collection = query.collection if isinstance(query, ItemsQuery) else (query or {}).get("collection")
+        query: Any = config.query  # a dict when the config was not validated (describe_step of a raw step)
+        collection = query.collection if isinstance(query, ItemsQuery) else dict(query or {}).get("collection")
         source = f"{collection} matching a filter" if query is not None else config.items
         inner = config.action if isinstance(config.action, InnerAction) else InnerAction.model_validate(config.action)
         action = get_action(inner.type)

@@ -88,7 +88,7 @@ class HttpRequestConfig(ActionConfig):
                 raise PathError(f"{field}.{names[0]}" if not isinstance(value, str) else field, CONNECTIONS_HINT)
         if _USERINFO.match(self.url):
             raise PathError("url", f"the URL holds a user name or password; {CONNECTIONS_HINT}")
-        query: dict[str, str] = {}
+        query: dict[str, object] = {}
         with contextlib.suppress(ValueError):  # a URL urlsplit cannot read fails when called
             query = dict(parse_qsl(urlsplit(self.url).query))
         if names := literal_secret_names(query, headers=False):

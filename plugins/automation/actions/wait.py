@@ -38,9 +38,12 @@ def wait_until(config: WaitConfig) -> pendulum.DateTime:
     moment = relative_datetime(config.until)
     if moment is None:
         try:
-            moment = pendulum.parse(config.until)
-        except Exception as exc:
-            raise PermanentActionError(f"until: expected an ISO datetime or '+N days', got {config.until!r}") from exc
+            parsed = pendulum.parse(config.until)
+        except Exception:
+            parsed = None
+        if not isinstance(parsed, pendulum.DateTime):
+            raise PermanentActionError(f"until: expected an ISO datetime or '+N days', got {config.until!r}")
+        moment = parsed
     return moment.in_timezone("UTC")
 
 

@@ -8,7 +8,9 @@ from functools import partial
 from typing import Any, get_args
 
 import pendulum
-from airflow.sdk import DAG, AsyncCallback, CronTriggerTimetable, DeadlineAlert, DeadlineReference, TriggerRule
+from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule
+from airflow.sdk.definitions.callback import AsyncCallback  # public in airflow.sdk, missing from its stub
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from automation.actions import Action, get_action
 from automation.alerts.deadline import CALLBACK_PATH as DEADLINE_CALLBACK
@@ -90,10 +92,10 @@ def _step_tasks(step: Step, args: dict[str, Any]) -> tuple[Any, Any]:
 def _alert_args(workflow: Workflow) -> dict[str, Any]:
     """DAG callbacks that count failure streaks (alerts, recovery), and the run deadline alert."""
     alerts = workflow.settings.alerts
-    callback_args = {"alerts": alerts.model_dump(mode="json"), "name": workflow.name}
+    dumped, name = alerts.model_dump(mode="json"), workflow.name
     args: dict[str, Any] = {
-        "on_failure_callback": partial(on_run_finished, failed=True, **callback_args),
-        "on_success_callback": partial(on_run_finished, failed=False, **callback_args),
+        "on_failure_callback": partial(on_run_finished, failed=True, alerts=dumped, name=name),
+        "on_success_callback": partial(on_run_finished, failed=False, alerts=dumped, name=name),
     }
     if alerts.deadline is not None:
         args["deadline"] = DeadlineAlert(

@@ -35,7 +35,9 @@ def _expand(record: dict[str, Any], collection: str, path: list[str], store: Rec
         _expand(related, relation.collection, path[1:], store)
 
 
-def expand_trigger(workflow: Workflow, trigger: dict[str, Any], registry: CollectionsRegistry | None = None) -> dict:
+def expand_trigger(
+    workflow: Workflow, trigger: dict[str, Any], registry: CollectionsRegistry | None = None
+) -> dict[str, Any]:
     """A copy of `trigger` whose new/old records carry the related records named in `expand`."""
     entity = getattr(workflow.trigger, "entity", None)
     if not workflow.settings.expand or not entity:

@@ -33,5 +33,5 @@ class ApprovalStepOperator(StepOperator, ApprovalOperator):
         self.assigned_users = [{"id": u, "name": u} for u in request.assigned_users] or None
         return ApprovalOperator.execute(self, context)
 
-    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:
+    def execute_complete(self, context: Any, event: dict[str, Any]) -> Any:  # type: ignore[override]  # HITL's event
         return to_jsonable(dict(ApprovalOperator.execute_complete(self, context, event)))

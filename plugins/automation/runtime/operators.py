@@ -113,7 +113,7 @@ class PinnedRunMixin:
             return event_trigger(workflow, partition_key)
         return trigger_payload(context)
 
-    def base_context(self, context: Any, workflow: Workflow, version: int, outputs: dict[str, Any]) -> dict:
+    def base_context(self, context: Any, workflow: Workflow, version: int, outputs: dict[str, Any]) -> dict[str, Any]:
         return template_context(
             workflow,
             version,

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from airflow.sdk import RetryPolicy
-from airflow.sdk.definitions.retry_policy import RetryDecision
+from airflow.sdk import RetryDecision, RetryPolicy
 
 from automation.errors import (
     ActionError,
