@@ -10,6 +10,9 @@ from typing import Any
 import pendulum
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from jinja2 import TemplateSyntaxError
 
 from automation.cli.main import main
 from automation.definitions import Workflow
@@ -17,7 +20,9 @@ from automation.definitions.triggers import EVENT_FIELDS, RUN_FIELDS, WORKFLOW_F
 from automation.errors import DefinitionError
 from automation.runtime.context import condition_data, run_info, template_context
 from automation.store.ledger import event_payload
+from automation.templating import names as names_module
 from automation.templating.names import check, referenced
+from automation.templating.sandbox import environment
 from automation.validation import validate_definition
 from tests.helpers import workflow
 
@@ -332,3 +337,29 @@ def test_the_api_s_validate_answers_422_with_the_path_and_the_names_available() 
         "path": "steps[1].config.title",
         "message": "unknown name 'nosuch'; available here: trigger, params, run, workflow, now, steps.report",
     }]  # fmt: skip
+
+
+IDENTIFIER = st.from_regex(r"[a-z_][a-z0-9_]{0,6}", fullmatch=True)
+DOTTED = st.lists(IDENTIFIER, min_size=1, max_size=4).map(".".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.text(alphabet="ab \n{}.", max_size=6), DOTTED), min_size=1, max_size=4))
+def test_plain_names_read_without_parsing_are_what_the_parser_finds(pieces: list[tuple[str, str]]) -> None:
+    text = "".join(f"{data}{{{{ {name} }}}}" for data, name in pieces)
+    quick = names_module._simple(text)
+    try:
+        tree = environment().parse(text)
+    except TemplateSyntaxError:
+        assert quick is None
+        return
+    walker = names_module._Walker()
+    walker.body(tree.body, frozenset())
+    parsed = [(r.parts, r.lineno) for r in walker.found.references]
+    if quick is not None:
+        assert [(r.parts, r.lineno) for r in quick.references] == parsed
+    else:
+        assert set("{}") & set("".join(d for d, _ in pieces)) or any(
+            set(n.split(".")) & {"true", "false", "none", "and", "or", "not", "in", "is", "if", "else"}
+            for _, n in pieces
+        )

@@ -224,7 +224,8 @@ def _simple(text: str) -> _Found | None:
     if "{%" in text or "{#" in text:
         return None
     matches = list(_SIMPLE.finditer(text))
-    if len(matches) != text.count("{{"):
+    outside = _SIMPLE.sub("", text)
+    if "{" in outside or "}" in outside:  # another expression, or braces next to one (`{{{ a }}`)
         return None
     references = []
     for match in matches:
