@@ -19,7 +19,6 @@ from automation.errors import DefinitionError, StoreError
 from automation.factory import snapshot, validated
 from automation.factory.build import build_dag, build_scan_dag
 from automation.store.repository import Repository, StoredWorkflow
-from automation.validation import validate_definition
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +68,8 @@ def _workflow(item: StoredWorkflow, digest: str | None, known: dict[str, str]) -
             return Workflow.model_validate(data)
         except ValidationError:
             pass  # the full validation below reports it
+    from automation.validation import validate_definition  # imported by a parse only when a definition changed
+
     return validate_definition(data, source=item.key)
 
 

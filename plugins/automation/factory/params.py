@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow.sdk import Param
 
 from automation.definitions import ManualTrigger, Trigger
@@ -12,7 +14,7 @@ def params_for(trigger: Trigger) -> dict[str, Param]:
         return {}
     params: dict[str, Param] = {}
     for name, spec in sorted(trigger.inputs.items()):
-        schema: dict[str, object] = {"type": spec.type if spec.required else [spec.type, "null"]}
+        schema: dict[str, Any] = {"type": spec.type if spec.required else [spec.type, "null"]}
         if spec.enum is not None:
             schema["enum"] = spec.enum
         if spec.title:
