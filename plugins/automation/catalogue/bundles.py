@@ -2,8 +2,9 @@
 
 A bundle is `{format_version: 1, workflows: [definition, ...]}` (JSON or YAML); a bare list of
 definitions (what `automation export` prints) is accepted too. The CLI's `automation import` and
-the API's `POST /api/v1/bundles/import` both go through `import_definitions`: every definition is
-validated first, and unless `partial` is set one invalid definition means nothing is imported.
+the API's `POST /api/v1/bundles/import` both go through `services.bundles`, which calls
+`import_definitions`: every definition is validated first, and unless `partial` is set one invalid
+definition means nothing is imported.
 Every change is a new version; an unchanged definition adds none.
 """
 
@@ -121,7 +122,7 @@ def import_definitions(
 def export_definitions(keys: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The current definitions (with their live status), re-importable; every key must exist."""
     repo = Repository()
-    stored = [repo.get(key) for key in dict.fromkeys(keys)] if keys is not None else repo.list()
+    stored = [repo.get(key) for key in dict.fromkeys(keys)] if keys is not None else repo.list_workflows()
     return [item.with_status() for item in stored]
 
 

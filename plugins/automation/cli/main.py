@@ -99,18 +99,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from automation.store.repository import Repository
+    from automation.services import workflows
 
-    repo = Repository()
     if args.errors:
-        errors = repo.definition_errors()
+        errors = workflows.definition_errors()
         if not errors:
             _out("no definition errors")
         for key, (version, issues) in errors.items():
             for issue in issues:
                 _out(f"{key} v{version}: {issue['path'] or '<root>'}: {issue['message']}")
         return 0
-    rows = repo.list_workflows(status=args.status)
+    rows = workflows.list_workflows(status=args.status)
     _out(f"{'KEY':<32} {'STATUS':<9} {'VER':>4}  {'TRIGGER':<13} NAME")
     for row in rows:
         trigger = row.definition.get("trigger", {}).get("type", "?")

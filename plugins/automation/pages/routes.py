@@ -26,7 +26,6 @@ from automation.pages.render import Links, pages_dir, render
 from automation.services import templates, workflows
 from automation.services.errors import form_issues
 from automation.services.templates import WorkflowTemplate
-from automation.store.repository import Repository
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False, route_class=auth.PageRoute)
 STATIC_FILES = {"pages.css": "text/css", "pages.js": "text/javascript"}
@@ -117,24 +116,26 @@ async def workflows_page(request: Request, user: Annotated[Any, auth.user()]) ->
     rows = await run_in_threadpool(workflows.list_workflows)
     readable = await run_in_threadpool(readable_keys, user, [w.key for w in rows])
     rows = [w for w in rows if w.key in readable]
-    errors = {k: v for k, v in (await run_in_threadpool(Repository().definition_errors)).items() if k in readable}
+    errors = {k: v for k, v in (await run_in_threadpool(workflows.definition_errors)).items() if k in readable}
     return render(request, "workflows.html", workflows=rows, errors=errors, nav="workflows")
 
 
 def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, Any]:
-    repository = Repository()
-    stored = repository.get(key)
-    versions = repository.list_versions(key)
+    stored = workflows.get(key)
+    _, versions = workflows.versions(key)
     numbers = [v.version for v in versions]
     new = new if new in numbers else stored.version
     old = old if old in numbers else max((n for n in numbers if n < new), default=new)
     diff = None
     if old != new:
         diff = definition_diff(
-            repository.get_version(key, old), repository.get_version(key, new), old_label=f"v{old}", new_label=f"v{new}"
+            workflows.version_definition(key, old),
+            workflows.version_definition(key, new),
+            old_label=f"v{old}",
+            new_label=f"v{new}",
         )
     total, executions = list_executions(key, limit=RECENT_EXECUTIONS)
-    error = repository.definition_errors().get(key)
+    error = workflows.definition_errors().get(key)
     return {
         "workflow": stored,
         "definition": readable(stored.definition),

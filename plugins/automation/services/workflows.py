@@ -91,6 +91,11 @@ def list_workflows(
     return rows
 
 
+def definition_errors() -> dict[str, tuple[int, list[dict[str, str]]]]:
+    """The stored definitions the factory could not build: key -> (version, issues with paths)."""
+    return Repository().definition_errors()
+
+
 def get(key: str) -> StoredWorkflow:
     return Repository().get(key)
 
