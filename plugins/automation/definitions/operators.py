@@ -9,7 +9,8 @@ test_operator_agreement.py checks it against Postgres). The meanings picked wher
 - NULL (or a missing value, for the unary operators) compares false: `>`, `contains`, `before`,
   `older_than_days`... on None are false, in Python as in SQL; `!=` and `not_in` are true on None
   unless the value (list) holds null. SQL is two-valued: a clause never yields NULL, so `not`
-  negates it as Python does (`col = v AND col IS NOT NULL`, `col IS DISTINCT FROM v`).
+  negates it as Python does (`col = v AND col IS NOT NULL`, `col IS DISTINCT FROM v`). A field
+  absent from the data (not a column, which always exists) stays an error for a binary operator.
 - Empty is None, "", [] and {} (a JSON column's `[]`, `{}`, `""` and `null` too; a text "[]" is text).
 - Text order is code-point order (SQL compares text under `COLLATE "C"`, whatever the database's
   collation); `contains` on text is a case-sensitive substring (LIKE wildcards escaped).
@@ -380,10 +381,6 @@ def sql_pattern(pattern: str) -> str:
 # --- the table --------------------------------------------------------------------------------
 
 ValueCheck = Callable[[Any], str | None]
-
-
-def _number_value(value: Any) -> str | None:
-    return None if is_number(value) else f"expected a number, got {value!r}"
 
 
 def _list_value(value: Any) -> str | None:
