@@ -95,8 +95,9 @@ CELLS = {"t": texts, "n": numbers, "i": integers, "b": st.booleans(), "ts": awar
          "j": json_values}  # fmt: skip
 
 
-def cells(name: str) -> st.SearchStrategy[list[Any]]:
-    return st.lists(st.one_of(st.none(), CELLS[name]), min_size=1, max_size=6)
+def cells(name: str, op: str) -> st.SearchStrategy[list[Any]]:
+    cell = match_texts if op == "matches" else CELLS[name]
+    return st.lists(st.one_of(st.none(), cell), min_size=1, max_size=6)
 
 
 def as_json(value: Any) -> Any:
@@ -215,7 +216,7 @@ EXAMPLES = settings(max_examples=100, deadline=None, derandomize=True, database=
 
 def _check(conn: Connection, op: str, data: st.DataObject) -> None:
     name = data.draw(st.sampled_from(column_names(op)), label="column")
-    values = data.draw(cells(name), label="values")
+    values = data.draw(cells(name, op), label="values")
     operand = None if OPERATORS[op].unary else data.draw(operands(op, name), label="value")
     assume(accepted(op, name, operand))
     clause = {"field": f"rec.{name}", "op": op, **({} if OPERATORS[op].unary else {"value": operand})}
