@@ -23,9 +23,9 @@ path = sys.argv[1]
 for module in iter_airflow_imports(path):
     importlib.import_module(module)
 
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 namespace = runpy.run_path(path)
-elapsed = time.perf_counter() - started
+elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
 unique = {v.dag_id: v for v in namespace.values() if isinstance(v, airflow.sdk.DAG)}
 tasks = sum(len(v.tasks) for v in unique.values())
-print(json.dumps({"seconds": elapsed, "dags": len(unique), "tasks": tasks}))
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "dags": len(unique), "tasks": tasks}))

@@ -9,14 +9,16 @@ import json
 import sys
 import time
 
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 import airflow.sdk.execution_time.task_runner  # noqa: E402, F401
 from airflow.dag_processing.dagbag import BundleDagBag  # noqa: E402
 
 gc.freeze()  # as in a worker forked by LocalExecutor or Celery, which freeze their heap before forking
-imported = time.perf_counter()
+imported, cpu_imported = time.perf_counter(), time.process_time()
 path, bundle, dag_id, task_id = sys.argv[1:5]
 bag = BundleDagBag(dag_folder=path, safe_mode=False, load_op_links=False, bundle_path=bundle, bundle_name="dags")
 task = bag.dags[dag_id].task_dict[task_id]
-parsed = time.perf_counter()
-print(json.dumps({"runner_import": imported - started, "parse": parsed - imported, "dags": len(bag.dags)}))
+parsed, cpu_parsed = time.perf_counter(), time.process_time()
+result = {"runner_import": imported - started, "parse": parsed - imported, "dags": len(bag.dags)}
+result.update(runner_import_cpu=cpu_imported - cpu_started, parse_cpu=cpu_parsed - cpu_imported)
+print(json.dumps(result))
