@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import ConfigDict, ValidationInfo, ValidatorFunctionWrapHandler, field_validator
@@ -228,8 +229,15 @@ def _loose_config(action: Action[Any], config: dict[str, Any], validate: bool) -
             return action.config_model.model_validate(config, context=ALLOW_TEMPLATES)
         except Exception:
             pass
-    known = {k: v for k, v in config.items() if k in action.config_model.model_fields}
-    return action.config_model.model_construct(**known)
+    names = _field_names(action.config_model)
+    return action.config_model.model_construct(**{k: v for k, v in config.items() if k in names})
+
+
+@cache
+def _field_names(model: type[ActionConfig]) -> frozenset[str]:
+    """The keys `model_construct` takes (names and aliases); cached: a parse describes every step."""
+    fields = model.model_fields
+    return frozenset(fields) | {f.alias for f in fields.values() if f.alias}
 
 
 def describe_config(action: Action[Any], config: dict[str, Any], *, validate: bool = True) -> str:
@@ -245,8 +253,6 @@ def describe_step(step: dict[str, Any], *, validated: bool = False) -> str:
     """One line saying what a step (a definition's step as a dict) does: its `name` when it has one,
     else its action's `describe`; never raises, even for unknown actions or unrendered configs.
     `validated`: the definition was validated already (the factory): the config is not validated again."""
-    from automation.actions.registry import get_action
-
     try:
         name = step.get("name")
         if name:
@@ -254,12 +260,20 @@ def describe_step(step: dict[str, Any], *, validated: bool = False) -> str:
         else:
             kind = str(step.get("type") or "?")
             config = step.get("config")
-            action = get_action(kind)
+            action = _registry().get_action(kind)
             values = config if isinstance(config, dict) else {}
             text = kind if action is None else describe_config(action, values, validate=not validated)
     except Exception:
         text = str(step.get("type") if isinstance(step, dict) else "?")
     return text if len(text) <= MAX_SUMMARY else text[: MAX_SUMMARY - 1] + "…"
+
+
+@cache
+def _registry() -> Any:
+    """automation.actions.registry (imported on first use: it imports this module)."""
+    import automation.actions.registry as registry
+
+    return registry
 
 
 def duration_text(seconds: int | str | None) -> str:
