@@ -98,3 +98,19 @@ def test_dry_run_at_and_mocks_are_checked_with_their_paths(api: TestClient) -> N
     }  # fmt: skip
     assert api.post(f"{WF}/dry/dry-run", json={"mocks": ["create_deal"]}).status_code == 422
     assert api.post(f"{WF}/nope/dry-run", json={}).status_code == 404
+
+
+def test_dry_run_at_and_mocks_reach_the_run(api: TestClient) -> None:
+    steps = [
+        {"id": "hook", "type": "http_request", "config": {"url": "http://127.0.0.1:1/x"}},
+        {"id": "deal", "type": "create_record", "config": {"collection": "deals", "values": {
+            "name": "{{ steps.hook.output.body.name }} {{ run.logical_date }}"}}},
+    ]  # fmt: skip
+    weekly = workflow("weekly", trigger={"type": "schedule", "cron": "0 7 * * 1"}, steps=steps)
+    assert api.post(WF, json=weekly).status_code == 201
+    body = {"at": "2026-03-02T07:00:00", "mocks": {"hook": {"status": 200, "body": {"name": "ACME"}}}}
+    report = api.post(f"{WF}/weekly/dry-run", json=body)
+    assert report.status_code == 200, report.text
+    assert list(report.json())[:2] == ["would_run", "reason"] and report.json()["would_run"] is True
+    assert report.json()["run"]["logical_date"] == "2026-03-02T07:00:00+00:00"
+    assert report.json()["steps"][1]["output"]["name"] == "ACME 2026-03-02T07:00:00+00:00"

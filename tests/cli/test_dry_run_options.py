@@ -76,3 +76,29 @@ def test_bad_inputs_are_one_line_with_the_field_path(
 def test_a_workflow_that_does_not_exist(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dry-run", "nope"]) == 2
     assert one_error_line(capsys) == "error: workflow 'nope' does not exist"
+
+
+def test_mocks_give_later_steps_an_output_and_at_sets_the_slot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--mock STEP=FILE` (YAML or JSON) stands in for an external step; `--at` is a schedule's slot
+    (UTC when it has no offset)."""
+    steps = [
+        {"id": "hook", "type": "http_request", "config": {"url": "http://127.0.0.1:1/x"}},
+        {"id": "deal", "type": "create_record", "config": {"collection": "deals", "values": {
+            "name": "{{ steps.hook.output.body.name }} {{ run.data_interval_start }}"}}},
+    ]  # fmt: skip
+    create(workflow("weekly", trigger={"type": "schedule", "cron": "0 7 * * 1"}, steps=steps), created_by="test")
+    (tmp_path / "hook.yaml").write_text("status: 200\nbody:\n  name: ACME\n")
+    argv = ["dry-run", "weekly", "--mock", f"hook={tmp_path / 'hook.yaml'}", "--json"]
+    assert main([*argv, "--at", "2026-03-02T07:00"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["would_run"] is True and report["run"]["logical_date"] == "2026-03-02T07:00:00+00:00"
+    assert report["steps"][0]["output"] == {"status": 200, "body": {"name": "ACME"}}
+    assert report["steps"][1]["output"]["name"] == "ACME 2026-03-02T07:00:00+00:00"
+    (tmp_path / "hook.json").write_text(json.dumps({"body": {"name": "Globex"}}))
+    assert (
+        main(["dry-run", "weekly", "--mock", f"hook={tmp_path / 'hook.json'}", "--at", "2026-03-09T08:00+01:00"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "logical date 2026-03-09T07:00:00+00:00" in out and "Globex 2026-03-09T07:00:00+00:00" in out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 OUTAGES = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 
 
-def _path(loc: tuple) -> str:
+def _path(loc: tuple[Any, ...]) -> str:
     parts = list(loc[1:]) if loc and loc[0] in {"body", "query", "path"} else list(loc)
     return join_path(p for p in parts if p not in {"EventIn", "EventBatch"})
 
@@ -60,7 +61,7 @@ ERROR_SCHEMA = {
 def _document_errors(app: FastAPI) -> None:
     default = app.openapi
 
-    def openapi() -> dict:
+    def openapi() -> dict[str, Any]:
         schema = default()
         schema.get("components", {}).get("schemas", {})["HTTPValidationError"] = ERROR_SCHEMA
         return schema

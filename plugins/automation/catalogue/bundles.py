@@ -22,7 +22,7 @@ from automation.errors import DefinitionError, Issue
 from automation.store.repository import Repository, SaveOutcome, StoredWorkflow, stored_definition
 from automation.validation import validate_definition
 
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT: Literal[1] = 1
 NOT_A_WORKFLOW = "expected a workflow object (key, name, trigger, steps)"
 
 
@@ -72,7 +72,8 @@ class ImportReport:
 
 def _key_issues(sourced: list[tuple[str, Workflow]], repo: Repository) -> list[DefinitionError]:
     """A key given twice in one import, or held by a deleted workflow, is an error of that item."""
-    errors, first = [], {}
+    errors: list[DefinitionError] = []
+    first: dict[str, str] = {}
     deleted = repo.deleted_keys([w.key for _, w in sourced]) if sourced else set()
     for source, workflow in sourced:
         if workflow.key in first:

@@ -7,13 +7,16 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automation.errors import AutomationError, DefinitionError
 from automation.services.errors import EXIT_INVALID_INPUT, cli_line
 
 Command = Callable[[argparse.Namespace], int]
 CREATED_BY = "cli"
+
+if TYPE_CHECKING:
+    from automation.definitions import Workflow
 
 
 def _out(text: str) -> None:
@@ -44,11 +47,11 @@ def _print_definition_error(exc: DefinitionError) -> None:
         _err(f"{exc.source}: {issue}")
 
 
-def _validated(paths: list[str]) -> tuple[list, int]:
+def _validated(paths: list[str]) -> tuple[list[Workflow], int]:
     from automation.validation import validate_definition
 
     documents, errors = _documents(paths)
-    workflows = []
+    workflows: list[Workflow] = []
     for source, data in documents:
         try:
             workflows.append(validate_definition(data, source=source))
@@ -139,11 +142,18 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
     _out(f"{report['workflow']} v{report['version']}: conditions {'met' if report['conditions_met'] else 'NOT met'}")
     if report.get("would_run") is False:
         _out(f"would not run: {report.get('reason') or 'no reason given'}")
+    elif report.get("reason"):
+        _out(f"would run: {report['reason']}")
+    if (report.get("run") or {}).get("logical_date"):
+        _out(f"logical date {report['run']['logical_date']}")
     for plan in report["steps"]:
         detail = f"  ({plan['detail']})" if plan.get("detail") else ""
         _out(f"  {plan['step']:<24} {plan['action']:<18} {plan['status']}{detail}")
         if plan["status"] == "would_run" and plan.get("output") is not None:
             _out(f"      -> {json.dumps(plan['output'], default=str)[:300]}")
+        for item in plan.get("items") or []:
+            item_detail = f"  ({item['detail']})" if item.get("detail") else ""
+            _out(f"      [{item['index']}] {item['status']}{item_detail}")
         for kind, notice in (plan.get("notices") or {}).items():
             to = ", ".join(notice["recipients"]) or "no email"
             _out(f"      {kind}: {notice['level']} {notice['title']!r} ({to})")
