@@ -38,8 +38,12 @@ $(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
 	$(BIN)/pip download -q -d $(VENV)/wheelhouse -r requirements.txt
 	touch $@
 
+# Two pytest-xdist workers, each with its own Postgres, Airflow home and ports: one runs the tests of the
+# shared Airflow stack, the other every other Postgres test, the unit tests fill in (tests/conftest.py).
+TEST_WORKERS ?= 2
+
 test: $(VENV)/.installed-test $(VENV)/wheelhouse/.complete $(CHROMIUM) $(DOCKER_COMPOSE)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The tests that need neither Postgres nor Airflow processes (marked `unit` by tests/conftest.py): the
 # session starts no database; under a minute.

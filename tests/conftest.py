@@ -149,14 +149,38 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark the unit tier (see the module's docstring). Tests that start the real Airflow processes run
-    last: their scheduler must not compete with the in-process `dag.test()` runs of the other tests for
-    the same metadata database."""
+def worker_group(item: pytest.Item) -> str | None:
+    """The pytest-xdist group (`--dist loadgroup`, `make test`) of a test: one worker runs every test of the
+    session's Airflow stack (the `airflow` fixture), another every other test of its Postgres (their
+    `dag.test()` runs never meet that stack's scheduler: each worker has its own Postgres, Airflow home and
+    ports, made at import); unit tests go to whichever worker is free."""
+    if "airflow" in getattr(item, "fixturenames", ()):
+        return "airflow-stack"
+    return None if item.get_closest_marker("unit") else "postgres"
+
+
+def _name_group_in_node_id(item: pytest.Item, group: str) -> None:
+    """pytest-xdist's loadgroup scheduler reads a test's group from its node id (`<id>@<group>`), which
+    xdist 3.8 writes to `_nodeid`, an attribute pytest 9 no longer reads: write the id itself."""
+    from _pytest.nodeid import coerce_node_id
+
+    item._id = coerce_node_id(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker, and before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the unit tier (see the module's docstring) and the xdist groups. Tests that start the real
+    Airflow processes run last: their scheduler must not compete with the in-process `dag.test()` runs of
+    the other tests for the same metadata database."""
+    loadgroup_worker = bool(getattr(config.option, "loadgroup", False))  # set on xdist workers only
     for item in items:
         if not needs_services(item):
             item.add_marker(pytest.mark.unit)
+        group = worker_group(item)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+            if loadgroup_worker:
+                _name_group_in_node_id(item, group)
     items.sort(
         key=lambda item: (
             item.get_closest_marker("airflow_e2e") is not None,
