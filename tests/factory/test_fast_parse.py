@@ -127,3 +127,15 @@ def test_an_unreadable_verdict_file_only_means_full_validation(parse_dags: Calla
     snapshot._path(validated.VALIDATED_FILE).write_text("{not json")
     assert sorted(parse_dags()) == ["automation__a", "automation__b"]
     assert sorted(passed()) == ["a", "b"]
+
+
+def test_only_definitions_of_this_packages_actions_are_trusted() -> None:
+    assert validated.builtin_actions_only(five_step_workflow("event"))
+    other = five_step_workflow("other")
+    other["steps"][3]["type"] = "crm_plugin_action"  # another package's (or no) action: full validation
+    assert not validated.builtin_actions_only(other)
+    each = workflow("each")
+    each["steps"] = [{"id": "s", "type": "for_each", "config": {"items": [1], "action": {"type": "crm_plugin_action"}}}]
+    assert not validated.builtin_actions_only(each)
+    each["steps"][0]["config"]["action"]["type"] = "add_note"
+    assert validated.builtin_actions_only(each)

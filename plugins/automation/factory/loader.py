@@ -63,7 +63,7 @@ def _fingerprint() -> str | None:
 def _workflow(item: StoredWorkflow, digest: str | None, known: dict[str, str]) -> Workflow:
     """The definition's model; validated in full (`DefinitionError`) unless this exact text passed before."""
     data = item.with_status()
-    if digest is not None and known.get(item.key) == digest:
+    if digest is not None and known.get(item.key) == digest and validated.builtin_actions_only(data):
         try:
             return Workflow.model_validate(data)
         except ValidationError:

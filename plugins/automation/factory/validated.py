@@ -8,10 +8,10 @@ validation depends on.
 
 Invariant: a definition skips the full checks only when this exact text (key, name, status, version and
 definition, as the snapshot stores it) passed `validate_definition` under the same fingerprint: the
-package's code, the registered actions' code, the record registry file, the email templates folder
-(send_email's `template`) and the Python and pydantic versions. Anything else is validated in full,
-so an invalid definition is reported by every parse and never reaches the DAG builder; a missing or
-unreadable file only means a full validation.
+package's code (a definition naming another package's action is always validated in full), the record
+registry file, the email templates folder (send_email's `template`) and the Python and pydantic
+versions. Anything else is validated in full, so an invalid definition is reported by every parse and
+never reaches the DAG builder; a missing or unreadable file only means a full validation.
 """
 
 from __future__ import annotations
@@ -62,22 +62,30 @@ def _file_stat(path: str | None) -> str:
     return f"{path}:{stat.st_mtime_ns}:{stat.st_size}"
 
 
-def _action_modules() -> list[str]:
-    """Name and module file of each registered action outside this package (entry-point actions)."""
-    from automation.actions import action_names, get_action
+def builtin_actions_only(definition: dict[str, Any]) -> bool:
+    """Whether every action the definition names (steps, for_each's per-item action) is one of this
+    package's, whose code the fingerprint covers; a definition using another package's action is
+    validated in full at every parse."""
+    from automation.actions import get_action
 
-    parts = []
-    for name in action_names():
-        action: Any = get_action(name)
-        modules = {type(action).__module__, getattr(getattr(action, "config_model", None), "__module__", None)}
-        for module_name in sorted(m for m in modules if m):
-            module = sys.modules.get(module_name)
-            path = getattr(module, "__file__", None)
-            if path and not Path(path).resolve().is_relative_to(_PACKAGE_DIR):
-                parts.append(f"{name}={_file_stat(path)}")
-            else:
-                parts.append(f"{name}={module_name}")
-    return parts
+    steps = definition.get("steps")
+    if not isinstance(steps, list):
+        return False
+    for step in steps:
+        names = [step.get("type")] if isinstance(step, dict) else [None]
+        inner = (
+            step.get("config", {}).get("action")
+            if isinstance(step, dict) and isinstance(step.get("config"), dict)
+            else None
+        )
+        if isinstance(inner, dict):
+            names.append(inner.get("type"))
+        for name in names:
+            action = get_action(name) if isinstance(name, str) else None
+            modules = (type(action).__module__, getattr(getattr(action, "config_model", None), "__module__", ""))
+            if action is None or not all(m.startswith("automation.actions.") for m in modules):
+                return False
+    return True
 
 
 def fingerprint() -> str:
@@ -90,7 +98,6 @@ def fingerprint() -> str:
         pydantic.VERSION,
         automation.__version__,
         _file_stat(str(registry_path())),
-        *_action_modules(),
         *_tree_stats(_PACKAGE_DIR, ".py"),
         *_tree_stats(email_template_dir()),  # send_email's `template` names a file there
     ]
