@@ -269,14 +269,9 @@ def _notice_issues(
 def _file_issues(
     kind: Any, config: Any, path: list[str | int], names: TemplateNames, hints: dict[str, str]
 ) -> list[Issue]:
-    """Template files a config names (send_email's `template`, also as for_each's per-item action),
-    checked with the names of the step that renders them; a templated or missing name is left to
-    the config's own validation and the run."""
-    if not isinstance(config, dict):
-        return []
-    if kind == "for_each" and isinstance(action := config.get("action"), dict):
-        return _file_issues(action.get("type"), action.get("config"), [*path, "action", "config"], names, hints)
-    name = config.get("template")
+    """Template files a config names (send_email's `template`), checked with the names of the step
+    that renders them; a templated or missing name is left to the config's own validation and the run."""
+    name = config.get("template") if isinstance(config, dict) else None
     if kind != "send_email" or not isinstance(name, str) or is_template(name):
         return []
     try:
@@ -304,8 +299,10 @@ def _name_issues(workflow: Workflow) -> list[Issue]:
         for key, value in step.config.items():
             seen = {**names, **_ITEM_NAMES} if key in later else names
             issues += _text_issues(value, ["steps", index, "config", key], seen, hints)
-        per_item = {**names, **_ITEM_NAMES} if "action" in later else names
-        issues += _file_issues(step.type, step.config, ["steps", index, "config"], per_item, hints)
+            if key in later and isinstance(value, dict):  # a per-item action: {type, config}
+                where: list[str | int] = ["steps", index, "config", key, "config"]
+                issues += _file_issues(value.get("type"), value.get("config"), where, seen, hints)
+        issues += _file_issues(step.type, step.config, ["steps", index, "config"], names, hints)
         issues += _condition_issues(step.when, f"steps[{index}].when", {**conditions, "steps": steps}, hints)
         issues += _notice_issues(workflow, index, step, names, hints)
     unique: dict[str, Issue] = {}
