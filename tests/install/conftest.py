@@ -1,5 +1,7 @@
-"""The install test starts its own Airflow from the wheel: it runs first among the Airflow tests, before the
-session's shared stack (tests/e2e/conftest.py) is started, so the two never compete for the machine."""
+"""The install test starts its own Airflow from the wheel: in a serial session it runs first among the Airflow
+tests, before the session's shared stack (tests/e2e/conftest.py) is started, so the two never compete for the
+machine. Under `make test`'s xdist workers it runs with the other Postgres tests (tests/conftest.py's
+`worker_group`), beside the worker of the shared stack."""
 
 from __future__ import annotations
 
