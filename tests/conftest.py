@@ -164,7 +164,7 @@ def _name_group_in_node_id(item: pytest.Item, group: str) -> None:
     xdist 3.8 writes to `_nodeid`, an attribute pytest 9 no longer reads: write the id itself."""
     from _pytest.nodeid import coerce_node_id
 
-    item._id = coerce_node_id(f"{item.nodeid}@{group}")  # type: ignore[attr-defined]
+    item._id = coerce_node_id(f"{item.nodeid}@{group}")
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker, and before xdist reads the groups
