@@ -133,7 +133,7 @@ def test_large_deal_alert_fires_only_when_crossing_the_threshold() -> None:
     assert dry_run(workflow, 1, {"id": 1, "new": deal, "old": {**deal, "amount": 500}}).conditions_met
     assert not dry_run(workflow, 1, {"id": 1, "new": deal, "old": {**deal, "amount": 11000}}).conditions_met
     assert not dry_run(workflow, 1, {"id": 1, "new": {**deal, "amount": 900}}).conditions_met
-    assert Repository().list() == []  # rendering stores nothing
+    assert Repository().list_workflows() == []  # rendering stores nothing
 
 
 @pytest.mark.usefixtures("db")
