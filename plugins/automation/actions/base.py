@@ -197,6 +197,11 @@ class Action(Generic[ConfigT]):
     def idempotent(self) -> bool:
         return self.capabilities.idempotent
 
+    @property
+    def expands(self) -> bool:
+        """Runs as a list task plus a mapped task, one instance per item (it defines `per_item_step`)."""
+        return type(self).per_item_step is not Action.per_item_step
+
     def build_tasks(self, kit: TaskKit) -> tuple[Any, Any]:
         """The first and last Airflow task of the step (default: one task running `execute`)."""
         task = kit.step()
