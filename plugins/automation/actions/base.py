@@ -238,11 +238,16 @@ def _loose_config(action: Action[Any], config: dict[str, Any], validate: bool) -
     return action.config_model.model_construct(**{k: v for k, v in config.items() if k in names})
 
 
-@cache
+_FIELD_NAMES: dict[type[ActionConfig], frozenset[str]] = {}
+
+
 def _field_names(model: type[ActionConfig]) -> frozenset[str]:
     """The keys `model_construct` takes (names and aliases); cached: a parse describes every step."""
-    fields = model.model_fields
-    return frozenset(fields) | {f.alias for f in fields.values() if f.alias}
+    names = _FIELD_NAMES.get(model)
+    if names is None:
+        fields = model.model_fields
+        names = _FIELD_NAMES[model] = frozenset(fields) | {f.alias for f in fields.values() if f.alias}
+    return names
 
 
 def describe_config(action: Action[Any], config: dict[str, Any], *, validate: bool = True) -> str:
