@@ -119,6 +119,18 @@ def parse_seconds(logs: Path, dag_id: str, run_ids: list[str]) -> list[float]:
     return values
 
 
+def show_failure(logs: Path, dag_id: str, rows: list[dict]) -> None:
+    """The end of the log of a failed run's first failed task (a burst's figures would hide it)."""
+    failed = [r for r in rows if r["started"] and r["ended"]] or rows
+    run_dir = logs / f"dag_id={dag_id}" / f"run_id={rows[0]['run_id']}"
+    for path in sorted(run_dir.glob("task_id=*/attempt=*.log"))[:3]:
+        print(
+            f"  a run of {dag_id} failed; {path}:", *path.read_text(errors="replace").splitlines()[-15:], sep="\n    "
+        )
+    if not run_dir.exists():
+        print(f"  a run of {dag_id} failed ({failed[0]['task_id']}); no log under {run_dir}", flush=True)
+
+
 def burst(target: Target, dag_id: str, runs: int, variant: str) -> Result:
     api, metadata = target.api, target.metadata
     ids = [
@@ -142,8 +154,15 @@ def burst(target: Target, dag_id: str, runs: int, variant: str) -> Result:
     by_run: dict[str, list[dict]] = {}
     for row in rows:
         by_run.setdefault(row["run_id"], []).append(row)
+    failed_runs = [ts for ts in by_run.values() if ts[0]["state"] != "success"]
+    if failed_runs:
+        show_failure(target.logs, dag_id, failed_runs[0])
     tis = sorted(rows, key=lambda r: (r["run_id"], r["task_id"]))
-    firsts = [min(float(t["started"]) for t in ts) - float(ts[0]["run_queued"]) for ts in by_run.values()]
+    firsts = [
+        min(float(t["started"]) for t in ts if t["started"]) - float(ts[0]["run_queued"])
+        for ts in by_run.values()
+        if any(t["started"] for t in ts)
+    ]
     # the gap from a step's end to the next step's start: the scheduler noticing, queueing, a worker starting it
     between = [
         float(b["started"]) - float(a["ended"])
