@@ -48,7 +48,7 @@ DESCRIBED: dict[str, tuple[dict[str, Any], str]] = {
         "for each item of {{ params.names }}: wait 2h",
     ),
     "http_request": ({"url": "https://example.com/hook", "method": "PUT"}, "PUT https://example.com/hook"),
-    "send_email": ({"to": "a@b.test, c@d.test", "subject": "Hi", "body": "x"}, "email a@b.test, c@d.test: Hi"),
+    "send_email": ({"to": "a@b.test, c@d.test", "subject": "Hi", "body": "x"}, "email a@b.test, c@d.test: 'Hi'"),
     "send_notification": ({"title": "Won"}, "notify everyone: Won"),
     "trigger_workflow": ({"workflow": "child", "wait": True}, "start the workflow child and wait for it"),
     "update_field": ({"collection": "deals", "id": 1, "field": "stage", "value": "WON"}, "set deals.stage = WON"),
@@ -150,7 +150,7 @@ def test_doc_md_says_each_step_as_the_catalogue_does() -> None:
                                                              "body": "x"}},
              {"id": "pause", "type": "wait", "config": {"delay": "3d"}, "when": {"field": "params.name", "op": "is_empty"}}]  # fmt: skip
     text = doc_md(validate_definition(workflow("doc", steps=steps)), 4)
-    assert "1. `mail`: send_email: email a@b.test: Hi {{ params.name }}" in text
+    assert "1. `mail`: send_email: email a@b.test: 'Hi {{ params.name }}'" in text
     assert "2. `pause`: wait: wait 3d (only when its `when` holds)" in text
 
 

@@ -147,7 +147,7 @@ class SendEmail(Action[SendEmailConfig]):
     capabilities = Capabilities(external=True)
 
     def describe(self, config: SendEmailConfig) -> str:
-        return f"email {', '.join(_addresses(config.to))}: {config.subject}"
+        return f"email {', '.join(_addresses(config.to))}: {config.subject!r}"
 
     def execute(self, config: SendEmailConfig, ctx: ActionContext) -> Delivered:
         message = build_message(config, ctx)
