@@ -150,11 +150,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def worker_group(item: pytest.Item) -> str | None:
-    """The pytest-xdist group (`--dist loadgroup`, `make test`) of a test: one worker runs every test of the
-    session's Airflow stack (the `airflow` fixture), another every other test of its Postgres (their
-    `dag.test()` runs never meet that stack's scheduler: each worker has its own Postgres, Airflow home and
-    ports, made at import); unit tests go to whichever worker is free."""
-    if "airflow" in getattr(item, "fixturenames", ()):
+    """The pytest-xdist group (`--dist loadgroup`, `make test`) of a test: one worker runs every test that
+    starts Airflow processes (the session's stack, the `airflow` fixture, and the tests starting their own:
+    install, Celery), in the serial order, so no two stacks compete for the cores; another runs every other
+    test of its Postgres (their `dag.test()` runs never meet that stack's scheduler: each worker has its own
+    Postgres, Airflow home and ports, made at import); unit tests go to whichever worker is free."""
+    if "airflow" in getattr(item, "fixturenames", ()) or item.get_closest_marker("airflow_e2e"):
         return "airflow-stack"
     return None if item.get_closest_marker("unit") else "postgres"
 

@@ -1,7 +1,6 @@
-"""The install test starts its own Airflow from the wheel: in a serial session it runs first among the Airflow
-tests, before the session's shared stack (tests/e2e/conftest.py) is started, so the two never compete for the
-machine. Under `make test`'s xdist workers it runs with the other Postgres tests (tests/conftest.py's
-`worker_group`), beside the worker of the shared stack."""
+"""The install test starts its own Airflow from the wheel: it runs first among the Airflow tests, before the
+session's shared stack (tests/e2e/conftest.py) is started, so the two never compete for the machine (under
+`make test`'s xdist workers, every Airflow test is on one worker: tests/conftest.py's `worker_group`)."""
 
 from __future__ import annotations
 
