@@ -5,7 +5,6 @@ from __future__ import annotations
 import configparser
 import functools
 import os
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -295,10 +294,10 @@ _WARNED: set[str] = set()
 
 @functools.cache
 def _airflow_conf() -> Any:
-    from airflow.configuration import conf  # lazily: about 1.5 s and most of Airflow
+    from automation.airflow_adapter.config import airflow_conf, mark_sensitive  # lazily: about 1.5 s, most of Airflow
 
-    conf.sensitive_config_values.update((SECTION, s.name) for s in SETTINGS)  # so _cmd / _secret forms work
-    return conf
+    mark_sensitive(SECTION, (s.name for s in SETTINGS))  # so _cmd / _secret forms work
+    return airflow_conf()
 
 
 def _indirect(item: Setting) -> bool:
@@ -324,7 +323,9 @@ def _cfg_has_section(path: str, mtime: float) -> bool:
 def _airflow_may_set(item: Setting) -> bool:
     """False only when Airflow's configuration cannot hold this option: not loaded in this process, no
     _CMD / _SECRET variable and no [automation] section in airflow.cfg (a few ms, not Airflow's import)."""
-    if "airflow.configuration" in sys.modules or _indirect(item):
+    from automation.airflow_adapter.config import loaded as airflow_conf_loaded
+
+    if airflow_conf_loaded() or _indirect(item):
         return True
     home = _expand(os.environ.get("AIRFLOW_HOME", "~/airflow"))  # where Airflow looks (airflow.configuration)
     path = _expand(os.environ.get("AIRFLOW_CONFIG", os.path.join(home, "airflow.cfg")))

@@ -13,7 +13,7 @@ APP_PREFIX = "/automation"
 
 
 def _app() -> FastAPI:
-    from automation import compat
+    from automation.airflow_adapter import compat
     from automation.api.app import create_app
 
     compat.apply()  # here: only the api-server builds the plugin's app, and before Airflow builds its routes

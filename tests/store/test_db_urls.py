@@ -128,7 +128,7 @@ def test_connection_stored_in_airflow_is_found_without_the_env_var() -> None:
         session.add(Connection(conn_id="stored_socket_db", uri=uri + "?options=-c%20statement_timeout%3D3333"))
     try:
         assert _server_side("stored_socket_db") == (None, "false", "3333ms")
-        from automation.connections import get_connection  # what actions (http_request, mail) use
+        from automation.airflow_adapter.connections import get_connection  # what actions (http_request, mail) use
 
         assert get_connection("stored_socket_db").host == str(PG.pgdata / "sock")
     finally:

@@ -15,7 +15,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from automation.airflow_db import METADATA_CONN_ID
+from automation.airflow_adapter.db import METADATA_CONN_ID
 from automation.config import DB_CONN_ID
 from automation.local.embedded_db import EmbeddedPostgres
 from automation.local.stack import USERS, AirflowProcesses, airflow_env, prepare

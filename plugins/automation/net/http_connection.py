@@ -20,7 +20,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from automation.connections import connection_extra, get_connection
+from automation.airflow_adapter.connections import connection_extra, get_connection
 from automation.errors import PermanentActionError
 
 #: Extra keys the HTTP provider reads as options, not headers (plus ours: auth_type, headers).

@@ -175,7 +175,7 @@ def parse_connection(raw: str) -> ConnectionParts:
 
 def _airflow_connection(conn_id: str) -> ConnectionParts:
     """Airflow's own lookup: secrets backends, then its metadata database (from the CLI too)."""
-    from automation.connections import lookup_connection
+    from automation.airflow_adapter.connections import lookup_connection
 
     conn = lookup_connection(conn_id)
     return ConnectionParts(
