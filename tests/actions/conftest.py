@@ -17,7 +17,9 @@ DEAL = {"id": 1, "name": "ACME", "stage": "SIGNED", "amount": 60000, "owner_id":
 def run_one_step(
     step: dict[str, Any], *, trigger: dict[str, Any] | None = None, run_id: str = "run-1", **kwargs: Any
 ) -> StepResult:
-    definition = validate_definition(workflow("t", steps=[step]))
+    definition = validate_definition(
+        workflow("t", trigger={"type": "record_event", "entity": "deals", "events": ["updated"]}, steps=[step])
+    )
     trigger = trigger or {"type": "record_event", "entity": "deals", "event": "updated", "id": 1, "new": DEAL,
                           "old": {**DEAL, "stage": "PROPOSITION"}}  # fmt: skip
     context = template_context(definition, 1, trigger, params={})

@@ -41,7 +41,7 @@ def test_a_report_counts_the_period_stores_it_and_emails_it(monkeypatch: pytest.
     body = message.get_payload()
     assert "Executions: 2 (success 1, failed 0, skipped 1" in body and "reported: 2 runs" in body
     assert "no executions in this period" in old.get_payload()
-    stored = {r["kind"]: r for r in ReportStore().list()}
+    stored = {r["kind"]: r for r in ReportStore().list_reports()}
     assert stored["daily"]["data"]["overall"]["total"] == 2 and stored["daily"]["emailed_to"] == ["boss@acme.test"]
     assert stored["weekly"]["data"]["overall"]["total"] == 0
 
@@ -50,7 +50,7 @@ def test_running_the_same_period_again_replaces_its_report() -> None:
     since, until = datetime(2026, 1, 5, 9, tzinfo=UTC), datetime(2026, 1, 6, 9, tzinfo=UTC)
     first = make_report("daily", since, until, MaintenanceSettings(report_recipients=()))
     second = make_report("daily", since, until, MaintenanceSettings(report_recipients=()))
-    assert first["id"] == second["id"] and len(ReportStore().list("daily")) == 1
+    assert first["id"] == second["id"] and len(ReportStore().list_reports("daily")) == 1
 
 
 def test_report_runs_cover_the_day_or_week_before_their_cron_time() -> None:

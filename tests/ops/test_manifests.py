@@ -107,7 +107,7 @@ def test_the_helm_values_use_only_keys_of_the_official_chart(values: dict[str, A
 def test_the_connections_the_product_reads_come_from_secrets_that_exist(
     values: dict[str, Any], secrets: dict[str, dict[str, str]]
 ) -> None:
-    from automation.airflow_db import METADATA_CONN_ID
+    from automation.airflow_adapter.db import METADATA_CONN_ID
     from automation.config import DB_CONN_ID
 
     env = {item["envName"]: (item["secretName"], item["secretKey"]) for item in values["secret"]}

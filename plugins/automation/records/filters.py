@@ -9,6 +9,7 @@ identical Postgres pattern, `contains` is a substring, NULL compares false, `not
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, false, not_, or_, true
 from sqlalchemy.sql import ColumnCollection
@@ -76,7 +77,7 @@ def filter_problems(
     return [(where, f"unsupported filter {condition!r}")]
 
 
-def _clause(clause: Clause, columns: ColumnCollection, where: str) -> ColumnElement[bool]:
+def _clause(clause: Clause, columns: ColumnCollection[str, Any], where: str) -> ColumnElement[bool]:
     problem = clause_problem(clause, columns.keys())
     if problem:
         raise RegistryError(f"{where}: {problem[1]}")
@@ -88,7 +89,9 @@ def _clause(clause: Clause, columns: ColumnCollection, where: str) -> ColumnElem
         raise RegistryError(f"{where}: {exc}") from None
 
 
-def where_clause(condition: Condition | None, columns: ColumnCollection, where: str = "filter") -> ColumnElement[bool]:
+def where_clause(
+    condition: Condition | None, columns: ColumnCollection[str, Any], where: str = "filter"
+) -> ColumnElement[bool]:
     if condition is None:
         return true()
     if isinstance(condition, Clause):
