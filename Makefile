@@ -55,7 +55,8 @@ lint: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/pip install -q dag-factory==1.1.0 panzi-json-logic==1.0.1
-	$(BIN)/python benchmarks/parse.py
+	$(BIN)/python benchmarks/parse.py --dag-factory
+	$(BIN)/python benchmarks/task.py
 	$(BIN)/python benchmarks/steps.py
 	$(BIN)/python benchmarks/events.py
 	$(BIN)/python benchmarks/scale.py
