@@ -3,45 +3,20 @@ loopback) through the core stats module (servers) and through the Task SDK's (ta
 
 from __future__ import annotations
 
-import importlib
 import socket
 from collections.abc import Iterator
 
 import pytest
 
 from automation.airflow_adapter import stats
-
-
-def received(listener: socket.socket) -> list[str]:
-    lines = []
-    while True:
-        try:
-            lines += listener.recv(65536).decode().splitlines()
-        except TimeoutError:
-            return lines
+from tests.statsd import received, statsd_listener
 
 
 @pytest.fixture(params=stats.STATS_MODULES)
 def statsd(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
     """One of Airflow's stats modules initialised as its process does, sending to a UDP socket here."""
-    module = importlib.import_module(request.param)
-    factories = {"airflow.observability.stats": "airflow.observability.metrics.stats_utils",
-                 "airflow.sdk.observability.stats": "airflow.sdk.observability.metrics.stats_utils"}  # fmt: skip
-    stats_utils = importlib.import_module(factories[request.param])
-    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(listener.getsockname()[1]))
-    module.initialize(factory=stats_utils.get_stats_factory(), export_legacy_names=False)
-    try:
+    with statsd_listener(monkeypatch, request.param) as listener:
         yield listener
-    finally:
-        shared = "airflow.sdk._shared" if request.param.startswith("airflow.sdk") else "airflow._shared"
-        no_stats = importlib.import_module(f"{shared}.observability.metrics.base_stats_logger").NoStatsLogger
-        module.initialize(factory=no_stats, export_legacy_names=False)
-        listener.close()
 
 
 def test_counts_and_timings_reach_statsd(statsd: socket.socket) -> None:

@@ -11,6 +11,7 @@ from automation.factory.build import build_dag
 from automation.store.repository import Repository
 from automation.validation import validate_definition
 from tests.helpers import workflow
+from tests.statsd import received, statsd_listener
 
 pytestmark = pytest.mark.usefixtures("db", "airflow_db")
 
@@ -18,31 +19,8 @@ pytestmark = pytest.mark.usefixtures("db", "airflow_db")
 @pytest.fixture
 def statsd(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
     """Airflow's Task SDK stats initialised as a task process does, sending to a UDP socket here."""
-    from airflow.sdk._shared.observability.metrics import stats
-    from airflow.sdk._shared.observability.metrics.base_stats_logger import NoStatsLogger
-    from airflow.sdk.observability.metrics import stats_utils
-
-    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    listener.bind(("127.0.0.1", 0))
-    listener.settimeout(0.2)
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_ON", "True")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_HOST", "127.0.0.1")
-    monkeypatch.setenv("AIRFLOW__METRICS__STATSD_PORT", str(listener.getsockname()[1]))
-    stats.initialize(factory=stats_utils.get_stats_factory(), export_legacy_names=False)
-    try:
+    with statsd_listener(monkeypatch, "airflow.sdk.observability.stats") as listener:
         yield listener
-    finally:
-        stats.initialize(factory=NoStatsLogger, export_legacy_names=False)
-        listener.close()
-
-
-def received(listener: socket.socket) -> list[str]:
-    lines = []
-    while True:
-        try:
-            lines += listener.recv(65536).decode().splitlines()
-        except TimeoutError:
-            return lines
 
 
 def test_runs_skipped_started_and_step_durations_are_counted(statsd: socket.socket) -> None:

@@ -7,7 +7,6 @@ import yaml
 from sqlalchemy import text
 
 from automation.catalogue.templates import (
-    create_from_template,
     get_template,
     list_templates,
     render_template,
@@ -15,6 +14,7 @@ from automation.catalogue.templates import (
 )
 from automation.errors import ConflictError, DefinitionError, NotFoundError
 from automation.runtime.dry_run import dry_run
+from automation.services.templates import create_workflow
 from automation.store.db import engine
 from automation.store.repository import Repository
 
@@ -91,12 +91,12 @@ def test_a_bad_value_caught_by_definition_validation_is_blamed_on_its_parameter(
 
 @pytest.mark.usefixtures("db")
 def test_create_from_template_stores_a_workflow_and_conflicts_on_its_key() -> None:
-    stored = create_from_template("new-client-onboarding", {"welcome_call_days": 4}, key="onboard", created_by="me")
+    stored = create_workflow("new-client-onboarding", {"welcome_call_days": 4}, key="onboard", created_by="me")
     assert stored.version == 1 and stored.status == "ACTIVE" and stored.name == "New client onboarding"
     assert stored.definition["steps"][1]["config"]["due"] == "+4 days"
     with pytest.raises(ConflictError):
-        create_from_template("new-client-onboarding", {}, key="onboard")
-    draft = create_from_template("new-client-onboarding", {}, key="onboard-2", name="Mine", status="DRAFT")
+        create_workflow("new-client-onboarding", {}, key="onboard")
+    draft = create_workflow("new-client-onboarding", {}, key="onboard-2", name="Mine", status="DRAFT")
     assert (draft.name, draft.status) == ("Mine", "DRAFT")
 
 

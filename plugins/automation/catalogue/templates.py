@@ -56,7 +56,6 @@ from automation.definitions import Workflow
 from automation.definitions.issues import issues_from_validation_error, join_path
 from automation.definitions.triggers import describe_trigger
 from automation.errors import DefinitionError, Issue, NotFoundError, TemplateError
-from automation.store.repository import Repository, StoredWorkflow
 from automation.templating.names import is_name_problem
 from automation.templating.sandbox import bounded_environment, render_bounded
 from automation.validation import validate_definition
@@ -357,16 +356,3 @@ def render_template(
         return validate_definition(data)
     except DefinitionError as exc:
         raise DefinitionError(_blame_parameters(exc.issues, used, resolved)) from None
-
-
-def create_from_template(
-    template_id: str,
-    values: dict[str, Any],
-    *,
-    key: str,
-    name: str | None = None,
-    status: str = "ACTIVE",
-    created_by: str | None = None,
-) -> StoredWorkflow:
-    workflow = render_template(template_id, values, key=key, name=name, status=status)
-    return Repository().create(workflow, created_by=created_by)

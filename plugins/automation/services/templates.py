@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from automation.catalogue.templates import (
-    WorkflowTemplate,
-    create_from_template,
-    get_template,
-    list_templates,
-    render_template,
-)
-from automation.store.repository import StoredWorkflow
+from automation.catalogue.templates import WorkflowTemplate, get_template, list_templates, render_template
+from automation.store.repository import Repository, StoredWorkflow
 
 #: the key a template is rendered under to check its parameters while the typed key is invalid
 STAND_IN_KEY = "form-check"
@@ -36,8 +30,9 @@ def create_workflow(
     key: str,
     name: str | None = None,
     status: str = "ACTIVE",
-    created_by: str,
+    created_by: str | None = None,
 ) -> StoredWorkflow:
     """The template's workflow with `values` for its parameters, stored as version 1
     (`ConflictError` when the key is taken)."""
-    return create_from_template(template_id, values, key=key, name=name, status=status, created_by=created_by)
+    workflow = render_template(template_id, values, key=key, name=name, status=status)
+    return Repository().create(workflow, created_by=created_by)
