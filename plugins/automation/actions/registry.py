@@ -8,6 +8,7 @@ logged with the entry point's name and left out; it never stops the built-ins or
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import pkgutil
 from functools import cache
@@ -69,10 +70,21 @@ def _discover() -> None:
         _load_plugin(point)
 
 
+def _import_builtin(name: str) -> None:
+    """Only the built-in module named after the action (each built-in lives in `actions/<name>.py`), so a task
+    or a parse imports the dependencies of the actions it uses, not of every action."""
+    if not name.isidentifier() or name in _INFRASTRUCTURE or name.startswith("_"):
+        return
+    if importlib.util.find_spec(f"automation.actions.{name}") is not None:
+        importlib.import_module(f"automation.actions.{name}")
+
+
 def get_action(name: str) -> Action[Any] | None:
-    _discover_builtins()
     action = _ACTIONS.get(name)
     if action is None:
+        _import_builtin(name)
+        action = _ACTIONS.get(name)
+    if action is None:  # a built-in in a module of another name, or a plugin
         _discover()
         action = _ACTIONS.get(name)
     return action
