@@ -17,6 +17,7 @@ hostile template costs the server nothing but that worker).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -134,10 +135,18 @@ def run_values(workflow: Workflow, at: datetime | None) -> dict[str, Any]:
             "data_interval_start": iso, "data_interval_end": iso}  # fmt: skip
 
 
+def unknown_mock_issues(workflow: Workflow, mocks: Mapping[str, Any], path: str = "mocks") -> list[Issue]:
+    """An issue at `<path>.<id>` for each mocked step id the workflow does not have."""
+    ids = [step.id for step in workflow.steps]
+    return [
+        Issue(f"{path}.{step_id}", f"the workflow has no step {step_id!r}; its steps: {', '.join(ids) or 'none'}")
+        for step_id in mocks
+        if step_id not in ids
+    ]
+
+
 def _check_mocks(workflow: Workflow, mocks: dict[str, Any]) -> dict[str, Delivered]:
-    known = {s.id for s in workflow.steps}
-    issues = [Issue(f"mocks.{key}", f"no step {key!r} in this workflow; steps: {sorted(known)}")
-              for key in mocks if key not in known]  # fmt: skip
+    issues = unknown_mock_issues(workflow, mocks)
     if issues:
         raise DefinitionError(issues)
     return {key: Delivered(to_jsonable(value)) for key, value in mocks.items()}

@@ -41,13 +41,10 @@ def parse_at(text: str, *, path: str = "at") -> datetime:
 
 def check_mocks(workflow: Workflow, mocks: Mapping[str, Any], *, path: str = "mocks") -> dict[str, Any]:
     """The mocks, each keyed by a step id of the workflow; an unknown id is refused at its path,
-    with the ids there are."""
-    ids = [step.id for step in workflow.steps]
-    issues = [
-        Issue(f"{path}.{step_id}", f"the workflow has no step {step_id!r}; its steps: {', '.join(ids) or 'none'}")
-        for step_id in mocks
-        if step_id not in ids
-    ]
+    with the ids there are (the runtime's check, as a request error)."""
+    from automation.runtime.dry_run import unknown_mock_issues
+
+    issues = unknown_mock_issues(workflow, mocks, path)
     if issues:
         raise RequestError(issues)
     return dict(mocks)
