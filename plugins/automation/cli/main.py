@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -294,7 +295,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="as JSON (name, value, source, type, default, env, help)")
     p.set_defaults(func=cmd_config)
     sub.add_parser("demo-setup", help="create the demo CRM tables").set_defaults(func=cmd_demo_setup)
+    for group in COMMAND_GROUPS:
+        import_module(f"automation.cli.{group}").register(sub)
     return parser
+
+
+#: command groups kept in their own modules: each `automation.cli.<name>` has `register(sub)`, and sets
+#: `database_needs` ("tables" or "reachable") in its parsers' defaults when it needs the database
+COMMAND_GROUPS = ("capture", "registry")
 
 
 #: what each command needs of the automation database before it starts: its tables, or only to reach it
@@ -319,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        need = DATABASE_NEEDS.get(args.command)
+        need = DATABASE_NEEDS.get(args.command, getattr(args, "database_needs", None))
         if need is not None:
             from automation.store.db import check_database
 
