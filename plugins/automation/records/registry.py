@@ -17,6 +17,8 @@ from automation.errors import RegistryError
 
 ColumnType = Literal["integer", "number", "string", "boolean", "datetime", "date", "json"]
 _IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
+#: an Airflow connection id (the ASCII part of what airflow.models.connection.sanitize_conn_id accepts, 250 at most)
+CONN_ID_PATTERN = r"^[A-Za-z0-9_#!()\-.:/\\]{1,250}$"
 DEFAULT_REGISTRY = Path(__file__).with_name("crm_collections.yaml")
 
 
@@ -30,6 +32,11 @@ class Collection(StrictModel):
     primary_key: str = Field(default="id", pattern=_IDENT)
     columns: dict[str, ColumnType]
     relations: dict[str, Relation] = Field(default_factory=dict)
+    connection_id: str | None = Field(
+        default=None,
+        pattern=CONN_ID_PATTERN,
+        description="the Airflow connection of this collection's database; none = the registry's connection_id",
+    )
 
     @field_validator("columns")
     @classmethod
@@ -50,8 +57,16 @@ class Collection(StrictModel):
 
 
 class CollectionsRegistry(StrictModel):
-    connection_id: str = DB_CONN_ID
+    connection_id: str = Field(default=DB_CONN_ID, pattern=CONN_ID_PATTERN)
     collections: dict[str, Collection]
+
+    def connection_for(self, collection: str) -> str:
+        """The Airflow connection id of `collection`'s database (its own, else the registry's)."""
+        return self.collection(collection).connection_id or self.connection_id
+
+    def connection_ids(self) -> set[str]:
+        """Every connection id a collection uses (the registry's own only if some collection uses it)."""
+        return {spec.connection_id or self.connection_id for spec in self.collections.values()}
 
     def collection(self, name: str) -> Collection:
         try:
