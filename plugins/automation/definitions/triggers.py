@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field
 
 from automation.definitions.base import StrictModel
 from automation.definitions.conditions import Condition
+from automation.definitions.webhooks import AutomationVerification, WebhookVerification
 
 RecordEventName = Literal["created", "updated", "deleted"]
 
@@ -92,11 +93,27 @@ class InactivityTrigger(StrictModel):
 
 
 class WebhookTrigger(StrictModel):
+    """Fires on each verified `POST /automation/webhooks/<workflow key>` (no Airflow login), one run per
+    delivery. `verification` says how a delivery is verified (the provider's signature scheme); the
+    secret is the password of the Airflow connection `secret_conn_id`. Steps see `trigger.body` (the
+    JSON object, or a form's fields), `trigger.headers` (lowercase names; auth and signature headers
+    removed) and `trigger.query`."""
+
     type: Literal["webhook"]
-    #: the posted JSON body (`trigger.body`, also `new` and `entity`)
+    #: the posted body (`trigger.body`, also `new` and `entity`)
     context_names: ClassVar[tuple[str, ...]] = ("entity", "new")
+    #: `trigger.*` members besides the event's: the delivery's body, headers and query parameters
+    trigger_fields: ClassVar[tuple[str, ...]] = ("body", "headers", "query")
     secret_conn_id: str | None = Field(
-        default=None, description="Airflow connection holding the HMAC secret (password field)"
+        default=None,
+        max_length=250,
+        description="Airflow connection whose password is the secret "
+        "(default: automation_webhook_<workflow key, - as _>)",
+    )
+    verification: WebhookVerification = Field(
+        default_factory=AutomationVerification,
+        description="how deliveries are verified: scheme automation (default), github, stripe, slack, "
+        "hmac_header or token, with that scheme's options",
     )
 
 
@@ -182,8 +199,7 @@ def _trigger_fields(trigger: Any) -> TemplateNames | None:
     if trigger.type not in EVENT_TRIGGERS:
         return None
     fields: dict[str, TemplateNames | None] = dict.fromkeys(EVENT_FIELDS)
-    if trigger.type == "webhook":
-        fields["body"] = None
+    fields.update(dict.fromkeys(getattr(trigger, "trigger_fields", ())))
     return fields
 
 

@@ -98,8 +98,9 @@ def _event_type(workflow: Workflow, event: dict[str, Any]) -> str | None:
 
 def _trigger(workflow: Workflow, event: dict[str, Any]) -> dict[str, Any]:
     kind = workflow.trigger.type
-    if kind == "webhook":  # a delivery's body is `trigger.body`, as in a real run
-        return {"type": "webhook", **event, "body": event.get("body", event.get("new") or {})}
+    if kind == "webhook":  # a delivery's body is `trigger.body`, as in a real run (headers and query: given or none)
+        sample = {"headers": {}, "query": {}, **event}
+        return {"type": "webhook", **sample, "body": event.get("body", event.get("new") or {})}
     if "new" in event or "old" in event or kind in ("record_event", "inactivity"):
         trigger = {"type": kind, **event}
         if entity := getattr(workflow.trigger, "entity", None):

@@ -45,8 +45,10 @@ def event_trigger(workflow: Workflow, partition_key: str) -> dict[str, Any]:
     if row is None:
         raise LookupError(f"event {partition_key} is not in the ledger")
     payload = event_payload(row)
-    if workflow.trigger.type == "webhook":
-        payload["body"] = payload["new"]
+    if workflow.trigger.type == "webhook":  # old_data holds the delivery's headers and query (api/webhooks.py)
+        request = payload["old"]
+        headers, query = request.get("headers") or {}, request.get("query") or {}
+        payload.update(body=payload["new"], old={}, headers=headers, query=query)
     return {"type": workflow.trigger.type, **payload}
 
 
