@@ -122,6 +122,11 @@ def records_filter_timeout_ms() -> int:
 # Lookup order, first found wins:
 #   1. AIRFLOW__AUTOMATION__<NAME> (read directly: no Airflow import, so the isolated dry-run worker,
 #      which gets every setting this way from `settings_env()`, never imports Airflow);
+def max_condition_lookups() -> int:
+    """Related records one condition evaluation may read through lookups."""
+    return setting("max_condition_lookups")
+
+
 #   2. Airflow's configuration, `[automation] <name>`: airflow.cfg, `<name>_cmd` / `<name>_secret`
 #      (and their AIRFLOW__AUTOMATION__<NAME>_CMD / _SECRET variables) - imported only when it may hold
 #      the option (already loaded, a _CMD / _SECRET variable, or an [automation] section in airflow.cfg);
@@ -237,6 +242,14 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Comma-separated hosts `http_request` may call: a host name, `*.suffix`, an IP or CIDR, or `*` for "
         "any host with public addresses; private, loopback and link-local addresses only when listed "
+    Setting(
+        "max_condition_lookups",
+        "int",
+        "5",
+        "Related records one evaluation of a condition (the gate's or a step's `when`) may read through lookups "
+        "(`lookup:<collection>.<column>` clauses, JsonLogic `lookup`); one more fails the evaluation. The same "
+        "record read twice counts once.",
+    ),
         "explicitly (default: empty, no outbound HTTP).",
     ),
     Setting(

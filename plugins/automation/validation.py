@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from automation.actions import action_names, get_action
 from automation.actions.base import ALLOW_TEMPLATES, is_template
 from automation.actions.send_email import template_file
+from automation.conditions.lookup import lookup_problems
 from automation.definitions import InactivityTrigger, Step, Workflow
 from automation.definitions.base import PathError
 from automation.definitions.conditions import AllGroup, AnyGroup, Clause, JsonLogicCondition, NotGroup
@@ -237,8 +238,9 @@ def _text_issues(value: Any, path: list[str | int], names: TemplateNames, hints:
 def _condition_issues(condition: Any, path: str, names: TemplateNames, hints: dict[str, str]) -> list[Issue]:
     """Each clause's `field` must start with a name the condition sees (JsonLogic is not checked)."""
     if isinstance(condition, Clause):
-        problem = check_path(condition.field, names, hints)
-        return [Issue(f"{path}.field", problem)] if problem else []
+        key = "field" if condition.via is None else "via"  # a lookup reads its id at `via`
+        problem = check_path(getattr(condition, key), names, hints)
+        return [Issue(f"{path}.{key}", problem)] if problem else []
     if isinstance(condition, AllGroup | AnyGroup):
         key, children = ("all", condition.all) if isinstance(condition, AllGroup) else ("any", condition.any)
         return [i for n, c in enumerate(children) for i in _condition_issues(c, f"{path}.{key}[{n}]", names, hints)]
@@ -319,6 +321,9 @@ def validate_definition(data: dict[str, Any] | Workflow, source: str | None = No
         raise DefinitionError(issues_from_validation_error(exc), source) from None
     issues = [issue for index, step in enumerate(workflow.steps) for issue in _step_issues(index, step)]
     issues += _expand_issues(workflow) + _inactivity_issues(workflow) + _name_issues(workflow)
+    issues += [Issue(p, m) for p, m in lookup_problems(workflow.conditions, "conditions")]
+    for index, step in enumerate(workflow.steps):
+        issues += [Issue(p, m) for p, m in lookup_problems(step.when, f"steps[{index}].when")]
     if not issues and not isinstance(data, Workflow) and (deep := _depth_issue(data)):
         issues.append(deep)
     if issues:

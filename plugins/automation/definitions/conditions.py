@@ -4,11 +4,16 @@ Invariant: a valid condition costs bounded work to validate, store and evaluate.
 `MAX_GROUP_DEPTH` levels; a JsonLogic expression nests at most `MAX_JSONLOGIC_DEPTH` objects/lists
 and holds at most `MAX_JSONLOGIC_NODES` values; every regular expression written in a condition
 compiles under RE2 (regex.py: linear-time matching, bounded size and matching work). A clause's
-operator is one of the table in operators.py, which says what each one means.
+operator is one of the table in operators.py, which says what each one means. A lookup (a clause
+`{"field": "lookup:users.team", "via": "new.owner_id"}` or JsonLogic `{"lookup": ["users", {"var":
+"new.owner_id"}, "team"]}`) names its collection and column as plain identifiers and its record id
+as a data path, never as an expression: whether they exist is the registry's to say (validation.py,
+conditions/lookup.py), how many run per evaluation the evaluator's.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Union
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
@@ -41,6 +46,7 @@ __all__ = [
     "check_jsonlogic",
     "compile_regex",
     "group_depth",
+    "lookup_target",
     "regex_search",
 ]
 
@@ -52,6 +58,47 @@ MAX_GROUP_DEPTH = 16
 MAX_JSONLOGIC_DEPTH = 32
 #: Values (objects, lists, strings, numbers...) in one JsonLogic expression, at most.
 MAX_JSONLOGIC_NODES = 10_000
+
+#: A clause's `field` that reads a related record: `lookup:<collection>.<column>` (with `via`).
+LOOKUP_PREFIX = "lookup:"
+_IDENT = r"[a-z_][a-z0-9_]{0,62}"
+_LOOKUP_FIELD = re.compile(rf"^{re.escape(LOOKUP_PREFIX)}({_IDENT})\.({_IDENT})$")
+#: A record id's data path (`new.owner_id`, `steps.find.output.id`, `trigger.new.items.0.id`).
+DATA_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+){0,15}$")
+MAX_DATA_PATH = 200
+_LOOKUP_FORM = ('a lookup is ["<collection>", {"var": "<path of the record id>"}, "<column>"], e.g. '
+                '["users", {"var": "new.owner_id"}, "team"]')  # fmt: skip
+
+
+def lookup_target(field: str) -> tuple[str, str] | None:
+    """`(collection, column)` of a lookup clause's `field` (`lookup:users.team`), None for a data path."""
+    match = _LOOKUP_FIELD.match(field)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def _path_problem(path: Any) -> str | None:
+    if not isinstance(path, str) or len(path) > MAX_DATA_PATH or not DATA_PATH.match(path):
+        return (f"expected the dotted path of the record id in the data (e.g. new.owner_id; letters, digits and _ "
+                f"separated by dots, at most {MAX_DATA_PATH} characters), got {path!r}")  # fmt: skip
+    return None
+
+
+def jsonlogic_lookup_problem(args: Any) -> tuple[tuple[str | int, ...], str] | None:
+    """`(path inside the operator's arguments, message)` for a JsonLogic `lookup` not of the form
+    `["users", {"var": "new.owner_id"}, "team"]` with plain identifiers, or None."""
+    if not isinstance(args, list) or len(args) != 3:
+        return (), f"expected three arguments; {_LOOKUP_FORM}"
+    for index in (0, 2):
+        if not isinstance(args[index], str) or not re.fullmatch(_IDENT, args[index]):
+            what = "collection" if index == 0 else "column"
+            return (index,), f"expected the {what} as a plain lowercase name, got {args[index]!r}; {_LOOKUP_FORM}"
+    var = args[1]
+    if not isinstance(var, dict) or list(var) != ["var"]:
+        return (1,), f'the record id must be a {{"var": ...}} of the data, got {var!r}; {_LOOKUP_FORM}'
+    path = var["var"][0] if isinstance(var["var"], list) and len(var["var"]) == 1 else var["var"]
+    if problem := _path_problem(path):
+        return (1, "var"), problem
+    return None
 
 
 def _is_template(value: Any) -> bool:
@@ -71,11 +118,44 @@ _VALUE_HELP = _by_values()
 
 
 class Clause(StrictModel):
-    """`{"field": "deal.amount", "op": ">", "value": 50000}` on a dotted path."""
+    """`{"field": "deal.amount", "op": ">", "value": 50000}` on a dotted path, or on one column of a
+    related record: `{"field": "lookup:users.team", "via": "new.owner_id", "op": "==", "value": "sales"}`."""
 
-    field: str = Field(min_length=1, description="dotted path, e.g. deal.amount or old.stage")
+    field: str = Field(
+        min_length=1,
+        description="dotted path, e.g. deal.amount or old.stage; or lookup:<collection>.<column> (with `via`) "
+        "for one column of a related record, read by its primary key",
+    )
     op: Operator = Field(description=_OP_HELP)
     value: Any = Field(default=None, description=_VALUE_HELP)
+    via: str | None = Field(
+        default=None,
+        description="with a lookup field: the dotted path of the related record's id in the data, e.g. "
+        "new.owner_id (a null id or a missing record reads null)",
+    )
+
+    @model_validator(mode="after")
+    def _lookup_form(self) -> Clause:
+        """A lookup names a registered-looking collection and column, reads its id from a data path,
+        and compares the record's current state (no `changed`)."""
+        if not self.field.startswith(LOOKUP_PREFIX):
+            if self.via is not None:
+                raise PathError("via", f"`via` belongs to a lookup clause (field {LOOKUP_PREFIX}<collection>."
+                                       "<column>); remove it or make the field a lookup")  # fmt: skip
+            return self
+        if lookup_target(self.field) is None:
+            raise PathError("field", f"expected {LOOKUP_PREFIX}<collection>.<column> with plain lowercase names, e.g. "
+                                     f"lookup:users.team, got {self.field!r}")  # fmt: skip
+        if self.via is None:
+            raise PathError("via", "a lookup clause needs `via`: the dotted path of the related record's id, e.g. "
+                                   "new.owner_id")  # fmt: skip
+        if problem := _path_problem(self.via):
+            raise PathError("via", problem)
+        if self.op == "changed":
+            raise PathError("op", "a lookup reads the related record's current state only; 'changed' cannot be "
+                                  "used on it (compare the id instead: field "
+                                  f"{self.via!r} with op changed)")  # fmt: skip
+        return self
 
     @model_validator(mode="after")
     def _value_fits_the_operator(self, info: ValidationInfo) -> Clause:
@@ -126,6 +206,8 @@ def check_jsonlogic(logic: Any) -> None:
             stack.extend((item, depth + 1, (*path, i)) for i, item in reversed(list(enumerate(node))))
             continue
         for key, value in reversed(list(node.items())):
+            if key == "lookup" and (problem := jsonlogic_lookup_problem(value)):
+                raise PathError(_jsonlogic_path((*path, key, *problem[0])), problem[1])
             if key == "regex" and isinstance(value, list) and len(value) > 1 and isinstance(value[1], str):
                 try:
                     compile_regex(value[1])

@@ -40,6 +40,8 @@ def clause_problem(clause: Clause, columns: Collection[str], *, templates: bool 
     None. With `templates`, a field or value still holding a template is left for run time. When
     `columns` maps names to registry types, the operator and value must suit the column's type
     (the operator table's `column_problem`); with names only, the operator and value alone."""
+    if clause.via is not None:
+        return "field", "a record filter compares the collection's own columns; it cannot use a lookup"
     column = clause.field.split(".")[-1]
     field_template = templates and _is_template(clause.field)
     if not field_template and column not in columns:

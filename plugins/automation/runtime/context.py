@@ -6,7 +6,7 @@ from typing import Any
 
 import pendulum
 
-from automation.conditions import ConditionData
+from automation.conditions import ConditionData, RecordReader, StoreReader
 from automation.definitions import Workflow
 
 
@@ -65,11 +65,12 @@ def _entity_names(entity: str | None) -> list[str]:
     return [entity, entity[:-1]] if entity.endswith("s") else [entity]
 
 
-def condition_data(workflow: Workflow, context: dict[str, Any]) -> ConditionData:
+def condition_data(workflow: Workflow, context: dict[str, Any], reader: RecordReader | None = None) -> ConditionData:
     """Values for conditions: the template names plus the entity's own name (`deal.amount`);
-    `old_values` binds the same names to the previous state, for `changed`."""
+    `old_values` binds the same names to the previous state, for `changed`. Lookups read through
+    `reader` (default: the record store, on a pooled connection taken at the first lookup)."""
     new, old = context["new"], context["old"]
     names = _entity_names(getattr(workflow.trigger, "entity", None))
     values = {**context, **dict.fromkeys(names, new)}
     old_values = {**context, "new": old, "entity": old, **dict.fromkeys(names, old)}
-    return ConditionData(values=values, old_values=old_values)
+    return ConditionData(values=values, old_values=old_values, reader=reader or StoreReader())

@@ -25,7 +25,7 @@ from typing import Any
 import pendulum
 
 from automation.actions import ChildRunStarted, Deferred, Delivered, RunInfo, get_action
-from automation.conditions import evaluate
+from automation.conditions import LookupRead, evaluate
 from automation.config import DB_CONN_ID, dag_id_for
 from automation.definitions import ScheduleTrigger, Step, Workflow
 from automation.definitions.triggers import EVENT_TRIGGERS
@@ -80,6 +80,8 @@ class DryRunReport:
     error: str | None = None
     #: the run values templates saw (`run.*`): the logical date and data interval of the slot
     run: dict[str, Any] = field(default_factory=dict)
+    #: what the conditions looked up (collection, id, column, value, found), in evaluation order
+    lookups: list[LookupRead] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -153,8 +155,9 @@ def _check_mocks(workflow: Workflow, mocks: dict[str, Any]) -> dict[str, Deliver
     return {key: Delivered(to_jsonable(value)) for key, value in mocks.items()}
 
 
-def _gate(workflow: Workflow, context: dict[str, Any]) -> tuple[bool, str | None, bool]:
-    """(would run, reason, conditions met): the event checks, the delay, then the conditions."""
+def _gate(workflow: Workflow, context: dict[str, Any], seen: list[LookupRead]) -> tuple[bool, str | None, bool]:
+    """(would run, reason, conditions met): the event checks, the delay, then the conditions (their
+    lookups appended to `seen`)."""
     delay_note = None
     if workflow.trigger.type in EVENT_TRIGGERS:
         decision = decide(workflow, context["trigger"], DRY_RUN_ID, DryRunLedger())
@@ -165,7 +168,7 @@ def _gate(workflow: Workflow, context: dict[str, Any]) -> tuple[bool, str | None
         moment = delayed_start(workflow, context["trigger"])
         if moment is not None and moment > pendulum.now("UTC"):
             delay_note = f"delayed until {moment.isoformat()} (the trigger's delay); then the conditions decide"
-    met = evaluate(workflow.conditions, condition_data(workflow, context))
+    met = evaluate(workflow.conditions, condition_data(workflow, context), seen=seen)
     if not met:
         return False, "conditions_false: the conditions are false", False
     return True, delay_note, True
@@ -197,11 +200,13 @@ def dry_run(
     context = template_context(workflow, version, trigger, run=run)
     if at is not None:
         context["now"] = pendulum.instance(at).in_timezone("UTC")
+    seen: list[LookupRead] = []
     try:
-        would_run, reason, met = _gate(workflow, context)
+        would_run, reason, met = _gate(workflow, context, seen)
     except AutomationError as exc:
-        return DryRunReport(False, f"error: {exc}", workflow.key, version, False, error=f"conditions: {exc}", run=run)
-    report = DryRunReport(would_run, reason, workflow.key, version, met, run=run)
+        return DryRunReport(False, f"error: {exc}", workflow.key, version, False, error=f"conditions: {exc}", run=run,
+                            lookups=seen)  # fmt: skip
+    report = DryRunReport(would_run, reason, workflow.key, version, met, run=run, lookups=seen)
     if not would_run:
         why = "conditions are false" if reason and reason.startswith("conditions_false") else reason
         report.steps = [StepPlan(s.id, s.type, "skipped", why) for s in workflow.steps]
