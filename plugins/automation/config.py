@@ -16,7 +16,8 @@ DAG_ID_PREFIX = "automation__"
 #: The project checkout (plugins/automation/config.py -> repo root) when running from one; include/ lives there.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: The copy of include/ a built wheel carries (setup.py's build step; the checkout's include/templates is the source).
-PACKAGED_INCLUDE = Path(__file__).resolve().parent / "_include"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGED_INCLUDE = PACKAGE_DIR / "_include"
 
 
 def running_from_checkout() -> bool:
@@ -43,6 +44,11 @@ def include_dir() -> Path:
     if explicit:
         return Path(explicit)
     return PROJECT_ROOT / "include" if running_from_checkout() else PACKAGED_INCLUDE
+
+
+def email_template_dir() -> Path:
+    """send_email's `template` files."""
+    return include_dir() / "templates" / "email"
 
 
 def db_connect_timeout() -> int:
@@ -116,17 +122,17 @@ def records_filter_timeout_ms() -> int:
     return setting("records_filter_timeout_ms")
 
 
+def max_condition_lookups() -> int:
+    """Related records one condition evaluation may read through lookups."""
+    return setting("max_condition_lookups")
+
+
 # -- the settings table --------------------------------------------------------------------------------
 # Invariant: every setting of the plugin is a row of SETTINGS, read only through `setting()` (or a small
 # getter below that calls it), never cached: each call sees the current environment and configuration.
 # Lookup order, first found wins:
 #   1. AIRFLOW__AUTOMATION__<NAME> (read directly: no Airflow import, so the isolated dry-run worker,
 #      which gets every setting this way from `settings_env()`, never imports Airflow);
-def max_condition_lookups() -> int:
-    """Related records one condition evaluation may read through lookups."""
-    return setting("max_condition_lookups")
-
-
 #   2. Airflow's configuration, `[automation] <name>`: airflow.cfg, `<name>_cmd` / `<name>_secret`
 #      (and their AIRFLOW__AUTOMATION__<NAME>_CMD / _SECRET variables) - imported only when it may hold
 #      the option (already loaded, a _CMD / _SECRET variable, or an [automation] section in airflow.cfg);
@@ -237,12 +243,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Milliseconds one record-filter query (select, update or delete by filter) may run in Postgres.",
     ),
     Setting(
-        "http_allowed_hosts",
-        "list",
-        "",
-        "Comma-separated hosts `http_request` may call: a host name, `*.suffix`, an IP or CIDR, or `*` for "
-        "any host with public addresses; private, loopback and link-local addresses only when listed "
-    Setting(
         "max_condition_lookups",
         "int",
         "5",
@@ -250,6 +250,12 @@ SETTINGS: tuple[Setting, ...] = (
         "(`lookup:<collection>.<column>` clauses, JsonLogic `lookup`); one more fails the evaluation. The same "
         "record read twice counts once.",
     ),
+    Setting(
+        "http_allowed_hosts",
+        "list",
+        "",
+        "Comma-separated hosts `http_request` may call: a host name, `*.suffix`, an IP or CIDR, or `*` for "
+        "any host with public addresses; private, loopback and link-local addresses only when listed "
         "explicitly (default: empty, no outbound HTTP).",
     ),
     Setting(
@@ -456,6 +462,11 @@ def http_allowed_hosts() -> tuple[str, ...]:
 
 def collections_file() -> str:
     return setting("collections_file")
+
+
+def collections_path() -> Path:
+    """The collections registry file: the `collections_file` setting, else the demo CRM's registry."""
+    return Path(collections_file() or PACKAGE_DIR / "records" / "crm_collections.yaml")
 
 
 def emitter_gather_ms() -> float:

@@ -1,9 +1,11 @@
-"""The parse's fast path (factory/validated.py): a definition skips full validation only when its exact
-text passed before under the same code and registry; the DAGs are the same either way."""
+"""The parse's fast path (factory/validated.py): a definition skips full validation and modelling (its kept
+plan is used) only when its exact text passed before under the same code and registry; the DAGs are the
+same either way. A task process builds from its key's kept plan, without the database."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,13 +14,15 @@ import yaml
 from sqlalchemy import text
 
 from automation.cli.main import main
-from automation.factory import snapshot, validated
-from automation.factory.loader import _workflow
+from automation.factory import validated
+from automation.factory.build import build_dag, dags_from_plan
+from automation.factory.plan import plan_for
 from automation.records.registry import DEFAULT_REGISTRY
-from automation.store.db import engine
+from automation.store.db import dispose_engines, engine
 from automation.store.repository import Repository, StoredWorkflow
 from automation.validation import validate_definition
 from tests.helpers import five_step_workflow, workflow
+from tests.servers import free_port
 
 pytestmark = pytest.mark.usefixtures("db")
 DEMO = Path(__file__).resolve().parents[2] / "plugins" / "automation" / "demo" / "workflows"
@@ -31,8 +35,10 @@ def store(*definitions: dict) -> None:
 
 
 def passed() -> dict[str, str]:
-    data = snapshot.read_json(validated.VALIDATED_FILE)
-    return data["passed"] if isinstance(data, dict) else {}
+    """Digest of each definition with a kept plan, by key."""
+    folder = validated.state_dir() / validated.PLANS_DIR
+    files = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return {f.stem: json.loads(f.read_text())["digest"] for f in files}
 
 
 def serialized(dags: dict) -> str:
@@ -67,17 +73,21 @@ def test_the_fast_path_builds_the_same_dags_as_full_validation(parse_dags: Calla
     assert serialized(second) == serialized(first)
 
 
-def test_the_workflow_model_is_the_one_full_validation_gives() -> None:
+def test_a_kept_plan_builds_the_dags_full_validation_gives() -> None:
     definitions = [yaml.safe_load(p.read_text()) for p in sorted(DEMO.glob("*.yaml"))]
     definitions += [five_step_workflow("event"), workflow("manual")]
     assert len(definitions) >= 6
     for index, definition in enumerate(definitions):
         item = StoredWorkflow(key=definition["key"], name=definition["name"], status="ACTIVE", version=index + 1,
                               definition=definition)  # fmt: skip
-        digest = validated.digest(snapshot.item_text(item))
         full = validate_definition(item.with_status(), source=item.key)
-        assert _workflow(item, digest, {item.key: digest}) == full
-        assert _workflow(item, digest, {}) == full
+        plan = plan_for(full, item.version)
+        kept = json.loads(json.dumps(plan))  # what the plan file gives back
+        assert kept == plan
+        from_file = dags_from_plan(kept)
+        assert serialized({f"automation__{item.key}": build_dag(full, item.version)}) == serialized(
+            {f"automation__{item.key}": from_file[f"automation__{item.key}"]}
+        )
 
 
 def test_a_definition_changed_in_place_is_validated_again_and_reported(
@@ -121,12 +131,39 @@ def test_a_registry_change_validates_every_definition_again(
     assert sorted(passed()) == ["manual"]
 
 
-def test_an_unreadable_verdict_file_only_means_full_validation(parse_dags: Callable[[], dict]) -> None:
+def test_an_unreadable_plan_file_only_means_full_validation(parse_dags: Callable[[], dict]) -> None:
     store(five_step_workflow("a"), five_step_workflow("b"))
     parse_dags()
-    snapshot._path(validated.VALIDATED_FILE).write_text("{not json")
+    (validated.state_dir() / validated.PLANS_DIR / "a.json").write_text("{not json")
     assert sorted(parse_dags()) == ["automation__a", "automation__b"]
     assert sorted(passed()) == ["a", "b"]
+
+
+def test_a_task_process_builds_its_dag_from_the_kept_plan_without_the_database(
+    parse_dags: Callable[[], dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(*(five_step_workflow(f"wf-{i}") for i in range(3)))
+    full = parse_dags()  # the dag-processor's parse keeps the plans
+    monkeypatch.setenv("AIRFLOW_CONN_AUTOMATION_DB", f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+    dispose_engines()
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "automation__wf-1")
+    try:
+        task_process = parse_dags()
+        assert sorted(task_process) == ["automation__wf-1"]
+        assert serialized(task_process) == serialized({"automation__wf-1": full["automation__wf-1"]})
+        shutil.rmtree(validated.state_dir())  # no kept plan (nor snapshot): the database it would be
+        assert parse_dags() == {}
+    finally:
+        dispose_engines()
+
+
+def test_a_task_process_without_a_kept_plan_reads_the_database_and_keeps_nothing(
+    parse_dags: Callable[[], dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store(five_step_workflow("wf-0"), five_step_workflow("wf-1"))
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "automation__wf-1")
+    assert sorted(parse_dags()) == ["automation__wf-1"]
+    assert passed() == {}  # it may run on a machine whose state no full parse refreshes
 
 
 def test_only_definitions_of_this_packages_actions_are_trusted() -> None:

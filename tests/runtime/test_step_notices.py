@@ -13,7 +13,8 @@ from automation.alerts.send import send_alert
 from automation.definitions.notices import StepNotice
 from automation.errors import DefinitionError
 from automation.factory.build import build_dag
-from automation.runtime.step_notices import StepNoticeCallback, render_notice
+from automation.runtime.callbacks import StepNoticeCallback
+from automation.runtime.step_notices import render_notice
 from automation.store.db import engine
 from automation.store.repository import Repository
 from automation.validation import validate_definition

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationInfo, model_validator
 
 from automation.actions.base import Action, ActionConfig, ActionContext, Capabilities, Delivered, is_template
 from automation.actions.registry import register
-from automation.config import include_dir
+from automation.config import email_template_dir
 from automation.definitions.base import PathError
 from automation.errors import PermanentActionError, TemplateError
 from automation.mail import send
@@ -46,10 +46,6 @@ def _envelope(value: Addresses | None) -> list[str]:
 
 def is_one_address(value: str) -> bool:
     return bool(_ONE_ADDRESS.fullmatch(value.strip()))
-
-
-def email_template_dir() -> Path:
-    return include_dir() / "templates" / "email"
 
 
 def template_file(name: str) -> Path:

@@ -8,8 +8,6 @@ from typing import Any
 from automation import metrics
 from automation.alerts.send import default_recipients, send_alert
 
-CALLBACK_PATH = "automation.alerts.deadline.deadline_missed"
-
 
 async def deadline_missed(
     *, key: str, name: str, deadline_s: int, recipients: list[str], notify: bool, context: dict[str, Any] | None = None

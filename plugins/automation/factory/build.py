@@ -1,30 +1,26 @@
-"""Definition -> Airflow DAG: each step's tasks (as its action's `build_tasks` says), plus a gate task
-when there are conditions or the trigger is an event."""
+"""DAG plan -> Airflow DAGs: each step's tasks (the calls its action's `build_tasks` made, replayed),
+plus a gate task when there are conditions or the trigger is an event.
+
+Invariant: this module imports no definition model, action or store module (a task process and a
+parse that trusts its plans load only Airflow and the step operators' module), and the same plan
+gives an equal DAG at every parse."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from functools import partial
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, TriggerRule
+from airflow.sdk import DAG, AssetAny, CronTriggerTimetable, Param, PartitionedAssetTimetable
 from airflow.sdk.definitions.callback import AsyncCallback  # public in airflow.sdk, missing from its stub
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-from automation.actions import Action, get_action
-from automation.alerts.deadline import CALLBACK_PATH as DEADLINE_CALLBACK
-from automation.alerts.failures import on_run_finished
-from automation.config import dag_id_for
-from automation.definitions import Status, Step, Workflow
-from automation.definitions.notices import NoticeKind
-from automation.definitions.triggers import EVENT_TRIGGERS, SCAN_SUFFIX, InactivityTrigger
-from automation.factory.doc import doc_md
-from automation.factory.params import params_for
-from automation.factory.schedule import schedule_for, timezone_for
+from automation.factory.schedule import event_asset
+from automation.runtime.callbacks import DEADLINE_CALLBACK, RunFinished
 from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID, ForEachItemOperator, GateOperator, StepOperator
 
-_NOTICE_KINDS = get_args(NoticeKind)
+if TYPE_CHECKING:
+    from automation.definitions import Workflow
 
 #: Fixed, so a parse never changes the DAG when the definition did not change.
 START_DATE = (2024, 1, 1)
@@ -34,32 +30,12 @@ def _seconds(value: int | None) -> timedelta | None:
     return timedelta(seconds=value) if value is not None else None
 
 
-def _task_args(step: Step, workflow: Workflow, version: int, dag: DAG, trigger_rule: str) -> dict[str, Any]:
-    settings = workflow.settings
-    policy = workflow.notify_policy(step)
-    return dict(
-        workflow_key=workflow.key,
-        workflow_version=version,
-        step_id=step.id,
-        notices=[kind for kind in _NOTICE_KINDS if policy.notice(kind)] if policy is not None else [],
-        retries=step.retries if step.retries is not None else settings.retries,
-        retry_delay=_seconds(step.retry_delay if step.retry_delay is not None else settings.retry_delay),
-        retry_exponential_backoff=2.0,
-        max_retry_delay=_seconds(settings.max_retry_delay),
-        execution_timeout=_seconds(step.timeout if step.timeout is not None else settings.timeout),
-        priority_weight=settings.priority,
-        owner=settings.owner,
-        trigger_rule=trigger_rule,
-        dag=dag,
-    )
-
-
 class StepTasks:
     """The `TaskKit` of one step: the Airflow tasks its action's `build_tasks` may ask for."""
 
-    def __init__(self, step: Step, args: dict[str, Any]) -> None:
-        self.step_id = step.id
-        self.name = step.name or step.id
+    def __init__(self, step_id: str, name: str, args: dict[str, Any]) -> None:
+        self.step_id = step_id
+        self.name = name
         self.args = args
 
     def step(self) -> Any:
@@ -78,108 +54,136 @@ class StepTasks:
         return ApprovalStepOperator(task_id=self.step_id, task_display_name=self.name, **self.args)
 
 
-def _step_tasks(step: Step, args: dict[str, Any]) -> tuple[Any, Any]:
-    """(first, last) task of a step, as its action builds them (an unknown action: one step task,
-    which fails saying so when it runs)."""
-    action: Action[Any] | None = get_action(step.type)
-    kit = StepTasks(step, args)
-    if action is None:
-        task = kit.step()
-        return task, task
-    return action.build_tasks(kit)
+def _step_tasks(step: dict[str, Any], key: str, version: int, dag: DAG) -> tuple[Any, Any]:
+    """(first, last) task of a step, by replaying its task calls on the real kit."""
+    args = dict(step["args"])
+    args.update(
+        workflow_key=key,
+        workflow_version=version,
+        step_id=step["id"],
+        retry_delay=_seconds(args["retry_delay"]),
+        retry_exponential_backoff=2.0,
+        max_retry_delay=_seconds(args["max_retry_delay"]),
+        execution_timeout=_seconds(args["execution_timeout"]),
+        dag=dag,
+    )
+    kit = StepTasks(step["id"], step["name"], args)
+    made: list[Any] = []
+    for name, *inputs in step["tasks"]["calls"]:
+        made.append(getattr(kit, name)(*(made[i] for i in inputs)))
+    return made[step["tasks"]["first"]], made[step["tasks"]["last"]]
 
 
-def _alert_args(workflow: Workflow) -> dict[str, Any]:
+def _schedule(plan: dict[str, Any]) -> Any:
+    schedule = plan["schedule"]
+    if schedule is None:
+        return None
+    if "cron" in schedule:
+        return CronTriggerTimetable(schedule["cron"], timezone=schedule["timezone"])
+    assets = [event_asset(entity, event) for entity, event in schedule["assets"]]
+    return PartitionedAssetTimetable(assets=assets[0] if len(assets) == 1 else AssetAny(*assets))
+
+
+def _alert_args(plan: dict[str, Any]) -> dict[str, Any]:
     """DAG callbacks that count failure streaks (alerts, recovery), and the run deadline alert."""
-    alerts = workflow.settings.alerts
-    dumped, name = alerts.model_dump(mode="json"), workflow.name
+    alerts, name = plan["alerts"], plan["name"]
     args: dict[str, Any] = {
-        "on_failure_callback": partial(on_run_finished, failed=True, alerts=dumped, name=name),
-        "on_success_callback": partial(on_run_finished, failed=False, alerts=dumped, name=name),
+        "on_failure_callback": RunFinished(failed=True, alerts=alerts["settings"], name=name),
+        "on_success_callback": RunFinished(failed=False, alerts=alerts["settings"], name=name),
     }
-    if alerts.deadline is not None:
+    deadline = alerts["deadline"]
+    if deadline is not None:
         args["deadline"] = DeadlineAlert(
             reference=DeadlineReference.DAGRUN_QUEUED_AT,
-            interval=timedelta(seconds=alerts.deadline),
-            callback=AsyncCallback(
-                DEADLINE_CALLBACK,
-                kwargs={"key": workflow.key, "name": workflow.name, "deadline_s": alerts.deadline,
-                        "recipients": alerts.email, "notify": alerts.notify},
-            ),
-        )  # fmt: skip
+            interval=timedelta(seconds=deadline["seconds"]),
+            callback=AsyncCallback(DEADLINE_CALLBACK, kwargs=deadline["kwargs"]),
+        )
     return args
 
 
-def build_dag(workflow: Workflow, version: int) -> DAG:
-    trigger = workflow.trigger
-    settings = workflow.settings
+def _main_dag(plan: dict[str, Any]) -> DAG:
+    key, version = plan["key"], plan["version"]
     dag = DAG(
-        dag_id=dag_id_for(workflow.key),
-        dag_display_name=workflow.name,
-        description=(workflow.description or workflow.name)[:500],
-        schedule=schedule_for(trigger, workflow.key),
-        start_date=pendulum.datetime(*START_DATE, tz=timezone_for(trigger)),
-        catchup=getattr(trigger, "catchup", False),
-        max_active_runs=settings.max_active_runs,
-        tags={"automation", trigger.type, *settings.tags},
-        params=params_for(trigger),
-        doc_md=doc_md(workflow, version),
-        is_paused_upon_creation=workflow.status != Status.ACTIVE,
+        dag_id=plan["dag_id"],
+        dag_display_name=plan["name"],
+        description=plan["description"],
+        schedule=_schedule(plan),
+        start_date=pendulum.datetime(*START_DATE, tz=plan["timezone"]),
+        catchup=plan["catchup"],
+        max_active_runs=plan["max_active_runs"],
+        tags=set(plan["tags"]),
+        params={name: Param(p["default"], description=p["description"], **p["schema"])
+                for name, p in plan["params"].items()},
+        doc_md=plan["doc_md"],
+        is_paused_upon_creation=plan["paused"],
         render_template_as_native_obj=False,
-        **_alert_args(workflow),
-    )
-    upstream = workflow.upstream_map()
-    by_id = {s.id: s for s in workflow.steps}
-    tasks = {}
-    for step in workflow.steps:
-        upstream_ids = upstream[step.id]
-        rule = TriggerRule.NONE_FAILED
-        if upstream_ids and all(by_id[u].continue_on_failure for u in upstream_ids):
-            rule = TriggerRule.ALL_DONE
-        tasks[step.id] = _step_tasks(step, _task_args(step, workflow, version, dag, rule))
-    for step_id, upstream_ids in upstream.items():
-        for upstream_id in upstream_ids:
-            tasks[upstream_id][1] >> tasks[step_id][0]
-    if workflow.conditions is not None or trigger.type in EVENT_TRIGGERS:
-        gate = GateOperator(
+        **_alert_args(plan),
+    )  # fmt: skip
+    tasks = {step["id"]: _step_tasks(step, key, version, dag) for step in plan["steps"]}
+    for step in plan["steps"]:
+        for upstream_id in step["upstream"]:
+            tasks[upstream_id][1] >> tasks[step["id"]][0]
+    gate = plan["gate"]
+    if gate is not None:
+        task = GateOperator(
             task_id=GATE_TASK_ID,
             task_display_name="conditions",
-            workflow_key=workflow.key,
+            workflow_key=key,
             workflow_version=version,
             # idempotent (the run's claim, throttle and debounce marks are keyed by run and event), so a
             # retry is safe; Airflow 3.3.2 can fail a short deferral whose trigger fires before the
             # scheduler handled the deferring attempt's exit, and the retry recovers it
-            retries=settings.retries,
-            retry_delay=_seconds(settings.retry_delay),
-            priority_weight=settings.priority,
-            owner=settings.owner,
+            retries=gate["retries"],
+            retry_delay=_seconds(gate["retry_delay"]),
+            priority_weight=gate["priority_weight"],
+            owner=gate["owner"],
             dag=dag,
         )
-        for step_id, upstream_ids in upstream.items():
-            if not upstream_ids:
-                gate >> tasks[step_id][0]
+        for step in plan["steps"]:
+            if not step["upstream"]:
+                task >> tasks[step["id"]][0]
     return dag
 
 
-def build_scan_dag(workflow: Workflow, version: int) -> DAG:
+def _scan_dag(plan: dict[str, Any]) -> DAG:
     """The cron DAG of an `inactivity` workflow: one task that starts a run per idle record."""
     from automation.runtime.inactivity import InactivityScanOperator
 
-    trigger = workflow.trigger
-    assert isinstance(trigger, InactivityTrigger)
+    scan = plan["scan"]
     dag = DAG(
-        dag_id=f"{dag_id_for(workflow.key)}{SCAN_SUFFIX}",
-        dag_display_name=f"{workflow.name} (inactivity scan)",
-        description=f"Finds {trigger.entity} idle for {trigger.days} days and starts {dag_id_for(workflow.key)}",
-        schedule=CronTriggerTimetable(trigger.scan_cron, timezone=trigger.timezone),
-        start_date=pendulum.datetime(*START_DATE, tz=trigger.timezone),
+        dag_id=scan["dag_id"],
+        dag_display_name=scan["name"],
+        description=scan["description"],
+        schedule=CronTriggerTimetable(scan["cron"], timezone=scan["timezone"]),
+        start_date=pendulum.datetime(*START_DATE, tz=scan["timezone"]),
         catchup=False,
         max_active_runs=1,
-        tags={"automation", "inactivity-scan", *workflow.settings.tags},
-        is_paused_upon_creation=workflow.status != Status.ACTIVE,
+        tags=set(scan["tags"]),
+        is_paused_upon_creation=plan["paused"],
     )
     InactivityScanOperator(
-        task_id="scan", workflow_key=workflow.key, workflow_version=version, retries=workflow.settings.retries,
-        retry_delay=_seconds(workflow.settings.retry_delay), owner=workflow.settings.owner, dag=dag,
+        task_id="scan", workflow_key=plan["key"], workflow_version=plan["version"], retries=scan["retries"],
+        retry_delay=_seconds(scan["retry_delay"]), owner=scan["owner"], dag=dag,
     )  # fmt: skip
     return dag
+
+
+def dags_from_plan(plan: dict[str, Any]) -> dict[str, DAG]:
+    """The workflow's DAGs by dag_id: its own, and an inactivity workflow's scan DAG."""
+    dags = {plan["dag_id"]: _main_dag(plan)}
+    if plan["scan"] is not None:
+        dags[plan["scan"]["dag_id"]] = _scan_dag(plan)
+    return dags
+
+
+def build_dag(workflow: Workflow, version: int) -> DAG:
+    """The DAG of a validated workflow model (what a parse builds from its plan)."""
+    from automation.factory.plan import plan_for
+
+    return _main_dag(plan_for(workflow, version))
+
+
+def build_scan_dag(workflow: Workflow, version: int) -> DAG:
+    from automation.factory.plan import plan_for
+
+    return _scan_dag(plan_for(workflow, version))

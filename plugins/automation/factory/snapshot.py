@@ -6,10 +6,12 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automation.config import state_dir
-from automation.store.repository import StoredWorkflow
+
+if TYPE_CHECKING:
+    from automation.store.repository import StoredWorkflow
 
 SNAPSHOT_FILE = "factory_snapshot.json"
 ERRORS_FILE = "factory_errors.json"
@@ -19,7 +21,7 @@ def _path(name: str) -> Path:
     return state_dir() / name
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
@@ -44,7 +46,7 @@ def write_json_if_changed(name: str, data: Any) -> bool:
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     if _read_if_same(path, text):
         return False
-    _atomic_write(path, text)
+    write_text_atomic(path, text)
     return True
 
 
@@ -68,11 +70,13 @@ def save(workflows: list[StoredWorkflow], texts: list[str] | None = None) -> Non
     text = "[" + ",".join(texts) + "]"  # what json.dumps gives for the list, without serializing twice
     path = _path(SNAPSHOT_FILE)
     if not _read_if_same(path, text):
-        _atomic_write(path, text)
+        write_text_atomic(path, text)
 
 
 def load(key: str | None = None) -> list[StoredWorkflow] | None:
     """The snapshot (or the one workflow `key` in it); None when there is no readable snapshot."""
+    from automation.store.repository import StoredWorkflow
+
     data = read_json(SNAPSHOT_FILE)
     if not isinstance(data, list):
         return None

@@ -1,22 +1,27 @@
-"""Which stored definitions passed full validation, so a parse validates in full only what changed.
+"""The DAG plans of the definitions that passed full validation, kept so that a parse validates and
+models in full only what changed, and a task process builds its DAG without the database.
 
 Full validation (`automation.validation.validate_definition`) checks each step's action config, record
-filters, relations and template names against the registry; that costs ten times what building the
-workflow model does, and a stored version was validated when it was saved. A parse keeps, in the state
-directory, the digest of each definition that passed, under a fingerprint of everything else full
-validation depends on.
+filters, relations and template names against the registry: ten times the cost of building the
+workflow model, which itself costs more than building the DAG from its plan (`factory.plan`). The parse
+keeps, in the state directory, one file per workflow key (`plans/<key>.json`): the fingerprint of
+everything full validation and planning depend on besides the definition, the digest of the definition's
+stored text, and its plan.
 
-Invariant: a definition skips the full checks only when this exact text (key, name, status, version and
-definition, as the snapshot stores it) passed `validate_definition` under the same fingerprint: the
-package's code (a definition naming another package's action is always validated in full), the record
-registry file, the email templates folder (send_email's `template`) and the Python and pydantic
-versions. Anything else is validated in full, so an invalid definition is reported by every parse and
-never reaches the DAG builder; a missing or unreadable file only means a full validation.
+Invariant: a full parse uses a kept plan only when this exact text (key, name, status, version and
+definition, as the snapshot stores it) passed `validate_definition` under the current fingerprint: the
+package's code (a definition naming another package's action is never kept), the record registry file,
+the email templates folder (send_email's `template`), the Python and pydantic versions and the plan
+format. A task process (a parse of one DAG) uses the kept plan of its key under the current fingerprint:
+the DAG the last full parse built from the database, which is the one the dag-processor serialized; with
+none (another machine, other code) it reads the database and validates in full. Anything unreadable only
+means a full validation; a key whose definition did not pass has no plan file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,10 +30,12 @@ from typing import Any
 import pydantic
 
 import automation
+from automation.config import PACKAGE_DIR, collections_path, email_template_dir, state_dir
 from automation.factory import snapshot
 
-VALIDATED_FILE = "factory_validated.json"
-_PACKAGE_DIR = Path(automation.__file__).resolve().parent
+PLANS_DIR = "plans"
+#: Raised with every change to the plan's layout (automation.factory.plan builds it).
+PLAN_FORMAT = 1
 
 
 def digest(text: str) -> str:
@@ -89,28 +96,59 @@ def builtin_actions_only(definition: dict[str, Any]) -> bool:
 
 
 def fingerprint() -> str:
-    """What full validation depends on besides the definition itself."""
-    from automation.actions.send_email import email_template_dir
-    from automation.records.registry import registry_path
-
+    """What full validation and the plan depend on besides the definition itself."""
     parts = [
         sys.version,
         pydantic.VERSION,
         automation.__version__,
-        _file_stat(str(registry_path())),
-        *_tree_stats(_PACKAGE_DIR, ".py"),
+        f"plan format {PLAN_FORMAT}",
+        _file_stat(str(collections_path())),
+        *_tree_stats(PACKAGE_DIR, ".py"),
         *_tree_stats(email_template_dir()),  # send_email's `template` names a file there
     ]
     return digest("\n".join(parts))
 
 
-def load(current: str) -> dict[str, str]:
-    """Digest of each definition (by key) that passed full validation under fingerprint `current`."""
-    data = snapshot.read_json(VALIDATED_FILE)
-    if not isinstance(data, dict) or data.get("fingerprint") != current or not isinstance(data.get("passed"), dict):
-        return {}
-    return {str(k): v for k, v in data["passed"].items() if isinstance(v, str)}
+def _plans() -> Path:
+    return state_dir() / PLANS_DIR
 
 
-def save(current: str, passed: dict[str, str]) -> None:
-    snapshot.write_json_if_changed(VALIDATED_FILE, {"fingerprint": current, "passed": passed})
+def _file(key: str) -> Path | None:
+    """The plan file of `key`; None for a key that is not a plain file name (never trusted)."""
+    if not key or key.startswith(".") or "/" in key or "\\" in key or "\0" in key:
+        return None
+    return _plans() / f"{key}.json"
+
+
+def read(key: str, current: str, text_digest: str | None = None) -> dict[str, Any] | None:
+    """The kept plan of `key` under fingerprint `current` (and for definition text `text_digest`, when
+    given); None when there is none."""
+    path = _file(key)
+    try:
+        entry = json.loads(path.read_bytes()) if path is not None else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("fingerprint") != current:
+        return None
+    if text_digest is not None and entry.get("digest") != text_digest:
+        return None
+    plan = entry.get("plan")
+    return plan if isinstance(plan, dict) else None
+
+
+def write(key: str, current: str, text_digest: str, plan: dict[str, Any]) -> None:
+    path = _file(key)
+    if path is not None:
+        entry = {"fingerprint": current, "digest": text_digest, "plan": plan}
+        snapshot.write_text_atomic(path, json.dumps(entry, sort_keys=True, separators=(",", ":")))
+
+
+def prune(keep: set[str]) -> None:
+    """Remove the plan files of keys not in `keep` (deleted workflows, definitions that did not pass)."""
+    try:
+        names = os.listdir(_plans())
+    except OSError:
+        return
+    for name in names:
+        if name.endswith(".json") and name[: -len(".json")] not in keep:
+            (_plans() / name).unlink(missing_ok=True)

@@ -12,62 +12,34 @@ they share is the plain mixin `PinnedRunMixin`, which has no `__init__`. A step 
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from collections.abc import Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
-from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 from airflow.sdk import BaseOperator, SkipMixin
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from automation import metrics
-from automation.actions import ApprovalAsked, ChildRunStarted, Deferred, RunInfo, get_action
-from automation.conditions import evaluate
-from automation.definitions import Step, Workflow
-from automation.definitions.notices import NoticeKind
-from automation.definitions.triggers import EVENT_TRIGGERS
 from automation.errors import ConditionError, PermanentActionError
-from automation.runtime.context import condition_data, run_info, template_context, trigger_payload
-from automation.runtime.event_gate import decide, delayed_start, event_trigger
-from automation.runtime.executor import StepResult, execute_step
-from automation.runtime.expand import expand_trigger
+from automation.runtime.callbacks import StepNoticeCallback, record_failed_attempt, record_retried_attempt
 from automation.runtime.retry import RETRY_POLICY
-from automation.runtime.step_notices import StepNoticeCallback
-from automation.runtime.versions import pinned_workflow
-from automation.store.ledger import EventLedger
-from automation.store.runs import RunRecords
+
+if TYPE_CHECKING:
+    from automation.actions import ApprovalAsked, ChildRunStarted, RunInfo
+    from automation.definitions import Step, Workflow
+    from automation.definitions.notices import NoticeKind
+    from automation.runtime.executor import StepResult
 
 GATE_TASK_ID = "conditions"
 EACH_SUFFIX = "__each"
 
 
-def _record_failure(context: Any, will_retry: bool) -> None:
-    """Keep why an attempt failed (Airflow keeps no message on a task instance); never raises."""
-    ti, error = context["ti"], context.get("exception")
-    try:
-        RunRecords().record_failure(
-            dag_id=ti.dag_id,
-            run_id=ti.run_id,
-            task_id=ti.task_id,
-            map_index=-1 if getattr(ti, "map_index", None) is None else ti.map_index,
-            try_number=getattr(ti, "try_number", None) or 1,
-            error_class=type(error).__name__ if isinstance(error, BaseException) else "TaskFailure",
-            message=str(error or "") or (type(error).__name__ if error is not None else "the task failed"),
-            will_retry=will_retry,
-        )
-    except Exception:
-        logging.getLogger(__name__).exception("Could not record the failure of %s", ti.task_id)
+def _at(moment: Any) -> Any:
+    """A trigger firing at `moment` (the standard provider's, imported only by a task that defers)."""
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 
-
-def record_failed_attempt(context: Any) -> None:
-    _record_failure(context, will_retry=False)
-
-
-def record_retried_attempt(context: Any) -> None:
-    _record_failure(context, will_retry=True)
+    return DateTimeTrigger(moment=moment)
 
 
 def task_kwargs(kwargs: dict[str, Any], notices: Collection[NoticeKind] = ()) -> dict[str, Any]:
@@ -91,10 +63,14 @@ class PinnedRunMixin:
     workflow_version: int
 
     def pinned(self, context: Any) -> tuple[Workflow, int]:
+        from automation.runtime.versions import pinned_workflow
+
         dag_run = context["dag_run"]
         return pinned_workflow(dag_run.dag_id, dag_run.run_id, self.workflow_key, self.workflow_version)
 
     def run_info(self, context: Any, version: int) -> RunInfo:
+        from automation.actions import RunInfo
+
         ti = context["ti"]
         map_index = getattr(ti, "map_index", -1)
         return RunInfo(
@@ -108,12 +84,19 @@ class PinnedRunMixin:
         )
 
     def trigger(self, context: Any, workflow: Workflow) -> dict[str, Any]:
+        from automation.definitions.triggers import EVENT_TRIGGERS
+        from automation.runtime.context import trigger_payload
+        from automation.runtime.event_gate import event_trigger
+
         partition_key = getattr(context["dag_run"], "partition_key", None)
         if partition_key and workflow.trigger.type in EVENT_TRIGGERS:
             return event_trigger(workflow, partition_key)
         return trigger_payload(context)
 
     def base_context(self, context: Any, workflow: Workflow, version: int, outputs: dict[str, Any]) -> dict[str, Any]:
+        from automation.runtime.context import run_info, template_context
+        from automation.runtime.expand import expand_trigger
+
         return template_context(
             workflow,
             version,
@@ -137,6 +120,9 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
         self.workflow_version = workflow_version
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from automation.runtime.event_gate import decide
+        from automation.store.ledger import EventLedger
+
         workflow, version = self.pinned(context)
         values = self.base_context(context, workflow, version, {})
         event_id = values["trigger"].get("event_id")
@@ -148,13 +134,15 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
         if decision.wait_seconds:
             self.log.info("Debounce: waiting %s s for later events of %s", decision.wait_seconds, decision.scope)
             self.defer(
-                trigger=DateTimeTrigger(moment=pendulum.now("UTC").add(seconds=decision.wait_seconds)),
+                trigger=_at(pendulum.now("UTC").add(seconds=decision.wait_seconds)),
                 method_name="after_debounce",
                 kwargs={"event_id": event_id, "scope": decision.scope},
             )
         return self._after_checks(context, workflow, version, values, event_id)
 
     def after_debounce(self, context: Any, event: Any = None, event_id: int = 0, scope: str = "") -> dict[str, Any]:
+        from automation.store.ledger import EventLedger
+
         workflow, version = self.pinned(context)
         latest = EventLedger().debounce_latest(workflow.key, scope)
         if latest != event_id:
@@ -166,10 +154,12 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
         self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int
     ) -> dict[str, Any]:
         """The trigger's `delay`: the steps start later, without holding a worker slot."""
+        from automation.runtime.event_gate import delayed_start
+
         moment = delayed_start(workflow, values["trigger"])
         if moment is not None and moment > pendulum.now("UTC"):
             self.log.info("Delayed start: the steps start at %s", moment)
-            self.defer(trigger=DateTimeTrigger(moment=moment), method_name="after_delay", kwargs={"event_id": event_id})
+            self.defer(trigger=_at(moment), method_name="after_delay", kwargs={"event_id": event_id})
         return self._conditions(context, workflow, version, values, event_id)
 
     def after_delay(self, context: Any, event: Any = None, event_id: int = 0) -> dict[str, Any]:
@@ -180,6 +170,11 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
     def _conditions(
         self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int | None
     ) -> dict[str, Any]:
+        from automation import metrics
+        from automation.conditions import evaluate
+        from automation.runtime.context import condition_data
+        from automation.store.ledger import EventLedger
+
         try:
             met = evaluate(workflow.conditions, condition_data(workflow, values))
         except ConditionError as exc:
@@ -196,6 +191,9 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
     def _stop(
         self, context: Any, workflow: Workflow, event_id: int | None, outcome: str, reason: str | None
     ) -> dict[str, Any]:
+        from automation import metrics
+        from automation.store.ledger import EventLedger
+
         self.log.info("Not running the steps: %s (%s)", outcome, reason)
         metrics.count("automation.runs.skipped", workflow=workflow.key, outcome=outcome)
         if event_id is not None and outcome != "duplicate":
@@ -250,6 +248,9 @@ class StepOperator(BaseOperator, PinnedRunMixin):
         return workflow, version, step, values
 
     def execute(self, context: Any) -> Any:
+        from automation import metrics
+        from automation.runtime.executor import execute_step
+
         workflow, version, step, values = self.step_and_context(context)
         started = time.monotonic()
         result = execute_step(workflow, step, values, self.run_info(context, version))
@@ -258,6 +259,8 @@ class StepOperator(BaseOperator, PinnedRunMixin):
 
     def finish(self, step: Step, result: StepResult, context: Any) -> Any:
         """The task's answer to the step's outcome: skip, return the output, defer, start a child run, ask."""
+        from automation.actions import ApprovalAsked, ChildRunStarted, Deferred
+
         outcome = result.outcome
         if result.status == "skipped":
             raise AirflowSkipException(result.reason)
@@ -265,9 +268,7 @@ class StepOperator(BaseOperator, PinnedRunMixin):
             self.log.info("Step %s already delivered in an earlier try; returning its recorded output", step.id)
         if isinstance(outcome, Deferred):
             self.log.info("Step %s waits until %s (deferred: no worker slot held)", step.id, outcome.until)
-            self.defer(
-                trigger=DateTimeTrigger(moment=outcome.until), method_name="resume", kwargs={"output": outcome.output}
-            )
+            self.defer(trigger=_at(outcome.until), method_name="resume", kwargs={"output": outcome.output})
         if isinstance(outcome, ChildRunStarted):
             self.start_run(outcome)
         if isinstance(outcome, ApprovalAsked):
@@ -318,6 +319,9 @@ class ForEachItemOperator(StepOperator):
         self.item = item
 
     def execute(self, context: Any) -> Any:
+        from automation.actions import get_action
+        from automation.runtime.executor import execute_step
+
         workflow, version, step, values = self.step_and_context(context)
         action = get_action(step.type)
         inner = action.per_item_step(step) if action is not None else None

@@ -117,19 +117,3 @@ def send_step_notice(context: Any, kind: NoticeKind) -> bool:
     return send_alert(
         key=workflow.key, dag_id=ti.dag_id, run_id=ti.run_id, notify=notice.notification, once=once, **message
     )
-
-
-class StepNoticeCallback:
-    """An Airflow task callback (on_success/on_retry/on_failure) for one kind of notice."""
-
-    def __init__(self, kind: NoticeKind) -> None:
-        self.kind = kind
-
-    def __call__(self, context: Any) -> None:
-        try:
-            send_step_notice(context, self.kind)
-        except Exception:
-            log.exception("Could not send the %s notice of task %s", self.kind, context.get("ti"))
-
-    def __repr__(self) -> str:
-        return f"StepNoticeCallback({self.kind!r})"

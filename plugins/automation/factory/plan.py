@@ -1,0 +1,186 @@
+"""Workflow model -> DAG plan: everything `factory.build` needs to make a workflow's DAGs, as plain JSON.
+
+A plan is made once from a fully validated workflow (`plan_for`) and kept by the parse in the state
+directory (`factory.validated`), so the next parses and the task processes build the DAGs from it
+without the definition models, the actions or, in a task process, the database: what a hand-written
+DAG file does not pay either.
+
+Invariant: a plan holds only JSON types, and `build.dags_from_plan(plan_for(w, v))` gives the DAGs that
+workflow `w` at version `v` defines. A step's tasks are recorded as the calls its action's
+`build_tasks` makes on the `TaskKit`, replayed by the builder.
+"""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from automation.actions import Action, get_action
+from automation.config import dag_id_for
+from automation.definitions import Status, Step, Workflow
+from automation.definitions.notices import NoticeKind
+from automation.definitions.triggers import (
+    EVENT_TRIGGERS,
+    SCAN_SUFFIX,
+    InactivityTrigger,
+    ManualTrigger,
+    RecordEventTrigger,
+    ScheduleTrigger,
+    Trigger,
+    WebhookTrigger,
+    inactivity_event,
+)
+from automation.factory.doc import doc_md
+
+_NOTICE_KINDS = get_args(NoticeKind)
+
+
+def schedule_plan(trigger: Trigger, key: str) -> dict[str, Any] | None:
+    """A cron (schedule triggers) or the (entity, event) assets a run is made for; None: manual only."""
+    if isinstance(trigger, ScheduleTrigger):
+        return {"cron": trigger.cron, "timezone": trigger.timezone}
+    if isinstance(trigger, InactivityTrigger):  # runs per record; the scan DAG has the cron
+        return {"assets": [[trigger.entity, inactivity_event(key)]]}
+    if isinstance(trigger, RecordEventTrigger):
+        return {"assets": [[trigger.entity, event] for event in sorted(set(trigger.events))]}
+    if isinstance(trigger, WebhookTrigger):
+        return {"assets": [["webhook", key]]}
+    return None
+
+
+def params_plan(trigger: Trigger) -> dict[str, Any]:
+    """Manual trigger inputs as Airflow Params (default, description, JSON Schema), so the UI's trigger
+    form asks for them."""
+    if not isinstance(trigger, ManualTrigger):
+        return {}
+    params: dict[str, Any] = {}
+    for name, spec in sorted(trigger.inputs.items()):
+        schema: dict[str, Any] = {"type": spec.type if spec.required else [spec.type, "null"]}
+        if spec.enum is not None:
+            schema["enum"] = spec.enum
+        if spec.title:
+            schema["title"] = spec.title
+        params[name] = {"default": spec.default, "description": spec.description, "schema": schema}
+    return params
+
+
+class _Token:
+    """What the recording kit hands back for one task: its index in the step's task calls."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class TaskCalls:
+    """A `TaskKit` that records the calls an action's `build_tasks` makes (the builder replays them)."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[Any]] = []
+
+    def _call(self, name: str, *tasks: _Token) -> _Token:
+        self.calls.append([name, *(t.index for t in tasks)])
+        return _Token(len(self.calls) - 1)
+
+    def step(self) -> _Token:
+        return self._call("step")
+
+    def each(self, items: Any) -> _Token:
+        return self._call("each", items)
+
+    def approval(self) -> _Token:
+        return self._call("approval")
+
+
+def task_calls(step: Step) -> dict[str, Any]:
+    """The step's task calls and which of them are its first and last task (an unknown action: one
+    step task, which fails saying so when it runs)."""
+    action: Action[Any] | None = get_action(step.type)
+    kit = TaskCalls()
+    first, last = action.build_tasks(kit) if action is not None else (kit.step(),) * 2
+    if not isinstance(first, _Token) or not isinstance(last, _Token):
+        raise TypeError(f"the action {step.type!r}: build_tasks must return two tasks that its TaskKit made")
+    return {"calls": kit.calls, "first": first.index, "last": last.index}
+
+
+def _task_args(step: Step, workflow: Workflow, trigger_rule: str) -> dict[str, Any]:
+    settings = workflow.settings
+    policy = workflow.notify_policy(step)
+
+    def pick(own: int | None, default: int | None) -> int | None:
+        return own if own is not None else default
+
+    return {
+        "notices": [kind for kind in _NOTICE_KINDS if policy.notice(kind)] if policy is not None else [],
+        "retries": pick(step.retries, settings.retries),
+        "retry_delay": pick(step.retry_delay, settings.retry_delay),
+        "max_retry_delay": settings.max_retry_delay,
+        "execution_timeout": pick(step.timeout, settings.timeout),
+        "priority_weight": settings.priority,
+        "owner": settings.owner,
+        "trigger_rule": trigger_rule,
+    }
+
+
+def _alerts(workflow: Workflow) -> dict[str, Any]:
+    alerts = workflow.settings.alerts
+    deadline = None
+    if alerts.deadline is not None:
+        deadline = {
+            "seconds": alerts.deadline,
+            "kwargs": {"key": workflow.key, "name": workflow.name, "deadline_s": alerts.deadline,
+                       "recipients": alerts.email, "notify": alerts.notify},
+        }  # fmt: skip
+    return {"settings": alerts.model_dump(mode="json"), "deadline": deadline}
+
+
+def _scan(workflow: Workflow, trigger: InactivityTrigger) -> dict[str, Any]:
+    settings = workflow.settings
+    return {
+        "dag_id": f"{dag_id_for(workflow.key)}{SCAN_SUFFIX}",
+        "name": f"{workflow.name} (inactivity scan)",
+        "description": f"Finds {trigger.entity} idle for {trigger.days} days and starts {dag_id_for(workflow.key)}",
+        "cron": trigger.scan_cron,
+        "timezone": trigger.timezone,
+        "tags": sorted({"automation", "inactivity-scan", *settings.tags}),
+        "retries": settings.retries,
+        "retry_delay": settings.retry_delay,
+        "owner": settings.owner,
+    }
+
+
+def plan_for(workflow: Workflow, version: int) -> dict[str, Any]:
+    trigger, settings = workflow.trigger, workflow.settings
+    upstream = workflow.upstream_map()
+    by_id = {s.id: s for s in workflow.steps}
+    steps = []
+    for step in workflow.steps:
+        upstream_ids = upstream[step.id]
+        rule = "none_failed"
+        if upstream_ids and all(by_id[u].continue_on_failure for u in upstream_ids):
+            rule = "all_done"
+        steps.append({
+            "id": step.id, "name": step.name or step.id, "upstream": upstream_ids, "tasks": task_calls(step),
+            "args": _task_args(step, workflow, rule),
+        })  # fmt: skip
+    gate = None
+    if workflow.conditions is not None or trigger.type in EVENT_TRIGGERS:
+        gate = {"retries": settings.retries, "retry_delay": settings.retry_delay,
+                "priority_weight": settings.priority, "owner": settings.owner}  # fmt: skip
+    return {
+        "key": workflow.key,
+        "version": version,
+        "dag_id": dag_id_for(workflow.key),
+        "name": workflow.name,
+        "description": (workflow.description or workflow.name)[:500],
+        "schedule": schedule_plan(trigger, workflow.key),
+        "timezone": getattr(trigger, "timezone", "UTC"),
+        "catchup": getattr(trigger, "catchup", False),
+        "max_active_runs": settings.max_active_runs,
+        "tags": sorted({"automation", trigger.type, *settings.tags}),
+        "params": params_plan(trigger),
+        "doc_md": doc_md(workflow, version),
+        "paused": workflow.status != Status.ACTIVE,
+        "alerts": _alerts(workflow),
+        "steps": steps,
+        "gate": gate,
+        "scan": _scan(workflow, trigger) if isinstance(trigger, InactivityTrigger) else None,
+    }
