@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from automation.conditions import ConditionData, LookupRead, evaluate
 from automation.definitions import Condition
 from automation.errors import ConditionError, DefinitionError
+from automation.pages.readable import condition_tree
 from automation.records.filters import filter_problems
 from automation.records.registry import CollectionsRegistry
 from automation.validation import validate_definition
@@ -231,3 +232,7 @@ def test_a_record_filter_cannot_use_a_lookup() -> None:
     problems = filter_problems(parse(TEAM_IS_SALES), REGISTRY.collections["users"].columns)
     assert problems == [("filter.field", "a record filter compares the collection's own columns; it cannot use a "
                                          "lookup")]  # fmt: skip
+
+
+def test_the_pages_show_where_a_lookup_reads_its_id() -> None:
+    assert condition_tree(TEAM_IS_SALES).text == 'lookup:users.team via new.owner_id == "sales"'

@@ -85,6 +85,8 @@ def condition_tree(condition: Any) -> ConditionNode:
     spec = OPERATORS.get(op)
     words = spec.words if spec else op
     field = condition.get("field", "?")
+    if condition.get("via"):  # a lookup: lookup:users.team via deal.owner_id
+        field = f"{field} via {condition['via']}"
     if spec and spec.unary:
         return ConditionNode(text=f"{field} {words}")
     return ConditionNode(text=f"{field} {words} {json.dumps(condition.get('value'), ensure_ascii=False)}")
