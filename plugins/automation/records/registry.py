@@ -1,4 +1,8 @@
-"""The registry of collections and columns that actions may touch (nothing else is reachable)."""
+"""The registry of collections and columns that actions may touch (nothing else is reachable).
+
+Invariant: a registry that loads is consistent: every name in it is a plain lowercase identifier, each
+collection's primary key and relation columns are among its columns, and each relation leads to a collection
+of the registry. `registry_issues` says what is wrong with one that does not load, with each problem's path."""
 
 from __future__ import annotations
 
@@ -6,20 +10,36 @@ import re
 import time
 from functools import cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from automation.config import DB_CONN_ID, collections_file
 from automation.definitions.base import StrictModel
-from automation.errors import RegistryError
+from automation.definitions.issues import join_path
+from automation.errors import Issue, RegistryError
 
 ColumnType = Literal["integer", "number", "string", "boolean", "datetime", "date", "json"]
 _IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
+_IDENT_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 #: an Airflow connection id (the ASCII part of what airflow.models.connection.sanitize_conn_id accepts, 250 at most)
 CONN_ID_PATTERN = r"^[A-Za-z0-9_#!()\-.:/\\]{1,250}$"
 DEFAULT_REGISTRY = Path(__file__).with_name("crm_collections.yaml")
+
+
+def is_identifier(name: str) -> bool:
+    """A plain lowercase SQL identifier (what the registry's names must be: no quoting ever needed)."""
+    return _IDENT_RE.fullmatch(name) is not None
+
+
+class RegistryIssues(ValueError):
+    """Problems a model validator found, each with its path inside the model (pydantic knows only one)."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(str(issue) for issue in issues))
 
 
 class Relation(StrictModel):
@@ -41,11 +61,31 @@ class Collection(StrictModel):
     @field_validator("columns")
     @classmethod
     def _identifiers(cls, columns: dict[str, ColumnType]) -> dict[str, ColumnType]:
-
-        for name in columns:
-            if not re.match(_IDENT, name):
-                raise ValueError(f"column {name!r} is not a plain lowercase identifier")
+        bad = [
+            Issue(name, "a column's name must be a plain lowercase identifier")
+            for name in columns
+            if not is_identifier(name)
+        ]
+        if bad:
+            raise RegistryIssues(bad)
         return columns
+
+    @model_validator(mode="after")
+    def _keys_are_columns(self) -> Collection:
+        issues = []
+        columns = sorted(self.columns)
+        if self.primary_key not in self.columns:
+            message = f"{self.primary_key!r} is not one of the columns {columns}; list it under columns or fix the name"
+            issues.append(Issue("primary_key", message))
+        for name, relation in self.relations.items():
+            if not is_identifier(name):
+                issues.append(Issue(f"relations.{name}", "a relation's name must be a plain lowercase identifier"))
+            elif relation.column not in self.columns:
+                message = f"{relation.column!r} is not one of the columns {columns}"
+                issues.append(Issue(f"relations.{name}.column", message))
+        if issues:
+            raise RegistryIssues(issues)
+        return self
 
     @property
     def schema_name(self) -> str:
@@ -59,6 +99,22 @@ class Collection(StrictModel):
 class CollectionsRegistry(StrictModel):
     connection_id: str = Field(default=DB_CONN_ID, pattern=CONN_ID_PATTERN)
     collections: dict[str, Collection]
+
+    @model_validator(mode="after")
+    def _relations_lead_somewhere(self) -> CollectionsRegistry:
+        known = sorted(self.collections)
+        issues = [
+            Issue(
+                f"collections.{name}.relations.{relation_name}.collection",
+                f"{relation.collection!r} is not a collection of the registry; expected one of {known}",
+            )
+            for name, spec in self.collections.items()
+            for relation_name, relation in spec.relations.items()
+            if relation.collection not in self.collections
+        ]
+        if issues:
+            raise RegistryIssues(issues)
+        return self
 
     def connection_for(self, collection: str) -> str:
         """The Airflow connection id of `collection`'s database (its own, else the registry's)."""
@@ -90,9 +146,74 @@ def registry_path() -> Path:
     return Path(collections_file() or DEFAULT_REGISTRY)
 
 
+_PATTERN_HINTS = {
+    "table": "expected schema.table, both plain lowercase identifiers (crm.deals)",
+    "connection_id": "expected an Airflow connection id: letters, digits and _ - . : / # ! ( ), at most 250",
+}
+
+
+def _issue(error: ErrorDetails) -> Issue:
+    path = join_path(error["loc"])
+    if error["type"] == "extra_forbidden":
+        return Issue(path, "unknown key; remove it or check its spelling")
+    if error["type"] == "missing":
+        return Issue(path, "required field is missing")
+    if error["type"] == "string_pattern_mismatch":
+        field = str(error["loc"][-1]) if error["loc"] else ""
+        return Issue(path, _PATTERN_HINTS.get(field, "expected a plain lowercase identifier ([a-z_][a-z0-9_]*)"))
+    return Issue(path, error["msg"].removeprefix("Value error, "))
+
+
+def registry_issues(data: Any) -> tuple[CollectionsRegistry | None, list[Issue]]:
+    """`data` (a parsed registry file) as a registry, or every problem with it, each with its path
+    (`collections.deals.relations.owner.collection`)."""
+    try:
+        return CollectionsRegistry.model_validate(data), []
+    except ValidationError as exc:
+        issues = []
+        for error in exc.errors(include_url=False):
+            original = error.get("ctx", {}).get("error")
+            if isinstance(original, RegistryIssues):
+                base = join_path(error["loc"])
+                issues += [Issue(f"{base}.{i.path}" if base else i.path, i.message) for i in original.issues]
+            else:
+                issues.append(_issue(error))
+        return None, issues
+
+
+#: a registry file larger than this is refused (it is read whole, by every parse and task)
+MAX_REGISTRY_BYTES = 4 * 1024 * 1024
+
+
+def read_registry_file(path: Path) -> Any:
+    """The parsed YAML of a registry file; a RegistryError that names the file (and the line of a
+    YAML syntax error) when it cannot be read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_REGISTRY_BYTES:
+            raise RegistryError(f"{path}: {size} bytes, more than the {MAX_REGISTRY_BYTES} a registry file may have")
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RegistryError(f"{path}: cannot read the collections registry: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise RegistryError(f"{path}: not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise RegistryError(f"{path}{where}: not valid YAML: {problem}") from None
+
+
 @cache
 def _load(path: str, mtime: float) -> CollectionsRegistry:
-    return CollectionsRegistry.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
+    registry, issues = registry_issues(read_registry_file(Path(path)))
+    if registry is None:
+        shown = "; ".join(str(issue) for issue in issues[:3])
+        more = f"; and {len(issues) - 3} more" if len(issues) > 3 else ""
+        raise RegistryError(
+            f"the collections registry {path} is invalid: {shown}{more} (`automation registry check {path}` lists all)"
+        )
+    return registry
 
 
 _checked: dict[str, tuple[float, CollectionsRegistry]] = {}
