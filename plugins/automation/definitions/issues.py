@@ -10,6 +10,7 @@ from pydantic_core import ErrorDetails
 
 from automation.definitions.base import PathError
 from automation.definitions.triggers import TRIGGER_TYPES
+from automation.definitions.webhooks import SCHEMES
 from automation.errors import Issue
 
 _UNION_ALTERNATIVES = frozenset({"clause", "int", "constrained-str"})
@@ -36,6 +37,8 @@ def _clean_loc(loc: tuple[Any, ...]) -> list[str | int]:
             continue
         if part in TRIGGER_TYPES and cleaned and cleaned[-1] == "trigger":
             continue
+        if part in SCHEMES and cleaned and cleaned[-1] == "verification":
+            continue
         if part in _GROUP_KEYS and following == part:
             continue
         cleaned.append(part)
@@ -48,8 +51,9 @@ def _message(error: ErrorDetails) -> str:
     if error["type"] == "missing":
         return "required field is missing"
     if error["type"] == "union_tag_invalid":
-        expected = error.get("ctx", {}).get("expected_tags", "")
-        return f"unknown type {error.get('input', {}).get('type')!r}; expected one of {expected}"
+        ctx = error.get("ctx", {})
+        field = str(ctx.get("discriminator", "'type'")).strip("'")  # `type`, or a webhook's `scheme`
+        return f"unknown {field} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags', '')}"
     if error["loc"] and error["loc"][-1] in {"int", "constrained-str"}:
         return DURATION_HINT
     message = error["msg"]

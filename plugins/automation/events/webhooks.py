@@ -46,7 +46,9 @@ MAX_QUERY, MAX_QUERY_VALUE = 32, 2048
 #: Fields of a form-encoded body (beyond: 422).
 MAX_FORM_FIELDS = 1000
 #: Header and parameter names that carry credentials: never shown to a run.
-_SENSITIVE = re.compile(r"auth|token|secret|signature|password|passwd|cookie|api-?key|session|hmac", re.IGNORECASE)
+_SENSITIVE = re.compile(
+    r"auth|token|secret|signature|password|passwd|cookie|(api|access|private)[-_]?key|session|hmac", re.IGNORECASE
+)
 #: A delivery id kept as is in the idempotency key; any other is hashed.
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -305,7 +307,9 @@ def delivery_body(body: bytes, content_type: str | None) -> dict[str, Any]:
     if (content_type or "").split(";")[0].strip().lower() == "application/x-www-form-urlencoded":
         try:
             text = body.decode("utf-8")
-            return _multi(parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=MAX_FORM_FIELDS))
+            fields = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict",
+                               max_num_fields=MAX_FORM_FIELDS)  # fmt: skip
+            return _multi(fields)
         except (UnicodeDecodeError, ValueError) as exc:
             raise DeliveryError("body", f"expected a form (at most {MAX_FORM_FIELDS} UTF-8 fields)") from exc
     try:
