@@ -15,13 +15,14 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DataError, IntegrityError
 
 from automation.actions import ActionContext, Delivered, Outcome, RunInfo, Skipped, get_action
+from automation.capture import effects as app_effects
 from automation.conditions import evaluate
 from automation.config import DB_CONN_ID
 from automation.definitions import Step, Workflow
 from automation.errors import PermanentActionError
 from automation.jsonable import to_jsonable
 from automation.records.registry import get_registry
-from automation.records.store import RecordStore
+from automation.records.store import Origin, RecordStore
 from automation.runtime.context import condition_data
 from automation.store.db import engine
 from automation.store.ledger import EventLedger
@@ -123,7 +124,9 @@ def execute_step(
         if refused:
             plan += f"; refused here: {refused}"
         return StepResult("planned", rendered_config=rendered, reason=plan)
-    records_conn_id = get_registry().connection_id
+    app_conn_ids = get_registry().connection_ids() - {DB_CONN_ID}
+    effect_key = (run.dag_id, run.run_id, run.task_id, run.map_index)
+    depth = int((context.get("trigger") or {}).get("depth") or 0) + 1
     keyed = action.idempotent and not dry_run
     with ExitStack() as stack:
         conns = _Connections(stack, connection)
@@ -131,6 +134,8 @@ def execute_step(
             # a separate short read: the action's own transaction must not start before it runs
             with engine(DB_CONN_ID).connect() as check:
                 done, output = EffectStore(check).recorded(run.dag_id, run.run_id, run.task_id, run.map_index)
+            if not done and app_conn_ids:  # committed in an app database, the automation commit lost
+                done, output = app_effects.recorded(app_conn_ids, effect_key)
             if done:
                 return StepResult("recorded", output=output, rendered_config=rendered,
                                   reason="already delivered by an earlier try; not repeated")  # fmt: skip
@@ -139,7 +144,9 @@ def execute_step(
         def records() -> RecordStore:
             nonlocal store
             if store is None:
-                store = RecordStore(conns.get(records_conn_id))
+                conns.get(DB_CONN_ID)  # opened first, committed last: an app database commits before it
+                origin = Origin(run.workflow_key, depth, f"workflow:{run.workflow_key}")
+                store = RecordStore(None, origin=origin, connections=conns.get)
             return store
 
         ctx = ActionContext(
@@ -161,9 +168,11 @@ def execute_step(
             return StepResult("deferred", output=getattr(outcome, "output", None), rendered_config=rendered,
                               outcome=outcome)  # fmt: skip
         output = to_jsonable(outcome.output)
-        if store is not None and store.changes and not dry_run:
-            depth = int((context.get("trigger") or {}).get("depth") or 0) + 1
-            EventLedger.append_on(conns.get(DB_CONN_ID), record_events(store.changes, run, depth))
+        if store is not None and store.ledger_changes() and not dry_run:
+            EventLedger.append_on(conns.get(DB_CONN_ID), record_events(store.ledger_changes(), run, depth))
+        if keyed and store is not None:  # with the change, in each app database it was made in
+            for conn_id in sorted(store.written & app_conn_ids):
+                app_effects.record(conns.get(conn_id), effect_key, action.name, output, run.try_number)
         if keyed:
             ctx.effects.record(run.dag_id, run.run_id, run.task_id, run.map_index, action.name, output, run.try_number)
     return StepResult("success", output=output, rendered_config=rendered, outcome=Delivered(output))

@@ -9,7 +9,7 @@ from typing import Any
 from automation.definitions import Workflow
 from automation.errors import NotFoundError, RegistryError
 from automation.records.registry import CollectionsRegistry, get_registry
-from automation.records.store import RecordStore, records_engine
+from automation.records.store import RecordStore, record_reader
 
 
 def _expand(record: dict[str, Any], collection: str, path: list[str], store: RecordStore) -> None:
@@ -44,8 +44,7 @@ def expand_trigger(
         return trigger
     registry = registry or get_registry()
     expanded = copy.deepcopy(trigger)
-    with records_engine(registry).connect() as conn:
-        store = RecordStore(conn, registry)
+    with record_reader(registry) as store:
         for side in ("new", "old"):
             record = expanded.get(side)
             if isinstance(record, dict) and record:

@@ -21,7 +21,7 @@ from automation.store.ledger import EventLedger
 def idle_records(trigger: InactivityTrigger) -> list[dict[str, Any]]:
     idle = Clause(field=trigger.activity_field, op="older_than_days", value=trigger.days)
     condition = AllGroup(all=[idle, trigger.filter]) if trigger.filter else idle
-    with records_engine().connect() as conn:
+    with records_engine(collection=trigger.entity).connect() as conn:
         return RecordStore(conn).select_where(trigger.entity, condition, trigger.max_records)
 
 
