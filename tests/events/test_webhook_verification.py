@@ -212,3 +212,23 @@ def test_bodies_json_forms_and_slack_handshake() -> None:
     assert slack_challenge(slack, handshake) == handshake["challenge"]
     assert slack_challenge(github, handshake) is None
     assert slack_challenge(slack, {"type": "event_callback"}) is None
+
+
+def test_the_json_schema_shows_the_url_and_every_scheme_with_descriptions() -> None:
+    from automation.validation import json_schema
+
+    definitions = json_schema()["$defs"]
+    assert "POST /automation/webhooks/<workflow key>" in definitions["WebhookTrigger"]["description"]
+    verification = definitions["WebhookTrigger"]["properties"]["verification"]
+    assert set(verification["discriminator"]["mapping"]) == {
+        "automation",
+        "github",
+        "stripe",
+        "slack",
+        "hmac_header",
+        "token",
+    }
+    for name in ("AutomationVerification", "GithubVerification", "StripeVerification", "SlackVerification",
+                 "HmacHeaderVerification", "TokenVerification"):  # fmt: skip
+        assert "Replays" in definitions[name]["description"], name
+    assert definitions["HmacHeaderVerification"]["properties"]["header"]["description"]
