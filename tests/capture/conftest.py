@@ -21,6 +21,7 @@ from automation.records.registry import DEFAULT_REGISTRY
 from automation.store.db import engine
 from tests.conftest import PG
 
+ROOT_DIR = Path(__file__).resolve().parents[2]
 APP_DB = "capture_app"
 APP_CONN = "capture_app"
 CRM_DB = "automation"
