@@ -42,7 +42,8 @@ def test_a_workflow_updating_its_own_trigger_record_runs_once(deals: list[int]) 
             "config": {"collection": "deals", "id": "{{ trigger.id }}", "values": {"amount": 99}}}  # fmt: skip
     assert run_one_step(step, trigger=trigger).status == "success"
     assert drain() == 1  # the step's change, captured once (the step appended nothing itself)
-    first_again, second = ledger_events("deals")
+    assert ledger_events("deals")[0]["id"] == first["id"]
+    second = ledger_events("deals")[1]
     assert second["origin_workflow"] == "t" and second["depth"] == 1 and second["actor"] == "workflow:t"
     assert second["old_data"]["amount"] != second["new_data"]["amount"]
     decision = decide(wf, {"type": "record_event", **event_payload(second)}, "run-2", EventLedger())
