@@ -47,6 +47,31 @@ class AirflowApi:
         response = self.client.get(f"/api/v2/dags/{dag_id}")
         return response.json() if response.status_code == 200 else None
 
+    def schedule_registered(self, dag_id: str) -> bool:
+        """The DAG is known and every asset its schedule names is active with the DAG among its consumers:
+        an event emitted now starts a run (what the tests used to sleep 3 s for after the DAG showed)."""
+        response = self.client.get(f"/api/v2/dags/{dag_id}/details")
+        if response.status_code != 200:
+            return False
+        wanted = _asset_uris(response.json().get("asset_expression"))
+        if not wanted:
+            return True
+        assets = self.get("/assets", dag_ids=dag_id, limit=100)["assets"]
+        consumed = {a["uri"] for a in assets if any(d["dag_id"] == dag_id for d in a["scheduled_dags"])}
+        return wanted <= consumed
+
+
+def _asset_uris(expression: Any) -> set[str]:
+    """The asset URIs an `asset_expression` of the DAG details names (`{"asset": ...}`, `{"any": [...]}`)."""
+    if isinstance(expression, dict):
+        asset = expression.get("asset")
+        if isinstance(asset, dict) and "uri" in asset:
+            return {asset["uri"]}
+        return set().union(*(_asset_uris(value) for value in expression.values()))
+    if isinstance(expression, list):
+        return set().union(*(_asset_uris(value) for value in expression))
+    return set()
+
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: float = 1.0) -> Any:
     deadline = time.monotonic() + timeout
@@ -57,6 +82,14 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
             return last
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
+
+
+def wait_for_schedule(airflow: AirflowApi, *dag_ids: str, timeout: float = 90) -> None:
+    """Until each DAG shows and its schedule's assets are registered with it (`schedule_registered`)."""
+    for dag_id in dag_ids:
+        wait_for(
+            lambda dag_id=dag_id: airflow.schedule_registered(dag_id), timeout, f"the DAG {dag_id} with its assets", 0.5
+        )
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from automation.local.celery import celery_env, redis_keys, start_worker
 from automation.local.embedded_db import free_port
 from automation.local.stack import AirflowProcesses, airflow_env, prepare, run_command
 from automation.store.migrate import MIGRATIONS_DIR
-from tests.e2e.conftest import AirflowApi, wait_for
+from tests.e2e.conftest import AirflowApi, wait_for, wait_for_schedule
 
 ENABLED = os.environ.get("AUTOMATION_EXTERNAL_SERVICES") == "1"
 pytestmark = [
@@ -130,8 +130,7 @@ def test_two_celery_workers_run_20_events_each_once_on_postgres_15(tmp_path: Pat
             for name in WORKERS:
                 stacks.append(start_worker({**env, "SCALEOUT_WORKER_NAME": name}, tmp_path / "logs", name))
             api = _wait_for_api(env["AIRFLOW__API__BASE_URL"], stacks)
-            wait_for(lambda: api.dag(dag_id), 120, f"the DAG {dag_id}")
-            time.sleep(3)  # the dag-processor registers the workflow's asset with the DAG
+            wait_for_schedule(api, dag_id, timeout=120)  # the DAG, with its asset registered
 
             events = [{"entity": "leads", "event": "created", "id": i, "new": {"id": i},
                        "idempotency_key": f"scaleout-{i}"} for i in range(EVENTS)]  # fmt: skip

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from automation.client import AutomationClient
 from automation.store.db import engine
-from tests.e2e.conftest import AirflowApi, wait_for
+from tests.e2e.conftest import AirflowApi, wait_for, wait_for_schedule
 from tests.e2e.test_workflows_in_airflow import cli
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.usefixtures("db")]
@@ -51,9 +51,7 @@ def sql(statement: str) -> list[dict]:
 def import_workflows(tmp_path, airflow: AirflowApi, *definitions: dict) -> None:
     (tmp_path / "wf.json").write_text(json.dumps(list(definitions)))
     cli("import", str(tmp_path / "wf.json"))
-    for d in definitions:
-        wait_for(lambda d=d: airflow.dag(f"automation__{d['key']}"), 60, f"DAG of {d['key']}")
-    time.sleep(3)  # the dag-processor registers the assets with the DAGs
+    wait_for_schedule(airflow, *(f"automation__{d['key']}" for d in definitions), timeout=60)
 
 
 def lead_notes() -> int:

@@ -3,14 +3,12 @@ a waiting run cancelled, a viewer reading but not changing, with real JWTs."""
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 from sqlalchemy import text
 
 from automation.store.db import engine
-from tests.e2e.conftest import AirflowApi, wait_for
+from tests.e2e.conftest import AirflowApi, wait_for, wait_for_schedule
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.usefixtures("db")]
 API = "/automation/api/v1"
@@ -65,7 +63,7 @@ def only_run(airflow: AirflowApi, key: str, status: str, event_id: int) -> dict:
 def test_failed_run_is_read_retried_after_a_fix_and_a_waiting_run_cancelled(airflow: AirflowApi) -> None:
     create(airflow, CLOSER)
     create(airflow, WAITER)
-    time.sleep(3)  # the dag-processor registers the trigger's asset with the DAG
+    wait_for_schedule(airflow, "automation__exec-closer")  # the trigger's asset registered with the DAG
     api = airflow.client
     viewer = AirflowApi(airflow.base, "viewer", "viewer").client
 
