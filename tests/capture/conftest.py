@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -108,9 +109,9 @@ def wait_until(check: Callable[[], object], seconds: float = 60) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture
-def emitter(airflow_db: None, registry: Path) -> Iterator[None]:
-    """The real emitter loop (`automation emitter`) in a thread, stopped after the test."""
+@contextmanager
+def running_emitter() -> Iterator[None]:
+    """The real emitter loop (`automation emitter`) in a thread, stopped at the end."""
     from automation.events import emitter_loop
 
     stop = threading.Event()
@@ -119,6 +120,33 @@ def emitter(airflow_db: None, registry: Path) -> Iterator[None]:
         daemon=True,
     )  # fmt: skip
     thread.start()
-    yield
-    stop.set()
-    thread.join(20)
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(20)
+
+
+def airflow_asset(uri: str) -> int:
+    """The id of Airflow's asset `uri` (created as a DAG listening to it would have it)."""
+    from airflow.models.asset import AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        model = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
+        if model is None:
+            model = AssetModel(name=uri, uri=uri, group="asset")
+            session.add(model)
+            session.flush()
+        return model.id
+
+
+def asset_event_keys(asset_id: int) -> list[str]:
+    """The partition keys (ledger ids) of Airflow's asset events of `asset_id`."""
+    from airflow.models.asset import AssetEvent
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return list(session.scalars(select(AssetEvent.partition_key).where(AssetEvent.asset_id == asset_id)))
