@@ -123,11 +123,14 @@ def test_stripe_valid_wrong_stale_and_replayed(client: TestClient, monkeypatch: 
     header = {"Stripe-Signature": stripe_header(STRIPE_SECRET, body, now)}
     assert client.post("/webhooks/stripe-paid", content=body, headers=header).status_code == 202
     assert client.post("/webhooks/stripe-paid", content=body, headers=header).status_code == 409
+    # Stripe's own retry of the event: newly timestamped and signed, the same event id
+    retry = {"Stripe-Signature": stripe_header(STRIPE_SECRET, body, now - 1)}
+    assert client.post("/webhooks/stripe-paid", content=body, headers=retry).status_code == 409
     wrong = {"Stripe-Signature": stripe_header("whsec_wrong", body, now)}
     assert refused(client.post("/webhooks/stripe-paid", content=body, headers=wrong))
     stale = {"Stripe-Signature": stripe_header(STRIPE_SECRET, body, now - 121)}  # beyond the 120 s tolerance
     assert refused(client.post("/webhooks/stripe-paid", content=body, headers=stale))
-    assert len(events("stripe-paid")) == 1
+    assert [e["idempotency_key"] for e in events("stripe-paid")] == ["webhook:stripe-paid:event:evt_1"]
 
 
 def test_slack_valid_wrong_replayed_and_its_handshake(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:

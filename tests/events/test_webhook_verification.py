@@ -83,6 +83,8 @@ def test_slack_accepts_its_documented_example_within_the_tolerance_only() -> Non
     headers = {"X-Slack-Signature": SLACK_SIGNATURE, "X-Slack-Request-Timestamp": str(SLACK_TIMESTAMP)}
     verified = verify_delivery(slack, SLACK_SECRET, SLACK_BODY, headers, now=SLACK_TIMESTAMP + 10)
     assert replay_key("sl", verified) == "webhook:sl:" + SLACK_SIGNATURE[3:]
+    assert replay_key("sl", verified, {"event_id": "Ev0PV52K21"}) == "webhook:sl:event:Ev0PV52K21"
+    assert replay_key("sl", verified, {"event_id": {"not": "an id"}}) == replay_key("sl", verified)
     with pytest.raises(SignatureError, match="301 s old; at most 300 s"):
         verify_delivery(slack, SLACK_SECRET, SLACK_BODY, headers, now=SLACK_TIMESTAMP + 301)
     with pytest.raises(SignatureError, match="does not match"):
@@ -102,6 +104,8 @@ def test_stripe_accepts_any_matching_v1_within_the_tolerance() -> None:
     header = stripe_header(STRIPE_SECRET, STRIPE_BODY, ts, "v1=" + "0" * 64, "v0=ignored")
     verified = verify_delivery(stripe, STRIPE_SECRET, STRIPE_BODY, {"Stripe-Signature": header}, now=ts + 5)
     assert replay_key("st", verified) == "webhook:st:" + header.rsplit("v1=", 1)[1]
+    # Stripe retries an event with a new timestamp and signature: its (signed) id is the key
+    assert replay_key("st", verified, {"id": "evt_1"}) == "webhook:st:event:evt_1"
     with pytest.raises(SignatureError, match="no v1 signature matches"):
         verify_delivery(stripe, "whsec_other", STRIPE_BODY, {"Stripe-Signature": header}, now=ts)
     with pytest.raises(SignatureError, match="at most 300 s"):

@@ -113,7 +113,7 @@ async def receive_webhook(key: str, request: Request) -> JSONResponse:
         return JSONResponse({"challenge": challenge}, status_code=200)
     request_data = {"headers": visible_headers(request.headers.items(), verification), "query": query}
     event = EventIn(entity="webhook", event=key, new=payload, old=request_data,
-                    idempotency_key=replay_key(key, verified),
+                    idempotency_key=replay_key(key, verified, payload),
                     actor=(request.headers.get("User-Agent") or "")[:MAX_ACTOR] or None)  # fmt: skip
     (result,) = await run_in_threadpool(ingest, [event], source="webhook")
     if not result.created:

@@ -83,6 +83,9 @@ class Verified:
     delivery: str | None = None
     #: whether the signature covers a timestamp (then the digest itself is unique per delivery)
     timestamped: bool = False
+    #: the body member holding the provider's event id (signed with the body; a provider's retry
+    #: of an event keeps it): Stripe's `id`, Slack's Events API `event_id`
+    event_field: str | None = None
 
 
 def default_secret_conn_id(key: str) -> str:
@@ -213,9 +216,10 @@ def verify_delivery(
         return Verified(digest, timestamped=True)
     if isinstance(verification, StripeVerification):
         digest = _stripe(secret, body, lowered.get(STRIPE_SIGNATURE.lower()), verification.tolerance, now)
-        return Verified(digest, timestamped=True)
+        return Verified(digest, timestamped=True, event_field="id")
     if isinstance(verification, SlackVerification):
-        return Verified(_slack(secret, body, lowered, verification.tolerance, now), timestamped=True)
+        digest = _slack(secret, body, lowered, verification.tolerance, now)
+        return Verified(digest, timestamped=True, event_field="event_id")
     if isinstance(verification, GithubVerification):
         options = HmacHeaderVerification(scheme="hmac_header", header=GITHUB_SIGNATURE, prefix="sha256=")
         _hmac_header(secret, body, lowered, options)
@@ -228,11 +232,15 @@ def verify_delivery(
     return Verified(body_digest, lowered.get(delivery_header.lower()) if delivery_header else None)
 
 
-def replay_key(webhook_key: str, verified: Verified) -> str:
+def replay_key(webhook_key: str, verified: Verified, payload: Mapping[str, Any] | None = None) -> str:
     """The ledger's idempotency key of a delivery: the same for a replay of it, so it is stored once.
-    Timestamped schemes: the signature (unique per delivery within the tolerance). Others: the
-    provider's delivery id when it sends one, else the body's digest (the same body twice is one
-    delivery)."""
+    Stripe and Slack events: the event id of the (signed) body, so the provider's own retry of an
+    event, newly timestamped and signed, is not a second event either. Other timestamped deliveries:
+    the signature (unique per delivery within the tolerance). Others: the provider's delivery id
+    when it sends one, else the body's digest (the same body twice is one delivery)."""
+    event_id = (payload or {}).get(verified.event_field) if verified.event_field else None
+    if isinstance(event_id, str) and _PLAIN_ID.match(event_id):
+        return f"webhook:{webhook_key}:event:{event_id}"
     if verified.timestamped or not verified.delivery:
         return f"webhook:{webhook_key}:{verified.digest}"
     delivery = verified.delivery.strip()
@@ -242,7 +250,7 @@ def replay_key(webhook_key: str, verified: Verified) -> str:
 
 
 def signature_headers(verification: Verification) -> frozenset[str]:
-    """The (lowercase) headers that carry this scheme's signature, secret or delivery id."""
+    """The (lowercase) headers that carry this scheme's signature or secret."""
     names = {
         "automation": (SIGNATURE_HEADER,),
         "github": (GITHUB_SIGNATURE, "X-Hub-Signature"),
