@@ -3,13 +3,15 @@ the cap, the dry run's report of what was read, and a gate decided by a lookup i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 from sqlalchemy import text
 
+from automation.api.app import create_app
 from automation.conditions import ConditionData, LookupRead, StoreReader, evaluate
 from automation.definitions import Condition
 from automation.errors import ConditionError
@@ -155,3 +157,35 @@ def test_a_real_gate_decides_by_a_lookup() -> None:
 
     run = dag.test(run_conf={"name": "nobody", "owner_id": 987654})  # a missing owner: null, not management
     assert {ti.task_id: ti.state for ti in run.get_task_instances()}["create_deal"] == "skipped"
+
+
+@pytest.fixture
+def api() -> Iterator[TestClient]:
+    from airflow.api_fastapi.app import init_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    token = init_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+    with TestClient(create_app(), raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        yield client
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_the_api_refuses_a_bad_lookup_with_its_path_and_dry_runs_a_good_one(api: TestClient) -> None:
+    bad = workflow("api-lookup", conditions={"all": [{**TEAM, "field": "lookup:users.rank", "via": "params.owner"}]})
+    bad["trigger"]["inputs"]["owner"] = {"type": "integer"}
+    refused = api.post("/api/v1/workflows", json=bad)
+    assert refused.status_code == 422
+    [error] = refused.json()["errors"]
+    assert error["path"] == "conditions.all[0].field"
+    assert error["message"].startswith("collection 'users' has no column 'rank'; expected one of ['created_at'")
+
+    good = workflow("api-lookup", conditions={**TEAM, "via": "params.owner"})
+    good["trigger"]["inputs"]["owner"] = {"type": "integer"}
+    assert api.post("/api/v1/workflows", json=good).status_code == 201
+    carla = user_id("carla@example.com")
+    planned = api.post("/api/v1/workflows/api-lookup/dry-run", json={"params": {"name": "x", "owner": carla}})
+    assert planned.status_code == 200, planned.text
+    assert planned.json()["would_run"] is True
+    assert planned.json()["lookups"] == [{"collection": "users", "id": carla, "column": "team",
+                                          "value": "management", "found": True}]  # fmt: skip
