@@ -163,3 +163,58 @@ def test_check_without_a_file_checks_the_registry_in_use(
     monkeypatch.setenv("AIRFLOW__AUTOMATION__COLLECTIONS_FILE", str(configured))
     assert main(["registry", "check"]) == 0
     assert capsys.readouterr().out == f"ok {configured}: 1 collection(s) on connection(s) automation_db\n"
+
+
+def test_check_database_finds_the_demo_registry_matches_the_demo_crm(
+    migrated: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["registry", "check", "--database"]) == 0
+    assert capsys.readouterr().out == (
+        f"ok {DEFAULT_REGISTRY}: 12 collection(s) on connection(s) automation_db; the database(s) match\n"
+    )
+
+
+def test_check_database_says_where_the_registry_and_its_databases_disagree(
+    sales: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "collections.yaml"
+    registry = {
+        "connection_id": sales,
+        "collections": {
+            "customers": {"table": "sales.customers", "primary_key": "name",
+                          "columns": {"id": "number", "name": "string", "vip": "string", "email": "string"}},
+            "invoices": {"table": "sales.invoices", "columns": {"id": "integer", "pdf": "string"}},
+            "refunds": {"table": "sales.refunds", "columns": {"id": "integer"}},
+            "tags": {"table": "sales.invoice_tags", "primary_key": "tag", "columns": {"tag": "string"}},
+            "deals": {"table": "crm.deals", "columns": {"id": "integer"}},
+        },
+    }  # fmt: skip
+    path.write_text(yaml.safe_dump(registry))
+    assert main(["registry", "check", str(path), "--database"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"{path}: collections.deals.table: schema \"crm\" does not exist in the database of connection 'sales_db'",
+        f"{path}: collections.customers.columns.email: sales.customers has no column 'email'; its columns: "
+        "['created_at', 'id', 'name', 'updated_at', 'vip']",
+        f"{path}: collections.customers.columns.vip: sales.customers.vip is boolean: its registry type is "
+        "'boolean', not 'string'",
+        f"{path}: collections.customers.primary_key: sales.customers's primary key is 'id', not 'name'",
+        f"{path}: collections.invoices.columns.pdf: sales.invoices.pdf is bytea, which has no registry type",
+        f"{path}: collections.refunds.table: no table sales.refunds in the database of connection 'sales_db'",
+        f"6 difference(s) between {path} and its database(s)",
+    ]
+    # a composite key: the registry's choice of one of its columns stands; `id` read as a number is fine
+
+
+def test_check_database_on_an_unreachable_database_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    monkeypatch.setenv("AIRFLOW_CONN_DOWN_DB", f"postgresql://u:secret@127.0.0.1:{port}/x")
+    path = tmp_path / "collections.yaml"
+    path.write_text("connection_id: down_db\ncollections: {users: {table: crm.users, columns: {id: integer}}}\n")
+    assert main(["registry", "check", str(path), "--database"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read the database of connection 'down_db' at 127.0.0.1:{port}/x: ")
+    assert len(err.splitlines()) == 1 and "secret" not in err

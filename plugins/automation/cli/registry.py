@@ -10,11 +10,16 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automation.errors import Issue, RegistryError, StoreError
 from automation.records.registry import CONN_ID_PATTERN, is_identifier
 from automation.services.errors import EXIT_INVALID_INPUT, RequestError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from automation.records.registry import CollectionsRegistry
 
 
 def _out(text: str) -> None:
@@ -79,8 +84,36 @@ def cmd_check(args: argparse.Namespace) -> int:
         _err(f"{len(issues)} problem(s) in {path}")
         return EXIT_INVALID_INPUT
     connections = ", ".join(sorted(registry.connection_ids())) or registry.connection_id
-    _out(f"ok {path}: {len(registry.collections)} collection(s) on connection(s) {connections}")
+    if args.database:
+        drifts = _drift(registry)
+        for issue in drifts:
+            _err(f"{path}: {issue}")
+        if drifts:
+            _err(f"{len(drifts)} difference(s) between {path} and its database(s)")
+            return EXIT_INVALID_INPUT
+    matches = "; the database(s) match" if args.database else ""
+    _out(f"ok {path}: {len(registry.collections)} collection(s) on connection(s) {connections}{matches}")
     return 0
+
+
+def _drift(registry: CollectionsRegistry) -> list[Issue]:
+    from sqlalchemy.exc import DBAPIError
+
+    from automation.records.discover import drift
+    from automation.store.db import describe, engine, error_reason
+
+    current = ""
+
+    def connect(conn_id: str) -> Connection:
+        nonlocal current
+        current = conn_id
+        return engine(conn_id).connect()
+
+    try:
+        return drift(registry, connect)
+    except DBAPIError as exc:
+        raise StoreError(f"cannot read the database of connection {current!r} at {describe(current)}: "
+                         f"{error_reason(exc)}") from None  # fmt: skip
 
 
 def register(sub: Any) -> None:
@@ -107,5 +140,10 @@ def register(sub: Any) -> None:
     p = commands.add_parser("check", help="validate a collections registry file; print each problem with its path")
     p.add_argument(
         "file", nargs="?", metavar="FILE", help="default: the registry in use ([automation] collections_file)"
+    )
+    p.add_argument(
+        "--database",
+        action="store_true",
+        help="also compare it with its databases: tables, columns, types and primary keys (reads their catalogue)",
     )
     p.set_defaults(func=cmd_check)

@@ -5,22 +5,24 @@ and every value is a bound parameter), and what `Discovery.to_yaml` prints loads
 `CollectionsRegistry`: whatever the registry cannot express (a table or column name that is not a plain
 lowercase identifier, a type it has no name for, a table without a one-column primary key, a foreign key it
 cannot follow) is left out and said so in a YAML comment, where every database name is JSON-escaped (no name
-can end a comment and become YAML)."""
+can end a comment and become YAML). `drift` reads the same catalogue to say where a registry and its
+databases disagree."""
 
 from __future__ import annotations
 
 import json
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 from sqlalchemy import Connection, bindparam, text
 
-from automation.errors import NotFoundError, RegistryError
-from automation.records.registry import CONN_ID_PATTERN, CollectionsRegistry, ColumnType, is_identifier
+from automation.errors import Issue, NotFoundError, RegistryError
+from automation.records.registry import CONN_ID_PATTERN, Collection, CollectionsRegistry, ColumnType, is_identifier
 
 #: tables one discovery reads at most (name some with `tables` for a larger schema)
 MAX_TABLES = 500
@@ -130,6 +132,10 @@ class DiscoveredCollection:
     notes: list[str] = field(default_factory=list)
     #: why the collection is printed commented out, if it is
     left_out: str | None = None
+    #: every column of the table, with its declared type (for comparing a registry with the database)
+    declared: dict[str, str] = field(default_factory=dict)
+    #: the table's primary key columns, whatever their number
+    key: list[str] = field(default_factory=list)
 
     def as_dict(self, connection_id: str | None) -> dict[str, Any]:
         spec: dict[str, Any] = {"table": self.table, "primary_key": self.primary_key, "columns": dict(self.columns)}
@@ -292,6 +298,7 @@ def _build(
         if owner is None:
             continue
         names[(col.attrelid, col.attnum)] = col.attname
+        owner.declared[col.attname] = col.declared
         kind = _column_type(col)
         if not is_identifier(col.attname):
             owner.notes.append(f"column {quoted(col.attname)} left out: not a plain lowercase identifier")
@@ -335,6 +342,7 @@ def _column_type(col: Any) -> ColumnType | None:
 
 
 def _primary_key(collection: DiscoveredCollection, key: list[str]) -> None:
+    collection.key = key
     if len(key) != 1:
         collection.left_out = (
             f"composite primary key ({', '.join(map(quoted, key))}); the registry needs a one-column key, so none "
@@ -385,3 +393,54 @@ def _relation(
                                 "is taken by a column or another relation; add it under another name")  # fmt: skip
         return
     collection.relations[name] = {"column": column, "collection": target.name}
+
+
+#: a registry type that reads a column of another type correctly (an integer is a number)
+_COMPATIBLE = {("number", "integer")}
+
+
+def drift(registry: CollectionsRegistry, connect: Callable[[str], AbstractContextManager[Connection]]) -> list[Issue]:
+    """Where `registry` and the databases it names disagree: a table or column that is not there, a column
+    whose type is another, a primary key that is not the table's. `connect(conn_id)` opens a connection."""
+    issues: list[Issue] = []
+    by_place: dict[tuple[str, str], list[str]] = {}
+    for name, spec in registry.collections.items():
+        by_place.setdefault((registry.connection_for(name), spec.schema_name), []).append(name)
+    for (conn_id, schema), names in sorted(by_place.items()):
+        tables = sorted({registry.collections[name].table_name for name in names})
+        with connect(conn_id) as conn:
+            try:
+                found = discover(conn, conn_id, schema, tables=tables)
+            except NotFoundError as exc:
+                issues += [Issue(f"collections.{name}.table", str(exc)) for name in names]
+                continue
+        in_db = {collection.table: collection for collection in found.collections}
+        for name in names:
+            spec = registry.collections[name]
+            issues += _collection_drift(name, spec, in_db.get(spec.table), conn_id)
+    return issues
+
+
+def _collection_drift(name: str, spec: Collection, table: DiscoveredCollection | None, conn_id: str) -> list[Issue]:
+    path = f"collections.{name}"
+    if table is None:
+        return [Issue(f"{path}.table", f"no table {spec.table} in the database of connection {conn_id!r}")]
+    issues = []
+    for column, kind in spec.columns.items():
+        if column not in table.declared:
+            message = f"{spec.table} has no column {column!r}; its columns: {sorted(table.declared)}"
+            issues.append(Issue(f"{path}.columns.{column}", message))
+            continue
+        actual = table.columns.get(column)
+        if actual is None:
+            message = f"{spec.table}.{column} is {table.declared[column]}, which has no registry type"
+            issues.append(Issue(f"{path}.columns.{column}", message))
+        elif actual != kind and (kind, actual) not in _COMPATIBLE:
+            message = (
+                f"{spec.table}.{column} is {table.declared[column]}: its registry type is {actual!r}, not {kind!r}"
+            )
+            issues.append(Issue(f"{path}.columns.{column}", message))
+    if len(table.key) == 1 and table.key != [spec.primary_key]:
+        message = f"{spec.table}'s primary key is {table.key[0]!r}, not {spec.primary_key!r}"
+        issues.append(Issue(f"{path}.primary_key", message))
+    return issues
