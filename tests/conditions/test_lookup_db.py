@@ -3,7 +3,9 @@ the cap, the dry run's report of what was read, and a gate decided by a lookup i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -189,3 +191,17 @@ def test_the_api_refuses_a_bad_lookup_with_its_path_and_dry_runs_a_good_one(api:
     assert planned.json()["would_run"] is True
     assert planned.json()["lookups"] == [{"collection": "users", "id": carla, "column": "team",
                                           "value": "management", "found": True}]  # fmt: skip
+
+
+def test_the_cli_dry_run_prints_the_lookups(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from automation.cli.main import main
+
+    good = workflow("cli-lookup", conditions={**TEAM, "via": "params.owner"})
+    good["trigger"]["inputs"]["owner"] = {"type": "integer"}
+    Repository().create(validate_definition(good))
+    carla = user_id("carla@example.com")
+    for owner, expected in ((carla, f'looked up users {carla}: team = "management"'),
+                            (987654, "looked up users 987654: team = null (no such record)")):  # fmt: skip
+        (tmp_path / "event.json").write_text(json.dumps({"name": "x", "owner": owner}))
+        main(["dry-run", "cli-lookup", "--event", str(tmp_path / "event.json")])
+        assert expected in capsys.readouterr().out

@@ -134,6 +134,10 @@ class DryRunOut(BaseModel):
     conditions_met: bool
     steps: list[StepPlanOut]
     error: str | None = None
+    lookups: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="what the conditions looked up, in order: collection, id, column, value, found",
+    )
 
 
 def _out(stored: StoredWorkflow) -> WorkflowOut:

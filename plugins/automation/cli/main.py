@@ -141,6 +141,9 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
         _out(json.dumps(report, indent=2))
         return EXIT_INVALID_INPUT if report.get("error") else 0
     _out(f"{report['workflow']} v{report['version']}: conditions {'met' if report['conditions_met'] else 'NOT met'}")
+    for read in report.get("lookups") or []:
+        found = json.dumps(read["value"], default=str) if read["found"] else "null (no such record)"
+        _out(f"  looked up {read['collection']} {read['id']}: {read['column']} = {found}")
     if report.get("would_run") is False:
         _out(f"would not run: {report.get('reason') or 'no reason given'}")
     elif report.get("reason"):
