@@ -47,6 +47,7 @@ CREATE TABLE shop.shipments (
 );
 CREATE TABLE shop.notes (id integer PRIMARY KEY, "on" text, "null" integer, "user" text, yes boolean,
                          audit_id integer);
+CREATE TABLE shop."on" ("null" integer PRIMARY KEY, yes_id integer REFERENCES shop."on" ("null"), off boolean);
 CREATE TABLE shop."Weird Table" (id integer PRIMARY KEY);
 CREATE TABLE shop."x
 connection_id: injected" (id integer PRIMARY KEY);
@@ -78,7 +79,9 @@ def printed(shop: Engine) -> str:
 def test_the_printed_registry_loads_with_each_table_its_columns_keys_and_relations(printed: str) -> None:
     registry = CollectionsRegistry.model_validate(yaml.safe_load(printed))
     assert registry.connection_id == "shop_db"
-    assert sorted(registry.collections) == ["categories", "events", "links", "notes", "orders", "shipments", "users"]
+    assert sorted(registry.collections) == [
+        "categories", "events", "links", "notes", "on", "orders", "shipments", "users"
+    ]  # fmt: skip
     users = registry.collection("users")
     assert users.table == "shop.users"
     assert users.primary_key == "id"
@@ -158,6 +161,12 @@ def test_a_left_out_collection_is_printed_commented_out_and_loads_once_uncomment
 
 
 def test_names_yaml_would_misread_are_quoted(printed: str) -> None:
+    on = CollectionsRegistry.model_validate(yaml.safe_load(printed)).collection("on")
+    assert (on.table, on.primary_key, on.columns) == ("shop.on", "null", {"null": "integer", "yes_id": "integer",
+                                                                          "off": "boolean"})  # fmt: skip
+    assert on.relations["yes"].model_dump() == {"column": "yes_id", "collection": "on"}
+    assert '  "on":\n    table: shop.on\n    primary_key: "null"\n' in printed
+    assert '      "yes": {column: yes_id, collection: "on"}' in printed
     # `on`, `yes` and `null` are booleans and null to YAML 1.1 unless quoted
     assert '      "on": string' in printed
     assert '      "null": integer' in printed

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, text
 
 from automation.errors import Issue, NotFoundError, RegistryError
@@ -96,18 +97,22 @@ _CONSTRAINTS = text(
 ).bindparams(bindparam("oids", expanding=True))
 
 
+_PLAIN = re.compile(r"[a-z_][a-z0-9_.]*")
+
+
 def quoted(name: str) -> str:
     """A database name for a YAML comment: JSON-escaped ASCII, so no character of it breaks a line."""
     return json.dumps(name, ensure_ascii=True)
 
 
 def _yaml_scalar(value: str) -> str:
-    """`value` as YAML reads it back as the same string (quoted when plain YAML would read `yes`, `null`, `1`...)."""
+    """`value` as YAML reads it back as the same string: plain when it is a lowercase name YAML reads as
+    itself, else double-quoted (`on`, `yes`, `null` would be read as a boolean or null)."""
     try:
-        plain_reads_back = yaml.safe_load(f"{value}: 0") == {value: 0}
+        plain_reads_back = yaml.safe_load(value) == value
     except yaml.YAMLError:
         plain_reads_back = False
-    return value if plain_reads_back and is_identifier(value) else quoted(value)
+    return value if plain_reads_back and _PLAIN.fullmatch(value) else quoted(value)
 
 
 def singular(name: str) -> str:
@@ -186,9 +191,14 @@ class Discovery:
             lines.append("collections:")
         for collection in self.collections:
             lines += _collection_lines(collection, self.connection_id if per_collection else None)
-        text_ = "\n".join(lines) + "\n"
-        self.registry(per_collection)  # what is printed must load: fail here, not in the user's parse
-        return text_
+        printed = "\n".join(lines) + "\n"
+        try:
+            loaded: CollectionsRegistry | None = CollectionsRegistry.model_validate(yaml.safe_load(printed))
+        except (ValidationError, yaml.YAMLError):
+            loaded = None
+        if loaded != self.registry(per_collection):  # what is printed must load as itself: fail here, not later
+            raise RegistryError(f"the drafted registry of schema {quoted(self.schema)} does not read back as drafted")
+        return printed
 
 
 def comment(text_: str, indent: str) -> list[str]:
@@ -199,19 +209,18 @@ def comment(text_: str, indent: str) -> list[str]:
 
 def _collection_lines(collection: DiscoveredCollection, connection_id: str | None) -> list[str]:
     """The collection's lines at its indentation; commented out (after the reason) when it is left out."""
-    body = [f"table: {collection.table}"]
+    body = [f"table: {_yaml_scalar(collection.table)}"]
     if collection.primary_key is not None:
-        body.append(f"primary_key: {collection.primary_key}")
+        body.append(f"primary_key: {_yaml_scalar(collection.primary_key)}")
     if connection_id:
         body.append(f"connection_id: {_yaml_scalar(connection_id)}")
     body.append("columns:" if collection.columns else "columns: {}")
     body += [f"  {_yaml_scalar(name)}: {kind}" for name, kind in collection.columns.items()]
     if collection.relations:
         body.append("relations:")
-        body += [
-            f"  {_yaml_scalar(name)}: {{column: {r['column']}, collection: {_yaml_scalar(r['collection'])}}}"
-            for name, r in collection.relations.items()
-        ]
+        for name, relation in collection.relations.items():
+            column, target = _yaml_scalar(relation["column"]), _yaml_scalar(relation["collection"])
+            body.append(f"  {_yaml_scalar(name)}: {{column: {column}, collection: {target}}}")
     if collection.left_out is not None:
         return [
             *comment(f"{collection.name}: {collection.left_out}", "  "),
