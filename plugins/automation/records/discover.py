@@ -430,6 +430,11 @@ def drift(registry: CollectionsRegistry, connect: Callable[[str], AbstractContex
     return issues
 
 
+def _shown(declared: str) -> str:
+    """A declared type for a message: as Postgres prints it, or JSON-escaped if it holds anything unprintable."""
+    return declared if re.fullmatch(r"[ -~]{1,200}", declared) else quoted(declared)
+
+
 def _collection_drift(name: str, spec: Collection, table: DiscoveredCollection | None, conn_id: str) -> list[Issue]:
     path = f"collections.{name}"
     if table is None:
@@ -440,14 +445,12 @@ def _collection_drift(name: str, spec: Collection, table: DiscoveredCollection |
             message = f"{spec.table} has no column {column!r}; its columns: {sorted(table.declared)}"
             issues.append(Issue(f"{path}.columns.{column}", message))
             continue
-        actual = table.columns.get(column)
+        actual, declared = table.columns.get(column), _shown(table.declared[column])
         if actual is None:
-            message = f"{spec.table}.{column} is {table.declared[column]}, which has no registry type"
+            message = f"{spec.table}.{column} is {declared}, which has no registry type"
             issues.append(Issue(f"{path}.columns.{column}", message))
         elif actual != kind and (kind, actual) not in _COMPATIBLE:
-            message = (
-                f"{spec.table}.{column} is {table.declared[column]}: its registry type is {actual!r}, not {kind!r}"
-            )
+            message = f"{spec.table}.{column} is {declared}: its registry type is {actual!r}, not {kind!r}"
             issues.append(Issue(f"{path}.columns.{column}", message))
     if len(table.key) == 1 and table.key != [spec.primary_key]:
         message = f"{spec.table}'s primary key is {table.key[0]!r}, not {spec.primary_key!r}"
