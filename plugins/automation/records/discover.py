@@ -158,6 +158,8 @@ class Discovery:
     connection_id: str
     schema: str
     collections: list[DiscoveredCollection] = field(default_factory=list)
+    #: the schema's views with their columns: not collections (no key to write by), but a registry may name one
+    views: dict[str, DiscoveredCollection] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def usable(self) -> list[DiscoveredCollection]:
@@ -262,7 +264,7 @@ def discover(conn: Connection, connection_id: str, schema: str, tables: list[str
                 f"schema {quoted(schema)} has more than {MAX_TABLES} tables and views; "
                 "name the ones to register (--table, repeatable)"
             )
-        table_oids = [row.oid for row in relations if row.relkind in ("r", "p", "f") and not row.relispartition]
+        table_oids = [row.oid for row in relations if not row.relispartition]
         columns = conn.execute(_COLUMNS, {"oids": table_oids}).all() if table_oids else []
         constraints = conn.execute(_CONSTRAINTS, {"oids": table_oids}).all() if table_oids else []
     return _build(connection_id, schema, relations, columns, constraints, tables)
@@ -290,17 +292,17 @@ def _build(
     by_oid: dict[int, DiscoveredCollection] = {}
     names: dict[tuple[int, int], str] = {}  # (table oid, attnum) -> column name, for keys
     for row in relations:
-        if row.relkind not in ("r", "p", "f") or row.relispartition:
-            continue
-        if not is_identifier(row.relname):
-            discovery.notes.append(
-                f"table {quoted(row.relname)} left out: its name is not a plain lowercase identifier "
-                "(rename it, or register a view of it under a plain name)"
-            )
+        if row.relispartition or not is_identifier(row.relname):
+            if not row.relispartition and row.relkind not in ("v", "m"):
+                discovery.notes.append(f"table {quoted(row.relname)} left out: its name is not a plain lowercase "
+                                       "identifier (rename it to register it)")  # fmt: skip
             continue
         collection = DiscoveredCollection(name=row.relname, table=f"{schema}.{row.relname}")
         by_oid[row.oid] = collection
-        discovery.collections.append(collection)
+        if row.relkind in ("v", "m"):
+            discovery.views[row.relname] = collection
+        else:
+            discovery.collections.append(collection)
 
     for col in columns:
         owner = by_oid.get(col.attrelid)
@@ -423,7 +425,7 @@ def drift(registry: CollectionsRegistry, connect: Callable[[str], AbstractContex
             except NotFoundError as exc:
                 issues += [Issue(f"collections.{name}.table", str(exc)) for name in names]
                 continue
-        in_db = {collection.table: collection for collection in found.collections}
+        in_db = {collection.table: collection for collection in [*found.collections, *found.views.values()]}
         for name in names:
             spec = registry.collections[name]
             issues += _collection_drift(name, spec, in_db.get(spec.table), conn_id)
