@@ -111,7 +111,7 @@ class WebhookTrigger(StrictModel):
         "(default: automation_webhook_<workflow key, - as _>)",
     )
     verification: WebhookVerification = Field(
-        default_factory=AutomationVerification,
+        default_factory=lambda: AutomationVerification(scheme="automation"),
         description="how deliveries are verified: scheme automation (default), github, stripe, slack, "
         "hmac_header or token, with that scheme's options",
     )

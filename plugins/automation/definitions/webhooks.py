@@ -27,7 +27,7 @@ class AutomationVerification(StrictModel):
     """The project's own scheme (what `http_request` sends): `X-Automation-Signature: t=<unix seconds>,v1=<hex>`,
     HMAC-SHA256 of `"<t>." + body`. Replays: refused when stale, and the same signature twice is stored once."""
 
-    scheme: Literal["automation"] = "automation"
+    scheme: Literal["automation"]
     tolerance: Tolerance = 300
 
 
@@ -40,7 +40,8 @@ class GithubVerification(StrictModel):
 
 class StripeVerification(StrictModel):
     """Stripe: `Stripe-Signature: t=<unix seconds>,v1=<hex>[,v1=...]`, HMAC-SHA256 of `"<t>." + body` with the
-    endpoint's signing secret (`whsec_...`). Replays: refused beyond `tolerance`; a signature is accepted once."""
+    endpoint's signing secret (`whsec_...`). Replays: refused beyond `tolerance`; each event `id` of the body is
+    accepted once (Stripe's own retries of an event too), else each signature once."""
 
     scheme: Literal["stripe"]
     tolerance: Tolerance = 300
@@ -48,7 +49,8 @@ class StripeVerification(StrictModel):
 
 class SlackVerification(StrictModel):
     """Slack: `X-Slack-Signature: v0=<hex HMAC-SHA256 of "v0:<X-Slack-Request-Timestamp>:" + body>` with the
-    app's signing secret. Replays: refused beyond `tolerance`; a signature is accepted once. Slack's
+    app's signing secret. Replays: refused beyond `tolerance`; each Events API `event_id` is accepted once
+    (Slack's own retries too), else each signature once. Slack's
     `url_verification` handshake is answered with its `challenge` and starts nothing."""
 
     scheme: Literal["slack"]
