@@ -203,7 +203,9 @@ class Action(Generic[ConfigT]):
         return type(self).per_item_step is not Action.per_item_step
 
     def build_tasks(self, kit: TaskKit) -> tuple[Any, Any]:
-        """The first and last Airflow task of the step (default: one task running `execute`)."""
+        """The first and last Airflow task of the step (default: one task running `execute`). Only calls
+        the kit's methods and returns two of their results: the factory records the calls into the
+        workflow's plan (automation.factory.plan) and replays them."""
         task = kit.step()
         return task, task
 
