@@ -40,7 +40,7 @@ CREATE TABLE shop.orders (
 CREATE TABLE shop.order_lines (
     order_id integer REFERENCES shop.orders (id), line integer, product text, PRIMARY KEY (order_id, line)
 );
-CREATE TABLE shop.audit (at timestamptz, what text);
+CREATE TABLE shop.audit (at timestamptz, what text, ref text NOT NULL UNIQUE, alt text UNIQUE, photo bytea UNIQUE NOT NULL);
 CREATE TABLE shop.shipments (
     id integer PRIMARY KEY, order_id integer, line integer, category_id integer REFERENCES shop.categories (id),
     FOREIGN KEY (order_id, line) REFERENCES shop.order_lines (order_id, line)
@@ -127,6 +127,7 @@ def test_what_the_registry_cannot_express_is_left_out_with_a_comment(printed: st
         in flat
     )
     assert "audit: no primary key" in flat
+    assert 'set primary_key to a unique, not-null column). Unique, not-null column(s) of the table: "ref"' in flat
     assert 'blobs: primary key column "ref" is left out' in flat
     assert 'table "Weird Table" left out: its name is not a plain lowercase identifier' in flat
     assert 'table "x\\nconnection_id: injected" left out' in flat
@@ -217,7 +218,9 @@ def test_the_connection_writes_again_after_the_read_only_discovery(shop: Engine)
         discover(conn, "shop_db", "shop")
         # the discovery's transaction was read only and is over: this connection writes again
         with conn.begin():
-            conn.execute(text("INSERT INTO shop.audit VALUES (now(), 'after discovery')"))
+            conn.execute(
+                text("INSERT INTO shop.audit (at, what, ref, photo) VALUES (now(), 'after discovery', 'r', '')")
+            )
 
 
 @pytest.mark.parametrize(

@@ -74,7 +74,8 @@ _COLUMNS = text(
         WHERE t.typtype = 'd' AND r.depth < 32
     )
     SELECT a.attrelid, a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS declared,
-           bt.typname AS base, bn.nspname AS base_schema, bt.typtype AS kind, a.attgenerated AS generated
+           bt.typname AS base, bn.nspname AS base_schema, bt.typtype AS kind, a.attgenerated AS generated,
+           a.attnotnull AS not_null
     FROM pg_catalog.pg_attribute a
     JOIN resolved r ON r.start = a.atttypid
     JOIN pg_catalog.pg_type bt ON bt.oid = r.oid AND bt.typtype <> 'd'
@@ -91,7 +92,7 @@ _CONSTRAINTS = text(
     FROM pg_catalog.pg_constraint con
     LEFT JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid
     LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = fc.relnamespace
-    WHERE con.conrelid IN :oids AND con.contype IN ('p', 'f')
+    WHERE con.conrelid IN :oids AND con.contype IN ('p', 'f', 'u')
     ORDER BY con.conrelid, con.contype DESC, con.conkey, con.conname
     """
 ).bindparams(bindparam("oids", expanding=True))
@@ -141,6 +142,9 @@ class DiscoveredCollection:
     declared: dict[str, str] = field(default_factory=dict)
     #: the table's primary key columns, whatever their number
     key: list[str] = field(default_factory=list)
+    #: registered columns that are not null and unique on their own: what could serve as a primary key
+    candidates: list[str] = field(default_factory=list)
+    not_null: set[str] = field(default_factory=set)
 
     def as_dict(self, connection_id: str | None) -> dict[str, Any]:
         spec: dict[str, Any] = {"table": self.table, "primary_key": self.primary_key, "columns": dict(self.columns)}
@@ -310,6 +314,8 @@ def _build(
             continue
         names[(col.attrelid, col.attnum)] = col.attname
         owner.declared[col.attname] = col.declared
+        if col.not_null:
+            owner.not_null.add(col.attname)
         kind = _column_type(col)
         if not is_identifier(col.attname):
             owner.notes.append(f"column {quoted(col.attname)} left out: not a plain lowercase identifier")
@@ -327,8 +333,12 @@ def _build(
         constrained = by_oid.get(con.conrelid)
         if constrained is None:
             continue
+        key = [names.get((con.conrelid, n), "?") for n in con.conkey]
         if con.contype == "p":
-            _primary_key(constrained, [names.get((con.conrelid, n), "?") for n in con.conkey])
+            _primary_key(constrained, key)
+        elif con.contype == "u":
+            if len(key) == 1 and key[0] in constrained.columns and key[0] in constrained.not_null:
+                constrained.candidates.append(key[0])
         else:
             foreign_keys.append(con)
     for collection in discovery.collections:
@@ -337,6 +347,9 @@ def _build(
                 "no primary key; the registry needs a one-column key, so the collection is left out. To register "
                 "it, add one to the table (or uncomment this and set primary_key to a unique, not-null column)"
             )
+        if collection.left_out is not None and collection.candidates:
+            columns = ", ".join(map(quoted, sorted(set(collection.candidates))))
+            collection.left_out += f". Unique, not-null column(s) of the table: {columns}"
     for con in foreign_keys:
         _relation(by_oid[con.conrelid], con, by_oid, names, schema)
     return discovery
