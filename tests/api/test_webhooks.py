@@ -228,3 +228,27 @@ def test_templates_may_read_headers_and_query_and_nothing_else_of_the_request() 
         validate_definition(
             {**base, "trigger": {"type": "webhook", "verification": {"scheme": "paypal"}}, "steps": [note]}
         )
+
+
+def test_conditions_decide_on_the_delivery_headers_and_query(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from automation.conditions import evaluate
+    from automation.runtime.context import condition_data
+
+    workflow = hook("gh-issues", monkeypatch, GITHUB_SECRET, scheme="github")
+    conditions = {"all": [{"field": "trigger.headers.x-github-event", "op": "==", "value": "issues"},
+                          {"field": "trigger.query.ref", "op": "==", "value": "main"}]}  # fmt: skip
+    gated = validate_definition({**workflow.model_dump(mode="json", exclude_none=True), "conditions": conditions})
+    body = b'{"action": "opened"}'
+    signature = "sha256=" + hmac.new(GITHUB_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    for delivery, event in (("i-1", "issues"), ("p-1", "push")):
+        headers = {"X-Hub-Signature-256": signature, "X-GitHub-Delivery": delivery, "X-GitHub-Event": event}
+        assert client.post("/webhooks/gh-issues?ref=main", content=body, headers=headers).status_code == 202
+    decided = [
+        evaluate(
+            gated.conditions, condition_data(gated, template_context(gated, 1, event_trigger(gated, str(e["id"]))))
+        )
+        for e in events("gh-issues")
+    ]
+    assert decided == [True, False]
