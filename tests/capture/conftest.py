@@ -57,9 +57,10 @@ def drop_capture(conn_id: str) -> None:
     with engine(conn_id).begin() as conn:
         for table in conn.execute(
             text("SELECT c.oid::regclass::text FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid "
-                 "WHERE g.tgname = 'automation_capture'")
+                 "WHERE g.tgname LIKE 'automation_capture%'")
         ).scalars():  # fmt: skip
-            conn.execute(text(f"DROP TRIGGER automation_capture ON {table}"))
+            conn.execute(text(f"DROP TRIGGER IF EXISTS automation_capture ON {table}"))
+            conn.execute(text(f"DROP TRIGGER IF EXISTS automation_capture_notify ON {table}"))
         conn.execute(text("DROP SCHEMA IF EXISTS automation_capture CASCADE"))
 
 
@@ -127,19 +128,30 @@ def running_emitter() -> Iterator[None]:
         thread.join(20)
 
 
-def airflow_asset(uri: str) -> int:
-    """The id of Airflow's asset `uri` (created as a DAG listening to it would have it)."""
-    from airflow.models.asset import AssetModel
+@pytest.fixture
+def airflow_asset(airflow_db: None) -> Iterator[Callable[[str], int]]:
+    """`airflow_asset(uri)`: the id of Airflow's asset `uri`, created as a DAG listening to it would have it;
+    the assets created are deleted (with their events) after the test, so other tests see no listener."""
+    from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
-    from sqlalchemy import select
+    from sqlalchemy import delete, select
 
+    created: list[int] = []
+
+    def get(uri: str) -> int:
+        with create_session() as session:
+            model = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
+            if model is None:
+                model = AssetModel(name=uri, uri=uri, group="asset")
+                session.add(model)
+                session.flush()
+                created.append(model.id)
+            return model.id
+
+    yield get
     with create_session() as session:
-        model = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
-        if model is None:
-            model = AssetModel(name=uri, uri=uri, group="asset")
-            session.add(model)
-            session.flush()
-        return model.id
+        session.execute(delete(AssetEvent).where(AssetEvent.asset_id.in_(created)))
+        session.execute(delete(AssetModel).where(AssetModel.id.in_(created)))
 
 
 def asset_event_keys(asset_id: int) -> list[str]:

@@ -81,8 +81,8 @@ def test_a_crash_between_the_ledger_commit_and_the_outbox_delete_stores_nothing_
         pass
 
     class DyingLedger(EventLedger):
-        def append(self, events):  # the ledger commits, then the emitter dies before the outbox delete
-            super().append(events)
+        def store_many(self, events):  # the ledger commits, then the emitter dies before the outbox delete
+            super().store_many(events)
             raise Crash
 
     with pytest.raises(Crash):

@@ -4,6 +4,7 @@ Airflow as exactly one asset event each (partition key = ledger id); a rolled-ba
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
@@ -11,7 +12,6 @@ from automation.capture import install
 from tests.capture.conftest import (
     APP_DB,
     CRM_DB,
-    airflow_asset,
     asset_event_keys,
     ledger_events,
     psql,
@@ -26,7 +26,9 @@ def emitted(entity: str) -> list[dict]:
     return [e for e in ledger_events(entity) if e["emitted_at"] is not None]
 
 
-def test_changes_in_both_databases_become_exactly_one_airflow_asset_event_each(deals: list[int]) -> None:
+def test_changes_in_both_databases_become_exactly_one_airflow_asset_event_each(
+    deals: list[int], airflow_asset: Callable[[str], int]
+) -> None:
     deals_asset = airflow_asset("automation://deals/updated")
     orders_asset = airflow_asset("automation://orders_app/updated")
     before = Counter(asset_event_keys(deals_asset)), Counter(asset_event_keys(orders_asset))

@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import text
 
 from automation.capture.sql import SCHEMA
-from automation.jsonable import to_jsonable
 from automation.store.db import engine
 from automation.store.ledger import EventLedger
 
@@ -44,8 +43,8 @@ def ledger_event(conn_id: str, row: Any) -> dict[str, Any]:
         "entity": row["collection"],
         "entity_id": row["entity_id"],
         "event": row["event"],
-        "old_data": to_jsonable(row["old_data"]),
-        "new_data": to_jsonable(row["new_data"]),
+        "old_data": row["old_data"],  # JSON already: read from jsonb
+        "new_data": row["new_data"],
         "actor": (row["actor"] or f"database:{conn_id}")[:200],
         "origin_workflow": (row["origin"] or None) and row["origin"][:63],
         "depth": int(row["depth"] or 0),
@@ -64,7 +63,7 @@ def drain(conn_id: str, ledger: EventLedger, limit: int = BATCH) -> int:
         rows = list(app.execute(_CLAIM, {"limit": limit}).mappings())
         if not rows:
             return 0
-        ledger.append([ledger_event(conn_id, r) for r in rows])
+        ledger.store_many([ledger_event(conn_id, r) for r in rows])
         ids = [r["id"] for r in rows]
         app.execute(_DELETE, {"ids": ids})
         app.execute(_MARK, {"last": max(ids)})

@@ -18,7 +18,10 @@ from automation.records.registry import Collection
 SCHEMA = "automation_capture"
 #: the row trigger's name on every captured table (one per table)
 TRIGGER = "automation_capture"
-#: the channel the outbox NOTIFYs on (once per committing transaction that wrote to it)
+#: the statement trigger on every captured table that NOTIFYs the emitter (once per statement, delivered
+#: only if the transaction commits; Postgres folds a transaction's equal notifications into one)
+NOTIFY_TRIGGER = "automation_capture_notify"
+#: the channel the captured tables NOTIFY on
 CHANNEL = "automation_capture"
 #: session settings the product's own record actions set for the trigger (transaction-local)
 ORIGIN_SETTING = "automation.origin"
@@ -84,13 +87,6 @@ BEGIN
     PERFORM pg_notify('{CHANNEL}', '');
     RETURN NULL;
 END $f$;
-DO $d$ BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'outbox_notify'
-                   AND tgrelid = '{SCHEMA}.outbox'::regclass) THEN
-        CREATE TRIGGER outbox_notify AFTER INSERT ON {SCHEMA}.outbox
-            FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.notify();
-    END IF;
-END $d$;
 """
 
 
@@ -101,6 +97,15 @@ def _row_json(record: str, columns: list[str]) -> str:
         pairs = ", ".join(f"{literal(c)}, {record}.{quote(c)}" for c in columns[start : start + _CHUNK])
         parts.append(f"jsonb_build_object({pairs})")
     return " || ".join(parts) if parts else "'{}'::jsonb"
+
+
+def _changed(columns: list[str]) -> str:
+    """plpgsql appending each registered column whose value changed to `changed` (no query per row)."""
+    return "\n".join(
+        f"        IF OLD.{quote(c)} IS DISTINCT FROM NEW.{quote(c)} THEN "
+        f"changed := changed || {literal(c)}::text; END IF;"
+        for c in columns
+    )
 
 
 def install_sql(name: str, spec: Collection) -> str:
@@ -125,8 +130,8 @@ BEGIN
         entity_id := NEW.{pk}::text;
     END IF;
     IF TG_OP = 'UPDATE' THEN
-        SELECT coalesce(array_agg(k ORDER BY k), '{{}}') INTO changed
-            FROM jsonb_object_keys(n) AS k WHERE n -> k IS DISTINCT FROM o -> k;
+        changed := '{{}}';
+{_changed(columns)}
         IF cardinality(changed) = 0 THEN
             RETURN NULL;
         END IF;
@@ -143,11 +148,15 @@ END $f$;
 DROP TRIGGER IF EXISTS {TRIGGER} ON {table_name(spec)};
 CREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {table_name(spec)}
     FOR EACH ROW EXECUTE FUNCTION {fn}();
+DROP TRIGGER IF EXISTS {NOTIFY_TRIGGER} ON {table_name(spec)};
+CREATE TRIGGER {NOTIFY_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON {table_name(spec)}
+    FOR EACH STATEMENT EXECUTE FUNCTION {SCHEMA}.notify();
 """
 
 
 def uninstall_sql(name: str, spec: Collection) -> str:
     return f"""
 DROP TRIGGER IF EXISTS {TRIGGER} ON {table_name(spec)};
+DROP TRIGGER IF EXISTS {NOTIFY_TRIGGER} ON {table_name(spec)};
 DROP FUNCTION IF EXISTS {SCHEMA}.{quote("capture_" + name)}();
 """

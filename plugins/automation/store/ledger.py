@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Interval, func, literal, select, update
+from sqlalchemy import Connection, Interval, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 
@@ -29,6 +30,15 @@ _INSERT = (
     pg_insert(t.events)
     .on_conflict_do_nothing(index_elements=["idempotency_key"])
     .returning(t.events.c.id, t.events.c.idempotency_key)
+)
+
+
+_STORE_MANY = text(
+    f"INSERT INTO automation.events ({', '.join(EVENT_COLUMNS)}) SELECT {', '.join(EVENT_COLUMNS)} "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(idempotency_key varchar, entity varchar, "
+    "entity_id varchar, event varchar, old_data jsonb, new_data jsonb, actor varchar, origin_workflow varchar, "
+    "depth integer, source varchar) "
+    "ON CONFLICT (idempotency_key) DO NOTHING"
 )
 
 
@@ -91,6 +101,23 @@ class EventLedger(UsesDatabase):
                 raise
         with self.engine.begin() as conn:
             return self.append_on(conn, events)
+
+    def store_many(self, events: list[dict[str, Any]]) -> None:
+        """Store events, any number, in one transaction and one statement (the rows travel as one JSON
+        parameter), leaving out those whose idempotency key is known; for the capture drain, which needs
+        no ids. Retried once on a dead connection, like `append`."""
+        if not events:
+            return
+        rows = json.dumps([{k: e.get(k, _SERVER_DEFAULTS.get(k)) for k in EVENT_COLUMNS} for e in events])
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(_STORE_MANY, {"rows": rows})
+            return
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        with self.engine.begin() as conn:
+            conn.execute(_STORE_MANY, {"rows": rows})
 
     def get(self, event_id: int) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
