@@ -252,3 +252,16 @@ def test_conditions_decide_on_the_delivery_headers_and_query(
         for e in events("gh-issues")
     ]
     assert decided == [True, False]
+
+
+def test_a_dry_run_takes_sample_headers_and_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automation.services.dry_run import dry_run
+
+    hook("gh-dry", monkeypatch, GITHUB_SECRET, scheme="github")
+    sample = {"body": {"action": "opened"}, "headers": {"x-github-event": "issues"}, "query": {"source": "gh"}}
+    report = dry_run("gh-dry", sample, isolated=False)
+    assert report["would_run"] is True and report["steps"][0]["output"]["body"] == "issues gh"
+    bare = dry_run(
+        "gh-dry", {"body": {"action": "opened"}}, isolated=False
+    )  # none given: empty, as in a delivery without them
+    assert bare["steps"][0]["output"]["body"] == "- -"
