@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from automation.errors import RegistryError
 from automation.records.registry import Collection
 
 SCHEMA = "automation_capture"
@@ -36,7 +37,10 @@ _CHUNK = 40
 def quote(name: str) -> str:
     """A double-quoted identifier; refuses anything but a plain lowercase identifier."""
     if not _IDENT.match(name):
-        raise ValueError(f"{name!r} is not a plain lowercase identifier")
+        raise RegistryError(
+            f"{name!r} is not a plain lowercase identifier of at most 63 characters; capture needs one "
+            "(rename the collection or column in the registry)"
+        )
     return f'"{name}"'
 
 
