@@ -41,7 +41,7 @@ router = APIRouter(tags=["webhooks"])
 log = logging.getLogger(__name__)
 
 #: What every refused delivery gets, whatever the reason (the log says which).
-REFUSED = "no active webhook with this key accepts this delivery (check the key and the signature)"
+REFUSED = "no active webhook with this key accepts this delivery (check the key and the signature or token)"
 
 
 def _refused(key: str, reason: str) -> HTTPException:
@@ -76,7 +76,7 @@ def _webhook_workflow(key: str) -> tuple[WebhookTrigger, str] | None:
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "unknown key, inactive workflow or bad signature (indistinguishable)"},
+    404: {"description": "unknown key, inactive workflow, bad or stale signature or token (indistinguishable)"},
     200: {"description": "Slack's url_verification handshake: its challenge, echoed"},
     409: {"description": "replayed delivery"},
     422: {"description": "a verified delivery whose body or query cannot be taken (the path says which)"},
