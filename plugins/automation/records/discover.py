@@ -16,6 +16,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import yaml
@@ -23,7 +24,14 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, bindparam, text
 
 from automation.errors import Issue, NotFoundError, RegistryError
-from automation.records.registry import CONN_ID_PATTERN, Collection, CollectionsRegistry, ColumnType, is_identifier
+from automation.records.registry import (
+    CONN_ID_PATTERN,
+    SAFE_LOADER,
+    Collection,
+    CollectionsRegistry,
+    ColumnType,
+    is_identifier,
+)
 
 #: tables one discovery reads at most (name some with `tables` for a larger schema)
 MAX_TABLES = 500
@@ -106,14 +114,17 @@ def quoted(name: str) -> str:
     return json.dumps(name, ensure_ascii=True)
 
 
+@cache
 def _yaml_scalar(value: str) -> str:
     """`value` as YAML reads it back as the same string: plain when it is a lowercase name YAML reads as
     itself, else double-quoted (`on`, `yes`, `null` would be read as a boolean or null)."""
+    if not _PLAIN.fullmatch(value):
+        return quoted(value)
     try:
-        plain_reads_back = yaml.safe_load(value) == value
+        plain_reads_back = yaml.load(value, Loader=SAFE_LOADER) == value
     except yaml.YAMLError:
         plain_reads_back = False
-    return value if plain_reads_back and _PLAIN.fullmatch(value) else quoted(value)
+    return value if plain_reads_back else quoted(value)
 
 
 def singular(name: str) -> str:
@@ -199,7 +210,9 @@ class Discovery:
             lines += _collection_lines(collection, self.connection_id if per_collection else None)
         printed = "\n".join(lines) + "\n"
         try:
-            loaded: CollectionsRegistry | None = CollectionsRegistry.model_validate(yaml.safe_load(printed))
+            loaded: CollectionsRegistry | None = CollectionsRegistry.model_validate(
+                yaml.load(printed, Loader=SAFE_LOADER)
+            )
         except (ValidationError, yaml.YAMLError):
             loaded = None
         if loaded != self.registry(per_collection):  # what is printed must load as itself: fail here, not later

@@ -181,6 +181,9 @@ def registry_issues(data: Any) -> tuple[CollectionsRegistry | None, list[Issue]]
         return None, issues
 
 
+#: libyaml's safe loader when PyYAML was built with it (the same rules as yaml.SafeLoader, ten times faster)
+SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: a registry file larger than this is refused (it is read whole, by every parse and task)
 MAX_REGISTRY_BYTES = 4 * 1024 * 1024
 
@@ -192,7 +195,7 @@ def read_registry_file(path: Path) -> Any:
         size = path.stat().st_size
         if size > MAX_REGISTRY_BYTES:
             raise RegistryError(f"{path}: {size} bytes, more than the {MAX_REGISTRY_BYTES} a registry file may have")
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except OSError as exc:
         raise RegistryError(f"{path}: cannot read the collections registry: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
