@@ -205,3 +205,14 @@ def test_the_cli_dry_run_prints_the_lookups(tmp_path: Path, capsys: pytest.Captu
         (tmp_path / "event.json").write_text(json.dumps({"name": "x", "owner": owner}))
         main(["dry-run", "cli-lookup", "--event", str(tmp_path / "event.json")])
         assert expected in capsys.readouterr().out
+
+
+def test_a_reader_on_given_connections_sees_their_uncommitted_rows() -> None:
+    """A dry run's reader reads inside the transaction it rolls back; the default reader sees committed rows."""
+    with engine().connect() as conn, conn.begin() as transaction:
+        new_id = conn.execute(text("INSERT INTO crm.users (name, email, team) VALUES ('Dana', 'dana@example.com', "
+                                   "'support') RETURNING id")).scalar_one()  # fmt: skip
+        inside = StoreReader(connections=lambda connection_id: conn)
+        assert evaluate(parse({**TEAM, "value": "support"}), on_store({"owner_id": new_id}, inside)) is True
+        assert evaluate(parse({**TEAM, "op": "is_empty"}), on_store({"owner_id": new_id})) is True
+        transaction.rollback()

@@ -62,11 +62,16 @@ class LookupRead:
 
 
 class StoreReader:
-    """Reads through `RecordStore.get`: on `connection` when given, else on a connection of the records
-    database taken from its pool for each read (nothing is opened before the first lookup)."""
+    """Reads through `RecordStore.get` on the collection's own database: on the connection `connections`
+    opens for its connection id when given (a dry run's, rolled back), else on a connection taken from
+    that database's pool for each read (nothing is opened before the first lookup)."""
 
-    def __init__(self, connection: Connection | None = None, registry: CollectionsRegistry | None = None) -> None:
-        self._connection = connection
+    def __init__(
+        self,
+        connections: Callable[[str], Connection] | None = None,
+        registry: CollectionsRegistry | None = None,
+    ) -> None:
+        self._connections = connections
         self._registry = registry
 
     @property
@@ -82,9 +87,9 @@ class StoreReader:
         from automation.records.store import RecordStore, records_engine
 
         try:
-            if self._connection is not None:
-                return RecordStore(self._connection, self.registry).get(collection, record_id)
-            with records_engine(self.registry).connect() as conn:
+            if self._connections is not None:
+                return RecordStore(None, self.registry, connections=self._connections).get(collection, record_id)
+            with records_engine(self.registry, collection).connect() as conn:
                 return RecordStore(conn, self.registry).get(collection, record_id)
         except NotFoundError:
             return None
