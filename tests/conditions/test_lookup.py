@@ -116,7 +116,7 @@ def test_ids_take_the_primary_keys_type() -> None:
     code = parse({"field": "lookup:codes.label", "via": "new.code", "op": "==", "value": "seven"})
     assert evaluate(code, data({"code": 7}, source)) is True
     assert source.reads == [("users", 1), ("codes", "7")]
-    for bad in ("abc", True, {"id": 1}, 1.5):
+    for bad in ("abc", True, {"id": 1}, 1.5, 2**63, float("nan")):
         with pytest.raises(ConditionError, match="the users id must be"):
             evaluate(parse(TEAM_IS_SALES), data({"owner_id": bad}, source))
     assert len(source.reads) == 2  # none of them reached the reader

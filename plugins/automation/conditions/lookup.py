@@ -108,9 +108,10 @@ def _record_id(spec: Collection, collection: str, record_id: Any) -> Any:
             return int(record_id)
         if isinstance(record_id, str) and _DIGITS.match(record_id):
             return int(record_id)
-        if not isinstance(record_id, int):
+        if not isinstance(record_id, int) or not -(2**63) <= record_id < 2**63:
+            shown = repr(record_id) if len(repr(record_id)) <= 40 else repr(record_id)[:37] + "..."
             raise ConditionError(f"the {collection} id must be an integer ({collection}.{spec.primary_key} is an "
-                                 f"integer column), got {record_id!r}")  # fmt: skip
+                                 f"integer column, at most 64-bit), got {shown}")  # fmt: skip
     if kind == "string":
         return str(record_id)
     return record_id
