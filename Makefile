@@ -39,7 +39,8 @@ $(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
 	touch $@
 
 # Two pytest-xdist workers, each with its own Postgres, Airflow home and ports: one runs the tests of the
-# shared Airflow stack, the other every other Postgres test, the unit tests fill in (tests/conftest.py).
+# shared Airflow stack, the other every other Postgres test and then the two tests that start an Airflow of
+# their own (install, Celery); the unit tests fill in (tests/conftest.py). Times: docs/contributing.md.
 TEST_WORKERS ?= 2
 
 test: $(VENV)/.installed-test $(VENV)/wheelhouse/.complete $(CHROMIUM) $(DOCKER_COMPOSE)

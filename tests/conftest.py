@@ -150,12 +150,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def worker_group(item: pytest.Item) -> str | None:
-    """The pytest-xdist group (`--dist loadgroup`, `make test`) of a test: one worker runs every test that
-    starts Airflow processes (the session's stack, the `airflow` fixture, and the tests starting their own:
-    install, Celery), in the serial order, so no two stacks compete for the cores; another runs every other
+    """The pytest-xdist group (`--dist loadgroup`, `make test`) of a test: one worker runs every test of the
+    session's shared Airflow stack (the `airflow` fixture), in the serial order; another runs every other
     test of its Postgres (their `dag.test()` runs never meet that stack's scheduler: each worker has its own
-    Postgres, Airflow home and ports, made at import); unit tests go to whichever worker is free."""
-    if "airflow" in getattr(item, "fixturenames", ()) or item.get_closest_marker("airflow_e2e"):
+    Postgres, Airflow home and ports, made at import), then, last, the tests that start an Airflow of their
+    own on their own databases (install, Celery: `airflow_e2e` without the shared stack), so the two
+    workers' shares are close (the stack's worker is the suite's critical path); unit tests go to whichever
+    worker is free."""
+    if "airflow" in getattr(item, "fixturenames", ()):
         return "airflow-stack"
     return None if item.get_closest_marker("unit") else "postgres"
 
