@@ -221,3 +221,25 @@ def test_check_database_on_an_unreachable_database_is_one_line(
     err = capsys.readouterr().err
     assert err.startswith(f"error: cannot read the database of connection 'down_db' at 127.0.0.1:{port}/x: ")
     assert len(err.splitlines()) == 1 and "secret" not in err
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_discover_through_a_connection_stored_in_airflow(
+    sales: str, pg: EmbeddedPostgres, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No `AIRFLOW_CONN_*`: the connection `airflow connections add` stored in Airflow's metadata database."""
+    from airflow.models.connection import Connection
+
+    from automation.airflow_adapter.db import airflow_session
+
+    with airflow_session() as session:
+        session.query(Connection).filter(Connection.conn_id == "sales_stored").delete()
+        session.add(Connection(conn_id="sales_stored", uri=pg.url("discover_cli")))
+    try:
+        code, out, _ = _discover(capsys, "--conn", "sales_stored", "--schema", "sales", "--table", "customers")
+        assert code == 0
+        registry = CollectionsRegistry.model_validate(yaml.safe_load(out))
+        assert (registry.connection_id, sorted(registry.collections)) == ("sales_stored", ["customers"])
+    finally:
+        with airflow_session() as session:
+            session.query(Connection).filter(Connection.conn_id == "sales_stored").delete()
