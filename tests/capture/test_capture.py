@@ -64,8 +64,11 @@ def test_a_second_database_is_captured_and_an_unregistered_column_never_reaches_
     psql(APP_DB, "INSERT INTO shop.orders (reference, secret) VALUES ('A-1', 'card 4111')")
     psql(APP_DB, "UPDATE shop.orders SET status = 'paid', secret = 'card 5500' WHERE reference = 'A-1'")
     psql(APP_DB, "UPDATE shop.orders SET secret = 'only the secret changed' WHERE reference = 'A-1'")
-    assert drain() == 2  # the last UPDATE changed no registered column: no event
-    created, updated = ledger_events("orders_app")
+    psql(APP_DB, "DELETE FROM shop.orders WHERE reference = 'A-1'")
+    assert drain() == 3  # the UPDATE of the secret alone changed no registered column: no event
+    created, updated, deleted = ledger_events("orders_app")
+    assert (created["event"], updated["event"], deleted["event"]) == ("created", "updated", "deleted")
+    assert "secret" not in deleted["old_data"] and deleted["new_data"] is None
     for event in (created, updated):
         assert "secret" not in (event["new_data"] or {}) and "secret" not in (event["old_data"] or {})
         assert "card" not in str(event)
