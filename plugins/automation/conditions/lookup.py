@@ -2,7 +2,8 @@
 
 Invariant: a condition reads the database only through a lookup, and only through the reader its
 caller passed in (`ConditionData.reader`; `StoreReader` reads through `RecordStore.get`: identifiers
-from the registry, the id a bound parameter, one SELECT by primary key). One evaluation (`Lookups`)
+from the registry, the id a bound parameter, one SELECT by primary key of the record's registered
+columns, so every column a condition reads of one record costs one read). One evaluation (`Lookups`)
 reads each record at most once and at most `[automation] max_condition_lookups` records; one more
 fails the evaluation with a `ConditionError`. A condition without lookups calls no reader and reads
 no setting. A null id or a missing record reads null; the value is what an event would carry
