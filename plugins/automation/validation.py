@@ -150,6 +150,9 @@ def _expand_issues(workflow: Workflow) -> list[Issue]:
     entity = getattr(workflow.trigger, "entity", None)
     if not workflow.settings.expand:
         return []
+    if isinstance(entity, list):  # several entities: each must have the relations
+        each = [workflow.trigger.model_copy(update={"entity": e}) for e in entity]
+        return [i for t in each for i in _expand_issues(workflow.model_copy(update={"trigger": t}))]
     registry = get_registry()
     if entity not in registry.collections:
         return [Issue("settings.expand", f"the trigger's entity {entity!r} is not a registered collection")]

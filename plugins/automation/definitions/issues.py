@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from automation.definitions.base import PathError
-from automation.definitions.triggers import TRIGGER_TYPES
+from automation.definitions.triggers import ENTITY_TAGS, TRIGGER_TYPES
 from automation.definitions.webhooks import SCHEMES
 from automation.errors import Issue
 
-_UNION_ALTERNATIVES = frozenset({"clause", "int", "constrained-str"})
+_UNION_ALTERNATIVES = frozenset({"clause", "int", "constrained-str", *ENTITY_TAGS})
 _GROUP_KEYS = frozenset({"all", "any", "not", "jsonlogic"})
 DURATION_HINT = 'expected seconds as an integer or a string like "30s", "5m", "2h", "1d"'
 

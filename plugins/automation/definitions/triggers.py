@@ -12,13 +12,17 @@ from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 import pendulum
 from croniter import croniter
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Discriminator, Field, Tag
 
 from automation.definitions.base import StrictModel
 from automation.definitions.conditions import Condition
 from automation.definitions.webhooks import AutomationVerification, WebhookVerification
 
-RecordEventName = Literal["created", "updated", "deleted"]
+#: The events every record has; a record_event trigger may also name custom ones (`published`).
+STANDARD_EVENTS = ("created", "updated", "deleted")
+#: Bounds of a record_event trigger: entities in its list and event names (one asset per pair).
+MAX_ENTITIES = 20
+MAX_EVENTS = 20
 
 
 def _valid_cron(expr: str) -> str:
@@ -38,6 +42,8 @@ def _valid_timezone(name: str) -> str:
 Cron = Annotated[str, AfterValidator(_valid_cron)]
 TimezoneName = Annotated[str, AfterValidator(_valid_timezone)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+#: A record event's name: a plain identifier, so `automation://<entity>/<event>` stays a valid URI.
+EventName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
 
 
 RELATIVE = r"^\s*[+-]\s*\d+\s*(minute|hour|day|week|month)s?\s*$"
@@ -50,22 +56,48 @@ class FieldOffset(StrictModel):
     offset: Annotated[str, Field(pattern=RELATIVE)] = "+0 days"
 
 
+#: One entity or a list of them; tagged by the value's shape so an error names only that shape
+#: (definitions/issues.py drops the tags from paths).
+ENTITY_TAGS = ("one_entity", "entity_list")
+Entities = Annotated[
+    Annotated[Identifier, Tag("one_entity")]
+    | Annotated[list[Identifier], Field(min_length=1, max_length=MAX_ENTITIES), Tag("entity_list")],
+    Discriminator(lambda value: "entity_list" if isinstance(value, list) else "one_entity"),
+]
+
 #: Start the steps later: "+3 days" after the event, or at a field of the record plus an offset.
 Delay = Annotated[str, Field(pattern=RELATIVE)] | FieldOffset
 
 
 class RecordEventTrigger(StrictModel):
-    """Fires on created/updated/deleted events of one entity; `fields` narrows updates."""
+    """Fires on events of one entity or several (`entity: [orders, invoices]`): created, updated,
+    deleted or any custom event name (`published`, `component_added`); `fields` narrows updates.
+    Each (entity, event) pair is one Airflow asset (`automation://<entity>/<event>`)."""
 
     type: Literal["record_event"]
-    #: the record after (`new`, also `entity`) and before (`old`) the change
+    #: the record after (`new`, also `entity`) and before (`old`) the change; its singular name
+    #: (`deal`) and expanded relations are added by `record_names`
     context_names: ClassVar[tuple[str, ...]] = ("entity", "new", "old")
-    entity: Identifier
-    events: list[RecordEventName] = Field(min_length=1)
+    entity: Entities = Field(description="the collection whose events fire the workflow, or a list of them")
+    events: list[EventName] = Field(
+        min_length=1,
+        max_length=MAX_EVENTS,
+        description="created, updated, deleted or custom event names (lowercase letters, digits, _)",
+    )
     fields: list[Identifier] | None = Field(
         default=None, description="fire on updates only when one of these fields changed"
     )
     delay: Delay | None = Field(default=None, description='"+3 days", or {field: due_date, offset: "-1 day"}')
+    alias: Identifier | None = Field(
+        default=None,
+        description="the name the trigger's record also has in conditions and templates "
+        "(default: the entity's singular, `deals` -> `deal`; none for a list of entities)",
+    )
+
+    @property
+    def entities(self) -> list[str]:
+        """The entities whose events fire the workflow, in the order given, each once."""
+        return list(dict.fromkeys([self.entity] if isinstance(self.entity, str) else self.entity))
 
 
 class ScheduleTrigger(StrictModel):
@@ -154,7 +186,9 @@ def describe_trigger(trigger: dict[str, Any]) -> str:
     placeholders) fires: "deals updated (stage)", "schedule 0 8 * * 1 (UTC)"; never raises."""
     kind = trigger.get("type", "?")
     if kind == "record_event":
-        text = f"{trigger.get('entity')} {'/'.join(map(str, trigger.get('events') or []))}"
+        entity = trigger.get("entity")
+        entities = ", ".join(map(str, entity)) if isinstance(entity, list) else entity
+        text = f"{entities} {'/'.join(map(str, trigger.get('events') or []))}"
         fields = trigger.get("fields")
         text += f" ({', '.join(map(str, fields))})" if fields and isinstance(fields, list) else ""
         return text + (f", {trigger['delay']} later" if isinstance(trigger.get("delay"), str) else "")

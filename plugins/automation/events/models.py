@@ -1,16 +1,21 @@
 """What the events API accepts: every field bounded (a longer `actor` or key is a 422 with its
-path; the body as a whole is bounded by api.limits)."""
+path; the body as a whole is bounded by api.limits). A record event's name (`created`, `published`,
+`component_added`) is a plain identifier, as a record_event trigger names it; only the webhook
+entity's events, named by a workflow key, may have `-` or start with a digit."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
-from pydantic import Field, TypeAdapter
+from pydantic import Field, TypeAdapter, ValidationInfo, field_validator
 
 from automation.definitions.base import StrictModel
 
 EVENT_NAME = r"^[a-z0-9_][a-z0-9_.-]{0,62}$"  # a webhook's events are named by its key, which may start with a digit
+#: A record event's name: what a record_event trigger's `events` may list (definitions.triggers.EventName).
+RECORD_EVENT_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 MAX_BATCH = 500
 MAX_ACTOR = 200
 
@@ -30,6 +35,16 @@ class EventIn(StrictModel):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200,
                                         description="a re-sent event with the same key is stored once")  # fmt: skip
     origin: Origin | None = None
+
+    @field_validator("event")
+    @classmethod
+    def _record_event_name(cls, event: str, info: ValidationInfo) -> str:
+        if info.data.get("entity") != "webhook" and not RECORD_EVENT_NAME.match(event):
+            raise ValueError(
+                "a record event's name is lowercase letters, digits and _ (not first), "
+                "at most 63 characters, such as created or component_added"
+            )
+        return event
 
     def ledger_row(self, source: str) -> dict[str, Any]:
         return {

@@ -41,7 +41,8 @@ def schedule_plan(trigger: Trigger, key: str) -> dict[str, Any] | None:
     if isinstance(trigger, InactivityTrigger):  # runs per record; the scan DAG has the cron
         return {"assets": [[trigger.entity, inactivity_event(key)]]}
     if isinstance(trigger, RecordEventTrigger):
-        return {"assets": [[trigger.entity, event] for event in sorted(set(trigger.events))]}
+        events = sorted(set(trigger.events))  # one asset per (entity, event)
+        return {"assets": [[entity, event] for entity in sorted(trigger.entities) for event in events]}
     if isinstance(trigger, WebhookTrigger):
         return {"assets": [["webhook", key]]}
     return None

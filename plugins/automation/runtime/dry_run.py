@@ -106,7 +106,7 @@ def _trigger(workflow: Workflow, event: dict[str, Any]) -> dict[str, Any]:
     if "new" in event or "old" in event or kind in ("record_event", "inactivity"):
         trigger = {"type": kind, **event}
         if entity := getattr(workflow.trigger, "entity", None):
-            trigger.setdefault("entity", entity)
+            trigger.setdefault("entity", entity if isinstance(entity, str) else entity[0])
         if kind == "record_event":
             trigger["event"] = _event_type(workflow, event)
         return trigger

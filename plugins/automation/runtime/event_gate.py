@@ -103,11 +103,11 @@ def subscription_refusal(workflow: Workflow, trigger: dict[str, Any]) -> str | N
     spec = workflow.trigger
     if not isinstance(spec, RecordEventTrigger):
         return None
-    entity, event = trigger.get("entity"), trigger.get("event")
-    if entity and entity != spec.entity:
-        return f"the workflow is triggered by {spec.entity} events, not {entity}"
+    entity, event, entities = trigger.get("entity"), trigger.get("event"), ", ".join(spec.entities)
+    if entity and entity not in spec.entities:
+        return f"the workflow is triggered by {entities} events, not {entity}"
     if event and event not in spec.events:
-        return f"the workflow subscribes to {spec.entity} {'/'.join(spec.events)}, not {event}"
+        return f"the workflow subscribes to {entities} {'/'.join(spec.events)}, not {event}"
     return None
 
 

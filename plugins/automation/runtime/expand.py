@@ -40,6 +40,8 @@ def expand_trigger(
 ) -> dict[str, Any]:
     """A copy of `trigger` whose new/old records carry the related records named in `expand`."""
     entity = getattr(workflow.trigger, "entity", None)
+    if isinstance(entity, list):  # several entities: the event's own (another one is refused by the gate)
+        entity = trigger.get("entity") if trigger.get("entity") in entity else None
     if not workflow.settings.expand or not entity:
         return trigger
     registry = registry or get_registry()
