@@ -163,8 +163,17 @@ SETTINGS: tuple[Setting, ...] = (
         "state_dir",
         "path",
         "",
-        "Local directory for the DAG factory's last-known-good snapshot and error file "
+        "Local directory for the DAG factory's last-known-good snapshot, error file and kept DAG plans "
         "(default: `$AIRFLOW_HOME/automation`).",
+    ),
+    Setting(
+        "preload_runtime",
+        "bool",
+        "true",
+        "Import the workflow runtime once in Airflow's scheduler, dag-processor and triggerer when they start "
+        "(a listener), so the processes they fork (LocalExecutor workers and their task processes, parsing "
+        "processes) do not import it again for every task and parse. Costs about 0.3 s and some memory at "
+        "their start.",
     ),
     Setting(
         "include_dir",

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from automation.airflow_adapter import preload
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -34,6 +36,7 @@ def _nav_item(name: str, page: str) -> dict[str, str]:
 
 class AutomationPlugin(AirflowPlugin):
     name = "automation"
+    listeners = [preload]  # imports the runtime once in the scheduler and dag-processor (see the module)
     external_views = [
         _nav_item("Automation stats", "stats"),
         _nav_item("Automation templates", "templates"),
