@@ -18,6 +18,8 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 #: The copy of include/ a built wheel carries (setup.py's build step; the checkout's include/templates is the source).
 PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGED_INCLUDE = PACKAGE_DIR / "_include"
+#: The demo CRM's collections registry, used when `collections_file` is not set.
+DEFAULT_COLLECTIONS_FILE = PACKAGE_DIR / "records" / "crm_collections.yaml"
 
 
 def running_from_checkout() -> bool:
@@ -475,7 +477,7 @@ def collections_file() -> str:
 
 def collections_path() -> Path:
     """The collections registry file: the `collections_file` setting, else the demo CRM's registry."""
-    return Path(collections_file() or PACKAGE_DIR / "records" / "crm_collections.yaml")
+    return Path(collections_file() or DEFAULT_COLLECTIONS_FILE)
 
 
 def emitter_gather_ms() -> float:

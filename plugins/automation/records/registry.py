@@ -16,7 +16,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
-from automation.config import DB_CONN_ID, collections_file
+from automation.config import DB_CONN_ID, DEFAULT_COLLECTIONS_FILE, collections_path
 from automation.definitions.base import StrictModel
 from automation.definitions.issues import join_path
 from automation.errors import Issue, RegistryError
@@ -26,7 +26,7 @@ _IDENT = r"^[a-z_][a-z0-9_]{0,62}$"
 _IDENT_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 #: an Airflow connection id (the ASCII part of what airflow.models.connection.sanitize_conn_id accepts, 250 at most)
 CONN_ID_PATTERN = r"^[A-Za-z0-9_#!()\-.:/\\]{1,250}$"
-DEFAULT_REGISTRY = Path(__file__).with_name("crm_collections.yaml")
+DEFAULT_REGISTRY = DEFAULT_COLLECTIONS_FILE
 
 
 def is_identifier(name: str) -> bool:
@@ -143,7 +143,7 @@ class CollectionsRegistry(StrictModel):
 
 
 def registry_path() -> Path:
-    return Path(collections_file() or DEFAULT_REGISTRY)
+    return collections_path()
 
 
 _PATTERN_HINTS = {
