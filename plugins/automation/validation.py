@@ -291,8 +291,8 @@ def _name_issues(workflow: Workflow) -> list[Issue]:
     """Names read by step configs, `when`, notices and the workflow's conditions that the place where
     they are read does not have (each problem once per path: a default notice policy is checked
     for every step that uses it)."""
-    base = template_names(workflow.trigger)
-    conditions = condition_names(workflow.trigger)
+    base = template_names(workflow.trigger, workflow.settings.expand)
+    conditions = condition_names(workflow.trigger, workflow.settings.expand)
     issues = _condition_issues(workflow.conditions, "conditions", {**conditions, "steps": {}}, _hints(workflow))
     ancestors = _upstream(workflow)
     for index, step in enumerate(workflow.steps):

@@ -68,8 +68,9 @@ def title_issue(trigger: dict[str, Any], title: str) -> str | None:
 @pytest.mark.parametrize(
     ("trigger", "good", "bad"),
     [
-        (RECORD, ["entity.name", "new.owner.email", "old.stage", "trigger.new.name", "trigger.event", "params.x"],
-         ["deal.name", "record.name", "trigger.nwe.name", "body.x"]),
+        (RECORD, ["entity.name", "new.owner.email", "old.stage", "trigger.new.name", "trigger.event", "params.x",
+                  "deal.name"],
+         ["record.name", "trigger.nwe.name", "body.x"]),
         (SCHEDULE, ["run.data_interval_start", "run.logical_date", "now.year", "workflow.name", "trigger.params"],
          ["new.name", "entity.name", "old.stage", "run.interval"]),
         (INACTIVITY, ["entity.name", "new.owner_id", "trigger.id", "trigger.received_at"],
@@ -94,7 +95,7 @@ def test_the_message_lists_what_is_available_at_that_place() -> None:
     data = definition(RECORD, task("create_deal", "x"), task("call", "{{ organisation.nom }}"))
     assert issues(data) == {
         "steps[1].config.title": "unknown name 'organisation'; available here: trigger, entity, new, old, params, "
-        "run, workflow, now, steps.create_deal"
+        "run, workflow, now, deals, deal, steps.create_deal"
     }
     assert title_issue(SCHEDULE, "{{ nosuch.x }}") == (
         "unknown name 'nosuch'; available here: trigger, params, run, workflow, now"
@@ -312,8 +313,8 @@ def test_an_email_template_file_is_checked_with_the_names_of_the_step_that_sends
     found = issues(definition(RECORD, {"id": "mail", "type": "send_email", "config": mail}, each))
     assert found["steps[0].config.template"] == (
         "in include/templates/email/call.html: unknown name 'item'; available here: trigger, entity, new, old, "
-        "params, run, workflow, now | in include/templates/email/call.html: unknown name 'organisation'; "
-        "available here: trigger, entity, new, old, params, run, workflow, now"
+        "params, run, workflow, now, deals, deal | in include/templates/email/call.html: unknown name 'organisation'; "
+        "available here: trigger, entity, new, old, params, run, workflow, now, deals, deal"
     )
     assert found["steps[1].config.action.config.template"].startswith(
         "in include/templates/email/call.html: unknown name 'organisation'; available here:"

@@ -1,18 +1,20 @@
 """Trigger models, a union discriminated on `type`, and the template names each one gives its steps.
 
-Invariant: `template_names(trigger)` lists exactly the names (and the members known in advance)
-that the run puts in a step's template context for that trigger (runtime/context.template_context);
-the static template check (templating/names.py, through validation.py) accepts nothing else.
+Invariant: `template_names(trigger, expand)` lists exactly the names (and the members known in advance)
+that the run puts in a step's template context and condition data for that trigger
+(runtime/context.template_context, condition_data); the static template check (templating/names.py,
+through validation.py) accepts nothing else. `record_names` is the one rule for the record's other
+names (`deal`, an `alias`, an expanded `organisation`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
 import pendulum
 from croniter import croniter
-from pydantic import AfterValidator, Discriminator, Field, Tag
+from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator
 
 from automation.definitions.base import StrictModel
 from automation.definitions.conditions import Condition
@@ -93,6 +95,13 @@ class RecordEventTrigger(StrictModel):
         description="the name the trigger's record also has in conditions and templates "
         "(default: the entity's singular, `deals` -> `deal`; none for a list of entities)",
     )
+
+    @field_validator("alias")
+    @classmethod
+    def _alias_is_free(cls, alias: str | None) -> str | None:
+        if alias in RESERVED_NAMES:
+            raise ValueError(f"{alias!r} is a name every run already has; choose another (e.g. the singular)")
+        return alias
 
     @property
     def entities(self) -> list[str]:
@@ -237,28 +246,66 @@ def _trigger_fields(trigger: Any) -> TemplateNames | None:
     return fields
 
 
-def template_names(trigger: Any) -> dict[str, TemplateNames | None]:
-    """The names the trigger and the run give every step's templates (not `steps`, which depends on
-    the step): `trigger`, the trigger type's own names (`ClassVar context_names`), `params`, `run`,
-    `workflow`, `now`. `params` lists a manual trigger's declared inputs; a trigger that declares
+def template_names(trigger: Any, expand: Sequence[str] = ()) -> dict[str, TemplateNames | None]:
+    """The names the trigger and the run give every step's templates and conditions (not `steps`,
+    which depends on the step): `trigger`, the trigger type's own names (`ClassVar context_names`),
+    `params`, `run`, `workflow`, `now`, then the record's own names (`record_names`: `deal`, an
+    expanded `organisation`). `params` lists a manual trigger's declared inputs; a trigger that declares
     none leaves it open: Airflow adds the conf a run was started with (trigger_workflow's `conf`,
     "Trigger DAG w/ config") to the params, so any name may be there."""
     names: dict[str, TemplateNames | None] = {"trigger": _trigger_fields(trigger)}
     names.update(dict.fromkeys(trigger.context_names))
     inputs = getattr(trigger, "inputs", None) or {}
     names["params"] = dict.fromkeys(inputs) if inputs else None
-    return {**names, **RUN_NAMES}
+    return {**names, **RUN_NAMES, **dict.fromkeys(record_names(trigger, expand))}
 
 
-def entity_aliases(entity: str | None) -> list[str]:
-    """`deals` is also reachable as `deal` in conditions, so `deal.amount` reads naturally."""
+#: Names every run gives, whatever the trigger: an alias or an expanded relation never hides them.
+RESERVED_NAMES = frozenset({"trigger", "entity", "new", "old", "params", "steps", *RUN_NAMES})
+
+
+def singular(entity: str) -> str:
+    """The singular of a collection's name, by one rule: `-ies` -> `-y` (`companies` -> `company`),
+    a final `-ss` stays (`address`), else one final `s` goes (`deals` -> `deal`, `organisations` ->
+    `organisation`). A name the rule gets wrong is set with the trigger's `alias`."""
+    if entity.endswith("ies") and len(entity) > 3:
+        return entity[:-3] + "y"
+    if entity.endswith("s") and not entity.endswith("ss") and len(entity) > 1:
+        return entity[:-1]
+    return entity
+
+
+def record_names(trigger: Any, expand: Sequence[str] = ()) -> dict[str, str | None]:
+    """The one rule for the other names the trigger's record has, in conditions, `when`, templates
+    and the static check alike: name -> None for the record itself (as `new`; `old` for `changed`),
+    or the relation whose expanded record it is (`new.<relation>`).
+
+    - one entity (`deals`): its own name and its singular (`deals`, `deal`), or the explicit `alias`;
+    - a list of entities: only the explicit `alias` (none without it);
+    - each relation `settings.expand` loads (the first member of each path: `organisation` for
+      `organisation.owner`) at the top level too.
+
+    A name every run already gives (`RESERVED_NAMES`) is never taken; the record's names win over a
+    relation's. Triggers without a record (schedule, manual, webhook) have none."""
+    entity = getattr(trigger, "entity", None)
+    alias = getattr(trigger, "alias", None)
     if not entity:
-        return []
-    return [entity, entity[:-1]] if entity.endswith("s") else [entity]
+        return {}
+    if alias:
+        own = [alias]
+    elif isinstance(entity, str):
+        own = [entity, singular(entity)]
+    else:
+        own = []
+    names: dict[str, str | None] = dict.fromkeys((n for n in own if n not in RESERVED_NAMES), None)
+    for path in expand:
+        relation = path.split(".")[0]
+        if relation and relation not in RESERVED_NAMES and relation not in names:
+            names[relation] = relation
+    return names
 
 
-def condition_names(trigger: Any) -> dict[str, TemplateNames | None]:
-    """What the first segment of a condition's `field` may be: the template names plus the trigger
-    entity's own names (`deal.amount`), as runtime/context.condition_data binds them."""
-    names = template_names(trigger)
-    return {**names, **dict.fromkeys(entity_aliases(getattr(trigger, "entity", None)))}
+def condition_names(trigger: Any, expand: Sequence[str] = ()) -> dict[str, TemplateNames | None]:
+    """What the first segment of a condition's `field` may be: the same names as templates
+    (`template_names`, which includes `record_names`), as runtime/context.condition_data binds them."""
+    return template_names(trigger, expand)

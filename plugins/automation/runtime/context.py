@@ -1,4 +1,8 @@
-"""Build what templates and conditions see from an Airflow task context."""
+"""Build what templates and conditions see from an Airflow task context.
+
+Invariant: templates and conditions see the same names, those definitions.triggers.template_names
+lists; the record's other names (`deal`, an alias, an expanded `organisation`) come from
+definitions.triggers.record_names, bound to the record after the change (`old_values`: before)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import pendulum
 
 from automation.conditions import ConditionData, RecordReader, StoreReader
 from automation.definitions import Workflow
+from automation.definitions.triggers import record_names
 
 
 def trigger_payload(airflow_context: dict[str, Any]) -> dict[str, Any]:
@@ -46,6 +51,7 @@ def template_context(
 ) -> dict[str, Any]:
     new = trigger.get("new") or {}
     return {
+        **_record_values(workflow, new),
         "trigger": trigger,
         "entity": new,
         "new": new,
@@ -58,19 +64,17 @@ def template_context(
     }
 
 
-def _entity_names(entity: str | None) -> list[str]:
-    """`deals` is also reachable as `deal`, so `deal.amount` reads naturally."""
-    if not entity:
-        return []
-    return [entity, entity[:-1]] if entity.endswith("s") else [entity]
+def _record_values(workflow: Workflow, record: dict[str, Any]) -> dict[str, Any]:
+    """The record's other names (record_names) bound to `record` or to its expanded relations."""
+    names = record_names(workflow.trigger, workflow.settings.expand)
+    return {name: record if relation is None else record.get(relation) for name, relation in names.items()}
 
 
 def condition_data(workflow: Workflow, context: dict[str, Any], reader: RecordReader | None = None) -> ConditionData:
-    """Values for conditions: the template names plus the entity's own name (`deal.amount`);
-    `old_values` binds the same names to the previous state, for `changed`. Lookups read through
-    `reader` (default: the record store, on a pooled connection taken at the first lookup)."""
+    """Values for conditions: the template names (with `deal.amount`, `organisation.x`); `old_values`
+    binds the same names to the previous state, for `changed`. Lookups read through `reader`
+    (default: the record store, on a pooled connection taken at the first lookup)."""
     new, old = context["new"], context["old"]
-    names = _entity_names(getattr(workflow.trigger, "entity", None))
-    values = {**context, **dict.fromkeys(names, new)}
-    old_values = {**context, "new": old, "entity": old, **dict.fromkeys(names, old)}
+    values = {**context, **_record_values(workflow, new)}
+    old_values = {**context, **_record_values(workflow, old), "new": old, "entity": old}
     return ConditionData(values=values, old_values=old_values, reader=reader or StoreReader())
