@@ -39,6 +39,10 @@ ENV = airflow_env(
     parse_interval=5,
     extra={
         "AIRFLOW__AUTOMATION__HTTP_ALLOWED_HOSTS": "127.0.0.1",
+        # the scheduler's and the triggerer's log servers (8793, 8794 by default): free ports, so another
+        # worker's or test's Airflow on this machine (install, Celery) never finds them taken
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
         # Airflow's simple auth manager + a per-DAG rule for the user `sales` (tests/e2e/per_dag_auth.py)
         "AIRFLOW__CORE__AUTH_MANAGER": "tests.e2e.per_dag_auth.PerDagSimpleAuthManager",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "plugins"), str(ROOT), os.environ.get("PYTHONPATH")])),

@@ -112,6 +112,7 @@ def test_two_celery_workers_run_20_events_each_once_on_postgres_15(tmp_path: Pat
         **celery_env(REDIS_URL, prefix, concurrency=3),  # 6 task processes at once saturate 2 cores
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scaleout_hostname.hostname",
         "AIRFLOW__API__WORKERS": "1",  # one batch request: a second api-server worker would only cost startup
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),  # beside the shared stack's triggerer
         "PYTHONPATH": os.pathsep.join([str(tmp_path / "hostnames"), env["PYTHONPATH"]]),
     })  # fmt: skip
     dag_id, stacks = f"automation__{WORKFLOW['key']}", list[AirflowProcesses]()

@@ -152,6 +152,7 @@ def test_installed_wheel_runs_in_a_fresh_airflow(venv: Path, pg: EmbeddedPostgre
             extra={
                 "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
                 "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),  # beside the shared stack's
                 "PYTHONPATH": "",
             },
         )
