@@ -20,8 +20,6 @@ from automation.definitions.base import StrictModel
 from automation.definitions.conditions import Condition
 from automation.definitions.webhooks import AutomationVerification, WebhookVerification
 
-#: The events every record has; a record_event trigger may also name custom ones (`published`).
-STANDARD_EVENTS = ("created", "updated", "deleted")
 #: Bounds of a record_event trigger: entities in its list and event names (one asset per pair).
 MAX_ENTITIES = 20
 MAX_EVENTS = 20
