@@ -94,3 +94,18 @@ def test_an_alias_says_what_the_record_is_called_and_never_hides_a_run_name() ->
     for reserved in ("steps", "trigger", "now", "new"):
         found = problems(definition({"entity": "deals", "events": ["created"], "alias": reserved}, "x"))
         assert list(found) == ["trigger.alias"] and "a name every run already has" in found["trigger.alias"]
+
+
+def test_a_dry_run_of_a_list_entity_workflow_uses_the_events_entity_and_the_alias() -> None:
+    from automation.runtime.dry_run import dry_run
+
+    workflow = validate_definition(definition(
+        {"entity": ["orders", "invoices"], "events": ["paid"], "alias": "document"},
+        "{{ trigger.entity }} {{ document.reference }}",
+        conditions={"field": "document.total", "op": ">", "value": 100},
+    ))  # fmt: skip
+    report = dry_run(workflow, 1, {"entity": "invoices", "id": 5, "new": {"reference": "INV-5", "total": 250}})
+    assert report.would_run and report.conditions_met, report
+    assert report.steps[0].output["body"] == "invoices INV-5"
+    other = dry_run(workflow, 1, {"entity": "deals", "id": 5, "new": {"reference": "D", "total": 250}})
+    assert not other.would_run and "orders, invoices" in (other.reason or ""), other
