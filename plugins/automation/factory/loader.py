@@ -64,11 +64,13 @@ def _fingerprint() -> str | None:
         return None
 
 
-def _plan(item: StoredWorkflow, current: str | None, text_digest: str) -> tuple[dict[str, Any], str]:
+def _plan(
+    item: StoredWorkflow, plans: validated.PlanStore, current: str | None, text_digest: str
+) -> tuple[dict[str, Any], str]:
     """(the definition's plan, "kept" | "new" | "not kept"): the kept plan when this exact text passed
     before, else one made from a full validation (`DefinitionError` when the definition is invalid), to
     keep unless it names another package's action."""
-    plan = validated.read(item.key, current, text_digest) if current is not None else None
+    plan = plans.read(item.key, current, text_digest) if current is not None else None
     if plan is not None:
         return plan, "kept"
     from automation.factory.plan import plan_for  # imported by a parse only when a definition changed
@@ -82,7 +84,7 @@ def _plan(item: StoredWorkflow, current: str | None, text_digest: str) -> tuple[
 def _kept_dags(key: str) -> dict[str, DAG] | None:
     """A task process's DAGs from the plan the last full parse kept for `key` (None: there is none)."""
     current = _fingerprint()
-    plan = validated.read(key, current) if current is not None else None
+    plan = validated.PlanStore().read(key, current) if current is not None else None
     if plan is None:
         return None
     try:
@@ -110,18 +112,19 @@ def _build(key: str | None) -> dict[str, DAG]:
     stored, source = _load(key)
     texts = [snapshot.item_text(item) for item in stored]
     current = _fingerprint()
+    plans = validated.PlanStore()
     kept: set[str] = set()
     dags: dict[str, Any] = {}
     errors: dict[str, tuple[int, list[dict[str, str]]]] = {}
     for item, text in zip(stored, texts, strict=True):
         try:
             text_digest = validated.digest(text)
-            plan, status = _plan(item, current, text_digest)
+            plan, status = _plan(item, plans, current, text_digest)
             dags.update(dags_from_plan(plan))
             if status != "not kept" and current is not None:
                 kept.add(item.key)
                 if status == "new" and key is None:  # only a full parse keeps plans (see factory.validated)
-                    validated.write(item.key, current, text_digest, plan)
+                    plans.write(item.key, current, text_digest, plan)
         except DefinitionError as exc:
             errors[item.key] = (item.version, [i.as_dict() for i in exc.issues])
         except Exception as exc:
@@ -133,5 +136,5 @@ def _build(key: str | None) -> dict[str, DAG]:
         if source == "db":
             snapshot.save(stored, texts)
             _record_errors(errors)
-        validated.prune(kept)
+        plans.prune(kept)
     return dags

@@ -109,46 +109,48 @@ def fingerprint() -> str:
     return digest("\n".join(parts))
 
 
-def _plans() -> Path:
-    return state_dir() / PLANS_DIR
+class PlanStore:
+    """The kept plans of one state directory (looked up once: a parse reads thousands of plan files)."""
 
+    def __init__(self) -> None:
+        self.folder = os.path.join(state_dir(), PLANS_DIR)
 
-def _file(key: str) -> Path | None:
-    """The plan file of `key`; None for a key that is not a plain file name (never trusted)."""
-    if not key or key.startswith(".") or "/" in key or "\\" in key or "\0" in key:
-        return None
-    return _plans() / f"{key}.json"
+    def _file(self, key: str) -> str | None:
+        """The plan file of `key`; None for a key that is not a plain file name (never kept)."""
+        if not key or key.startswith(".") or "/" in key or "\\" in key or "\0" in key:
+            return None
+        return os.path.join(self.folder, f"{key}.json")
 
+    def read(self, key: str, current: str, text_digest: str | None = None) -> dict[str, Any] | None:
+        """The kept plan of `key` under fingerprint `current` (and for definition text `text_digest`,
+        when given); None when there is none."""
+        path = self._file(key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                entry = json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+        if not isinstance(entry, dict) or entry.get("fingerprint") != current:
+            return None
+        if text_digest is not None and entry.get("digest") != text_digest:
+            return None
+        plan = entry.get("plan")
+        return plan if isinstance(plan, dict) else None
 
-def read(key: str, current: str, text_digest: str | None = None) -> dict[str, Any] | None:
-    """The kept plan of `key` under fingerprint `current` (and for definition text `text_digest`, when
-    given); None when there is none."""
-    path = _file(key)
-    try:
-        entry = json.loads(path.read_bytes()) if path is not None else None
-    except (OSError, ValueError):
-        return None
-    if not isinstance(entry, dict) or entry.get("fingerprint") != current:
-        return None
-    if text_digest is not None and entry.get("digest") != text_digest:
-        return None
-    plan = entry.get("plan")
-    return plan if isinstance(plan, dict) else None
+    def write(self, key: str, current: str, text_digest: str, plan: dict[str, Any]) -> None:
+        path = self._file(key)
+        if path is not None:
+            entry = {"fingerprint": current, "digest": text_digest, "plan": plan}
+            snapshot.write_text_atomic(Path(path), json.dumps(entry, sort_keys=True, separators=(",", ":")))
 
-
-def write(key: str, current: str, text_digest: str, plan: dict[str, Any]) -> None:
-    path = _file(key)
-    if path is not None:
-        entry = {"fingerprint": current, "digest": text_digest, "plan": plan}
-        snapshot.write_text_atomic(path, json.dumps(entry, sort_keys=True, separators=(",", ":")))
-
-
-def prune(keep: set[str]) -> None:
-    """Remove the plan files of keys not in `keep` (deleted workflows, definitions that did not pass)."""
-    try:
-        names = os.listdir(_plans())
-    except OSError:
-        return
-    for name in names:
-        if name.endswith(".json") and name[: -len(".json")] not in keep:
-            (_plans() / name).unlink(missing_ok=True)
+    def prune(self, keep: set[str]) -> None:
+        """Remove the plan files of keys not in `keep` (deleted workflows, definitions that did not pass)."""
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return
+        for name in names:
+            if name.endswith(".json") and name[: -len(".json")] not in keep:
+                Path(self.folder, name).unlink(missing_ok=True)
