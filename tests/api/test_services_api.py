@@ -11,10 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from automation.api.app import create_app
 from automation.config import dag_id_for
 from tests.conftest import PG
-from tests.helpers import workflow
+from tests.helpers import admin_api, workflow
 
 pytestmark = pytest.mark.usefixtures("db", "airflow_db")
 WF = "/api/v1/workflows"
@@ -23,12 +22,7 @@ BUNDLES = "/api/v1/bundles"
 
 @pytest.fixture
 def api() -> Iterator[TestClient]:
-    from airflow.api_fastapi.app import init_auth_manager
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    token = init_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
-    with TestClient(create_app(), raise_server_exceptions=False) as client:
-        client.headers["Authorization"] = f"Bearer {token}"
+    with admin_api() as client:
         yield client
 
 

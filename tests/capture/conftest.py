@@ -21,6 +21,7 @@ from sqlalchemy import text
 from automation.records.registry import DEFAULT_REGISTRY
 from automation.store.db import engine
 from tests.conftest import PG
+from tests.helpers import airflow_asset_id
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 APP_DB = "capture_app"
@@ -134,19 +135,15 @@ def airflow_asset(airflow_db: None) -> Iterator[Callable[[str], int]]:
     the assets created are deleted (with their events) after the test, so other tests see no listener."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
-    from sqlalchemy import delete, select
+    from sqlalchemy import delete
 
     created: list[int] = []
 
     def get(uri: str) -> int:
-        with create_session() as session:
-            model = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
-            if model is None:
-                model = AssetModel(name=uri, uri=uri, group="asset")
-                session.add(model)
-                session.flush()
-                created.append(model.id)
-            return model.id
+        asset, new = airflow_asset_id(uri)
+        if new:
+            created.append(asset)
+        return asset
 
     yield get
     with create_session() as session:

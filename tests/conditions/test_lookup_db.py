@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from pydantic import TypeAdapter
 from sqlalchemy import text
 
-from automation.api.app import create_app
 from automation.conditions import ConditionData, LookupRead, StoreReader, evaluate
 from automation.definitions import Condition
 from automation.errors import ConditionError
@@ -23,7 +22,7 @@ from automation.runtime.dry_run import dry_run_report
 from automation.store.db import engine
 from automation.store.repository import Repository
 from automation.validation import validate_definition
-from tests.helpers import workflow
+from tests.helpers import admin_api, workflow
 
 pytestmark = pytest.mark.usefixtures("db")
 parse = TypeAdapter(Condition).validate_python
@@ -163,12 +162,7 @@ def test_a_real_gate_decides_by_a_lookup() -> None:
 
 @pytest.fixture
 def api() -> Iterator[TestClient]:
-    from airflow.api_fastapi.app import init_auth_manager
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-
-    token = init_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
-    with TestClient(create_app(), raise_server_exceptions=False) as client:
-        client.headers["Authorization"] = f"Bearer {token}"
+    with admin_api() as client:
         yield client
 
 

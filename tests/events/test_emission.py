@@ -10,6 +10,7 @@ from automation.events.emitter import asset_uri, emit_pending, emit_rows
 from automation.events.models import EventIn
 from automation.store.db import engine
 from automation.store.ledger import EventLedger
+from tests.helpers import airflow_asset_id
 
 pytestmark = pytest.mark.usefixtures("db", "airflow_db")
 
@@ -23,17 +24,7 @@ class Crash(Exception):
 @pytest.fixture(scope="module")
 def asset_id(airflow_db: None) -> int:
     """An asset in Airflow for `emission_test/created` (no DAG listens: asset events only)."""
-    from airflow.models.asset import AssetModel
-    from airflow.utils.session import create_session
-
-    uri = asset_uri(ENTITY, "created")
-    with create_session() as session:
-        model = session.scalar(select(AssetModel).where(AssetModel.uri == uri))
-        if model is None:
-            model = AssetModel(name=uri, uri=uri, group="asset")
-            session.add(model)
-            session.flush()
-        return model.id
+    return airflow_asset_id(asset_uri(ENTITY, "created"))[0]
 
 
 def asset_events(asset: int) -> list[tuple[str, dict]]:
