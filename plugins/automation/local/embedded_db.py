@@ -12,6 +12,7 @@ the scram rules on its next start.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -59,7 +60,8 @@ def _prepare_permissions(pgdata: Path) -> str | None:
     ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
     entry = pwd.getpwnam(_SYSTEM_USER)
     for path in [pgdata, *pgdata.rglob("*")]:
-        os.chown(path, entry.pw_uid, entry.pw_gid)
+        with contextlib.suppress(FileNotFoundError):  # a running server replaces files as we walk
+            os.chown(path, entry.pw_uid, entry.pw_gid)
     return _SYSTEM_USER
 
 
