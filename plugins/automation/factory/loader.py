@@ -111,7 +111,8 @@ def build_dags() -> dict[str, DAG]:
 def _build(key: str | None) -> dict[str, DAG]:
     stored, source = _load(key)
     texts = [snapshot.item_text(item) for item in stored]
-    current = _fingerprint()
+    # a task process gets here only without a usable kept plan (`_kept_dags`), and keeps none itself
+    current = _fingerprint() if key is None else None
     plans = validated.PlanStore()
     kept: set[str] = set()
     dags: dict[str, Any] = {}
@@ -123,7 +124,7 @@ def _build(key: str | None) -> dict[str, DAG]:
             dags.update(dags_from_plan(plan))
             if status != "not kept" and current is not None:
                 kept.add(item.key)
-                if status == "new" and key is None:  # only a full parse keeps plans (see factory.validated)
+                if status == "new":  # only a full parse keeps plans (see factory.validated)
                     plans.write(item.key, current, text_digest, plan)
         except DefinitionError as exc:
             errors[item.key] = (item.version, [i.as_dict() for i in exc.issues])
