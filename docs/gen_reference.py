@@ -18,7 +18,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 PLUGINS = ROOT / "plugins"
 
-TRIGGERS = ["RecordEventTrigger", "ScheduleTrigger", "InactivityTrigger", "WebhookTrigger", "ManualTrigger"]
+TRIGGERS = ["RecordEventTrigger", "ScheduleTrigger", "InactivityTrigger", "WebhookTrigger", "PollTrigger"]
+TRIGGERS += ["ManualTrigger"]
 CONDITIONS = ["Clause", "AllGroup", "AnyGroup", "NotGroup", "JsonLogicCondition"]
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 

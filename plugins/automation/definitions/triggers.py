@@ -9,6 +9,7 @@ names (`deal`, an `alias`, an expanded `organisation`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal, TypeAlias
 
@@ -19,6 +20,7 @@ from pydantic import AfterValidator, Discriminator, Field, Tag, field_validator
 from automation.definitions.base import StrictModel
 from automation.definitions.conditions import Condition
 from automation.definitions.webhooks import AutomationVerification, WebhookVerification
+from automation.net.credentials import literal_secret_names
 
 #: Bounds of a record_event trigger: entities in its list and event names (one asset per pair).
 MAX_ENTITIES = 20
@@ -156,6 +158,95 @@ class WebhookTrigger(StrictModel):
     )
 
 
+#: A path into a JSON document: names and list indexes joined by dots (`data.items`, `results.0.id`,
+#: `meta.next-cursor`); "" is the document itself. No wildcards, filters or recursion.
+JSON_PATH = re.compile(r"^[A-Za-z0-9_-]{1,100}(\.[A-Za-z0-9_-]{1,100}){0,15}$")
+
+
+def _valid_json_path(path: str) -> str:
+    if path and not JSON_PATH.match(path):
+        raise ValueError(
+            'expected names or list indexes joined by dots, such as data.items or results.0.id ("" for the '
+            "whole document; letters, digits, _ and - in a name, at most 16 parts)"
+        )
+    return path
+
+
+JsonPath = Annotated[str, AfterValidator(_valid_json_path)]
+#: The ledger entity of polled items; the event is the workflow key (asset `automation://poll/<key>`).
+POLL_ENTITY = "poll"
+#: Bounds of a poll trigger: items taken from one response, literal query parameters.
+MAX_POLL_ITEMS = 10_000
+MAX_POLL_PARAMS = 20
+
+
+def _valid_conn_id(conn_id: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,250}", conn_id):
+        raise ValueError("an Airflow connection id: letters, digits, _ . and -, at most 250 (not a template)")
+    return conn_id
+
+
+ConnId = Annotated[str, AfterValidator(_valid_conn_id)]
+
+
+class PollCursor(StrictModel):
+    """Where the next poll starts: the greatest value of an item field seen so far, sent back as a
+    query parameter (`?since=<greatest updated_at>`)."""
+
+    field: JsonPath = Field(min_length=1, description="the item field (a JSON path in it) whose greatest value is kept")
+    param: str = Field(pattern=r"^[A-Za-z0-9_.\[\]-]{1,100}$", description="the query parameter it is sent as")
+
+
+class PollTrigger(StrictModel):
+    """Polls an HTTP API on `cron`: a GET of `path` on the Airflow HTTP connection `conn_id` (its base
+    URL and auth; the host must pass the egress allow-list), the items at `items_path` in the JSON
+    response, each identified by `id_field`. Each item not seen before becomes one event (idempotency
+    key: workflow key + item id), so an item runs the steps once, across restarts and overlapping
+    polls. Steps see the item as `trigger.item` (also `new` and `entity`) and its id as `trigger.id`."""
+
+    type: Literal["poll"]
+    #: the item (`trigger.item`, also `new` and `entity`); there is no previous state
+    context_names: ClassVar[tuple[str, ...]] = ("entity", "new")
+    #: `trigger.*` members besides the event's: the polled item
+    trigger_fields: ClassVar[tuple[str, ...]] = ("item",)
+    conn_id: ConnId = Field(
+        description="Airflow HTTP connection: base URL (host, schema, port) and auth (login/password, "
+        "bearer token as password, headers in extra)",
+    )
+    path: str = Field(default="", max_length=2000, description="appended to the connection's base URL")
+    params: dict[str, str | int | float | bool] = Field(
+        default_factory=dict, max_length=MAX_POLL_PARAMS, description="query parameters sent with every poll"
+    )
+    items_path: JsonPath = Field(default="", description='where the list of items is in the response ("": the body)')
+    id_field: JsonPath = Field(default="id", min_length=1, description="the item field that identifies it")
+    cursor: PollCursor | None = Field(default=None, description="optional: resume after the greatest value seen")
+    cron: Cron = Field(default="*/5 * * * *", description="when to poll")
+    timezone: TimezoneName = "UTC"
+    timeout: float = Field(default=30, gt=0, le=300, description="seconds for the request")
+    max_items: int = Field(
+        default=1000, ge=1, le=MAX_POLL_ITEMS, description="items taken from one response at most (the rest wait)"
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _relative_path(cls, path: str) -> str:
+        if "://" in path or path.startswith("//"):
+            raise ValueError("a path on the connection's host (its base URL is the connection's), not a URL")
+        if any(c in path for c in "\r\n\t #"):
+            raise ValueError("no spaces, line breaks or # in the path")
+        return path
+
+    @field_validator("params")
+    @classmethod
+    def _no_written_out_credentials(cls, params: dict[str, Any]) -> dict[str, Any]:
+        if names := literal_secret_names(params, headers=False):
+            raise ValueError(
+                f"the query parameter {names[0]!r} holds a credential; put it in the Airflow connection "
+                "(login/password, a bearer token as password, or a header in extra)"
+            )
+        return params
+
+
 InputType = Literal["string", "integer", "number", "boolean", "array", "object"]
 
 
@@ -178,13 +269,13 @@ class ManualTrigger(StrictModel):
 
 
 Trigger = Annotated[
-    RecordEventTrigger | ScheduleTrigger | InactivityTrigger | WebhookTrigger | ManualTrigger,
+    RecordEventTrigger | ScheduleTrigger | InactivityTrigger | WebhookTrigger | PollTrigger | ManualTrigger,
     Field(discriminator="type"),
 ]
-TRIGGER_TYPES = frozenset({"record_event", "schedule", "inactivity", "webhook", "manual"})
+TRIGGER_TYPES = frozenset({"record_event", "schedule", "inactivity", "webhook", "poll", "manual"})
 
 #: Triggers whose runs come from ledger events (partition key = event id): they get the event gate.
-EVENT_TRIGGERS = frozenset({"record_event", "webhook", "inactivity"})
+EVENT_TRIGGERS = frozenset({"record_event", "webhook", "inactivity", "poll"})
 SCAN_SUFFIX = "__scan"
 
 
@@ -203,6 +294,8 @@ def describe_trigger(trigger: dict[str, Any]) -> str:
         return f"schedule {trigger.get('cron')} ({trigger.get('timezone', 'UTC')})"
     if kind == "inactivity":
         return f"{trigger.get('entity')} with no activity for {trigger.get('days')} days"
+    if kind == "poll":
+        return f"poll {trigger.get('conn_id')} {trigger.get('path') or '/'} ({trigger.get('cron', '*/5 * * * *')})"
     if kind == "manual":
         inputs = trigger.get("inputs") or {}
         return f"manual ({', '.join(map(str, inputs))})" if inputs else "manual"
@@ -284,7 +377,7 @@ def record_names(trigger: Any, expand: Sequence[str] = ()) -> dict[str, str | No
       `organisation.owner`) at the top level too.
 
     A name every run already gives (`RESERVED_NAMES`) is never taken; the record's names win over a
-    relation's. Triggers without a record (schedule, manual, webhook) have none."""
+    relation's. Triggers without a record (schedule, manual, webhook, poll) have none."""
     entity = getattr(trigger, "entity", None)
     alias = getattr(trigger, "alias", None)
     if not entity:

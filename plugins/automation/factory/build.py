@@ -145,11 +145,22 @@ def _main_dag(plan: dict[str, Any]) -> DAG:
     return dag
 
 
-def _scan_dag(plan: dict[str, Any]) -> DAG:
-    """The cron DAG of an `inactivity` workflow: one task that starts a run per idle record."""
+def _scan_operator(kind: str) -> Any:
+    """The one task of a scan DAG: an inactivity scan, or a poll (a plan from before polls has no kind)."""
+    if kind == "poll":
+        from automation.runtime.poll import PollOperator
+
+        return PollOperator
     from automation.runtime.inactivity import InactivityScanOperator
 
+    return InactivityScanOperator
+
+
+def _scan_dag(plan: dict[str, Any]) -> DAG:
+    """The cron DAG of an `inactivity` or `poll` workflow: one task that stores a ledger event per idle
+    record or new item, each starting a run of the workflow's DAG."""
     scan = plan["scan"]
+    operator = _scan_operator(scan.get("kind", "inactivity"))
     dag = DAG(
         dag_id=scan["dag_id"],
         dag_display_name=scan["name"],
@@ -161,15 +172,16 @@ def _scan_dag(plan: dict[str, Any]) -> DAG:
         tags=set(scan["tags"]),
         is_paused_upon_creation=plan["paused"],
     )
-    InactivityScanOperator(
-        task_id="scan", workflow_key=plan["key"], workflow_version=plan["version"], retries=scan["retries"],
+    operator(
+        task_id="poll" if scan.get("kind") == "poll" else "scan", workflow_key=plan["key"],
+        workflow_version=plan["version"], retries=scan["retries"],
         retry_delay=_seconds(scan["retry_delay"]), owner=scan["owner"], dag=dag,
     )  # fmt: skip
     return dag
 
 
 def dags_from_plan(plan: dict[str, Any]) -> dict[str, DAG]:
-    """The workflow's DAGs by dag_id: its own, and an inactivity workflow's scan DAG."""
+    """The workflow's DAGs by dag_id: its own, and an inactivity or poll workflow's scan DAG."""
     dags = {plan["dag_id"]: _main_dag(plan)}
     if plan["scan"] is not None:
         dags[plan["scan"]["dag_id"]] = _scan_dag(plan)

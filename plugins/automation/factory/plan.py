@@ -20,9 +20,11 @@ from automation.definitions import Status, Step, Workflow
 from automation.definitions.notices import NoticeKind
 from automation.definitions.triggers import (
     EVENT_TRIGGERS,
+    POLL_ENTITY,
     SCAN_SUFFIX,
     InactivityTrigger,
     ManualTrigger,
+    PollTrigger,
     RecordEventTrigger,
     ScheduleTrigger,
     Trigger,
@@ -45,6 +47,8 @@ def schedule_plan(trigger: Trigger, key: str) -> dict[str, Any] | None:
         return {"assets": [[entity, event] for entity in sorted(trigger.entities) for event in events]}
     if isinstance(trigger, WebhookTrigger):
         return {"assets": [["webhook", key]]}
+    if isinstance(trigger, PollTrigger):  # runs per new item; the poll DAG has the cron
+        return {"assets": [[POLL_ENTITY, key]]}
     return None
 
 
@@ -133,15 +137,24 @@ def _alerts(workflow: Workflow) -> dict[str, Any]:
     return {"settings": alerts.model_dump(mode="json"), "deadline": deadline}
 
 
-def _scan(workflow: Workflow, trigger: InactivityTrigger) -> dict[str, Any]:
+def _scan(workflow: Workflow, trigger: InactivityTrigger | PollTrigger) -> dict[str, Any]:
+    """The cron DAG that turns what it finds into ledger events: an inactivity scan, or a poll."""
     settings = workflow.settings
+    if isinstance(trigger, PollTrigger):
+        kind, cron, name = "poll", trigger.cron, f"{workflow.name} (poll)"
+        where = f"{trigger.conn_id} {trigger.path or '/'}"
+        description = f"Polls {where} and starts {dag_id_for(workflow.key)} per new item"
+    else:
+        kind, cron, name = "inactivity", trigger.scan_cron, f"{workflow.name} (inactivity scan)"
+        description = f"Finds {trigger.entity} idle for {trigger.days} days and starts {dag_id_for(workflow.key)}"
     return {
+        "kind": kind,
         "dag_id": f"{dag_id_for(workflow.key)}{SCAN_SUFFIX}",
-        "name": f"{workflow.name} (inactivity scan)",
-        "description": f"Finds {trigger.entity} idle for {trigger.days} days and starts {dag_id_for(workflow.key)}",
-        "cron": trigger.scan_cron,
+        "name": name,
+        "description": description,
+        "cron": cron,
         "timezone": trigger.timezone,
-        "tags": sorted({"automation", "inactivity-scan", *settings.tags}),
+        "tags": sorted({"automation", f"{kind}-scan" if kind == "inactivity" else kind, *settings.tags}),
         "retries": settings.retries,
         "retry_delay": settings.retry_delay,
         "owner": settings.owner,
@@ -183,5 +196,5 @@ def plan_for(workflow: Workflow, version: int) -> dict[str, Any]:
         "alerts": _alerts(workflow),
         "steps": steps,
         "gate": gate,
-        "scan": _scan(workflow, trigger) if isinstance(trigger, InactivityTrigger) else None,
+        "scan": _scan(workflow, trigger) if isinstance(trigger, InactivityTrigger | PollTrigger) else None,
     }

@@ -28,7 +28,7 @@ from automation.actions import ChildRunStarted, Deferred, Delivered, RunInfo, ge
 from automation.conditions import LookupRead, evaluate
 from automation.config import DB_CONN_ID, dag_id_for
 from automation.definitions import ScheduleTrigger, Step, Workflow
-from automation.definitions.triggers import EVENT_TRIGGERS
+from automation.definitions.triggers import EVENT_TRIGGERS, POLL_ENTITY
 from automation.errors import AutomationError, DefinitionError, Issue, StoreError
 from automation.jsonable import to_jsonable
 from automation.records.registry import get_registry
@@ -103,6 +103,9 @@ def _trigger(workflow: Workflow, event: dict[str, Any]) -> dict[str, Any]:
     if kind == "webhook":  # a delivery's body is `trigger.body`, as in a real run (headers and query: given or none)
         sample = {"headers": {}, "query": {}, **event}
         return {"type": "webhook", **sample, "body": event.get("body", event.get("new") or {})}
+    if kind == "poll":  # the polled item is `trigger.item`, also `new` and `entity` (runtime/poll.sample_event)
+        item = event.get("item", event.get("new") or {})
+        return {"type": "poll", "entity": POLL_ENTITY, "event": workflow.key, **event, "new": item, "item": item}
     if "new" in event or "old" in event or kind in ("record_event", "inactivity"):
         trigger = {"type": kind, **event}
         if entity := getattr(workflow.trigger, "entity", None):

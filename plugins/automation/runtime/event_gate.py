@@ -49,6 +49,8 @@ def event_trigger(workflow: Workflow, partition_key: str) -> dict[str, Any]:
         request = payload["old"]
         headers, query = request.get("headers") or {}, request.get("query") or {}
         payload.update(body=payload["new"], old={}, headers=headers, query=query)
+    if workflow.trigger.type == "poll":  # the polled item (runtime/poll.py), also `new`
+        payload["item"] = payload["new"]
     return {"type": workflow.trigger.type, **payload}
 
 

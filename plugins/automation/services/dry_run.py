@@ -4,6 +4,8 @@ Invariant: what a caller gives a dry run (the sample event, the logical date `at
 `mocks`) is checked here, and a problem is a `RequestError` at the field's path (`at`,
 `mocks.<step id>`, `event`), never a traceback; the run itself is the runtime's
 (`automation.runtime.dry_run`): the API's in a limited worker process, the CLI's in its own process.
+A poll workflow's dry run also polls (`runtime.poll.preview`: read-only) in this process, where the
+Airflow connection is read, and reports which items would be new (`poll`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import yaml
 
 from automation.definitions import Workflow
 from automation.definitions.files import load_json, load_yaml
-from automation.errors import Issue
+from automation.errors import AutomationError, Issue
 from automation.services.errors import RequestError
 from automation.services.workflows import definition_at
 
@@ -104,4 +106,23 @@ def dry_run(
     if mocks:
         options["mocks"] = check_mocks(workflow, mocks)
     run = isolated_dry_run if isolated else dry_run_report
-    return run(workflow, number, event, **options)
+    if workflow.trigger.type != "poll":
+        return run(workflow, number, event, **options)
+    poll, event = _poll_preview(workflow, event)
+    return {**run(workflow, number, event, **options), "poll": poll}
+
+
+def _poll_preview(workflow: Workflow, event: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A poll workflow's dry run polls now (the same GET, nothing stored): which items would be new and
+    which were already seen. The steps run for the sample event given, else for the first new item
+    (else an empty item). A poll that fails (egress refused, no connection, an HTTP error, no list at
+    `items_path`) is the report's `poll.error`; the steps still run for the sample."""
+    from automation.runtime.poll import preview, sample_event
+
+    try:
+        report = preview(workflow)
+    except AutomationError as exc:
+        return {"error": str(exc)}, event
+    if not event and report["new"]:
+        event = sample_event(workflow.key, report["new"][0], report["new_items"][0])
+    return report, event

@@ -73,13 +73,7 @@ class EventLedger(UsesDatabase):
         statement = conn.execute(_INSERT, rows[0]) if len(rows) == 1 else conn.execute(_INSERT.values(rows))
         created = {r.idempotency_key: r.id for r in statement}
         missing = [e["idempotency_key"] for e in events if e["idempotency_key"] not in created]
-        existing = {}
-        if missing:
-            existing = dict(
-                conn.execute(
-                    select(t.events.c.idempotency_key, t.events.c.id).where(t.events.c.idempotency_key.in_(missing))
-                ).all()
-            )
+        existing = EventLedger.ids_on(conn, missing)
         result, seen = [], set()
         for event in events:
             key = event["idempotency_key"]
@@ -89,6 +83,19 @@ class EventLedger(UsesDatabase):
             else:
                 result.append((created.get(key) or existing[key], False))
         return result
+
+    @staticmethod
+    def ids_on(conn: Connection, keys: list[str]) -> dict[str, int]:
+        """The ids of the stored events among these idempotency keys (a key not stored is left out)."""
+        if not keys:
+            return {}
+        query = select(t.events.c.idempotency_key, t.events.c.id).where(t.events.c.idempotency_key.in_(keys))
+        return {key: event_id for key, event_id in conn.execute(query).all()}
+
+    def ids(self, keys: list[str]) -> dict[str, int]:
+        """`ids_on` in a read-only look-up of its own (what a dry run asks: which events exist)."""
+        with self.engine.connect() as conn:
+            return self.ids_on(conn, keys)
 
     def append(self, events: list[dict[str, Any]]) -> list[tuple[int, bool]]:
         """Retried once on a dead connection (the pool reconnects): keys are fixed, so a retry stores
@@ -123,6 +130,24 @@ class EventLedger(UsesDatabase):
         with self.engine.connect() as conn:
             row = conn.execute(select(t.events).where(t.events.c.id == event_id)).mappings().one_or_none()
         return dict(row) if row else None
+
+    def get_by_key(self, idempotency_key: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            query = select(t.events).where(t.events.c.idempotency_key == idempotency_key)
+            row = conn.execute(query).mappings().one_or_none()
+        return dict(row) if row else None
+
+    def append_held(self, event: dict[str, Any], note: str) -> tuple[int, bool]:
+        """Store one event that no emitter may emit (a manual run's: only the run that stored it
+        handles it): it is marked emitted, with `note`, in the transaction that stores it, so no
+        emitter ever sees it unmarked. A repeated idempotency key returns the first event's id."""
+        with self.engine.begin() as conn:
+            ((event_id, created),) = self.append_on(conn, [event])
+            if created:
+                conn.execute(
+                    update(t.events).where(t.events.c.id == event_id).values(emitted_at=func.now(), emit_note=note)
+                )
+        return event_id, created
 
     @contextmanager
     def claim_unemitted(

@@ -208,3 +208,14 @@ reports = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     UniqueConstraint("kind", "period_start", name="uq_reports_kind_period"),
 )
+
+#: Where a poll workflow's next poll starts: the greatest cursor value its polls stored events for.
+#: `scope` says which request and field it belongs to (another one starts from the beginning).
+poll_cursors = Table(
+    "poll_cursors",
+    metadata,
+    Column("workflow_key", String(63), primary_key=True),
+    Column("scope", Text, nullable=False),
+    Column("cursor", JSONB, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
