@@ -19,7 +19,7 @@ from automation.definitions.diff import definition_diff
 from automation.errors import AutomationError
 from automation.insights.executions import list_executions
 from automation.insights.stats import stats_report
-from automation.pages import auth
+from automation.pages import auth, editor_routes
 from automation.pages.forms import TemplateForm
 from automation.pages.readable import as_yaml, readable
 from automation.pages.render import Links, pages_dir, render
@@ -28,7 +28,7 @@ from automation.services.errors import form_issues
 from automation.services.templates import WorkflowTemplate
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False, route_class=auth.PageRoute)
-STATIC_FILES = {"pages.css": "text/css", "pages.js": "text/javascript"}
+STATIC_FILES = {"pages.css": "text/css", "pages.js": "text/javascript", "editor.js": "text/javascript"}
 RECENT_EXECUTIONS = 20
 
 
@@ -160,3 +160,7 @@ async def workflow_page(
 ) -> Response:
     context = await run_in_threadpool(_workflow_detail, key, old, new)
     return render(request, "workflow_detail.html", created=created, nav="workflows", **context)
+
+
+# the editor's pages and calls (their paths never collide with `/workflows/{key}` above)
+router.include_router(editor_routes.router)
