@@ -178,6 +178,22 @@ SETTINGS: tuple[Setting, ...] = (
         "their start.",
     ),
     Setting(
+        "dag_shards",
+        "int",
+        "1",
+        "Workflow DAG files the workflows are spread over by a stable hash of their key (1 to 256): each parse "
+        "builds one file's share and one edit re-parses one file. `automation init` writes that many copies of "
+        "the workflow DAG file; set the same value on every component (docs/architecture.md: changing it).",
+    ),
+    Setting(
+        "reparse_on_change",
+        "bool",
+        "true",
+        "After every save that changes a workflow's DAG (create, edit, activate, deactivate, delete, rollback, "
+        "import), ask Airflow to re-parse the DAG file holding it, so the change shows in seconds even with a "
+        "long `[dag_processor] min_file_process_interval` (the periodic parse is then only a safety net).",
+    ),
+    Setting(
         "include_dir",
         "path",
         "",
@@ -482,6 +498,18 @@ def collections_path() -> Path:
 
 def emitter_gather_ms() -> float:
     return setting("emitter_gather_ms")
+
+
+#: The most workflow DAG files `dag_shards` may ask for.
+MAX_DAG_SHARDS = 256
+
+
+def dag_shards() -> int:
+    """The number of workflow DAG files ([automation] dag_shards), checked to be 1..MAX_DAG_SHARDS."""
+    count: int = setting("dag_shards")
+    if not 1 <= count <= MAX_DAG_SHARDS:
+        raise ValueError(f"[{SECTION}] dag_shards must be between 1 and {MAX_DAG_SHARDS}, got {count}")
+    return count
 
 
 def alert_emails() -> tuple[str, ...]:

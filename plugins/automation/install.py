@@ -1,8 +1,11 @@
 """`automation init`: put this product's thin DAG files into an existing Airflow's dags folder.
 
 Invariants: the bodies written are the repository's `dags/*.py` (from the checkout, or the copy a wheel
-carries), byte for byte; writing is idempotent (an identical file is left alone); a file that differs is
-replaced only with `force`, and when one would be refused nothing at all is written.
+carries), byte for byte; the workflow DAG file is written once per shard (`[automation] dag_shards`, or
+`shards`), under each shard's name (`factory.shards`), every copy the same body; writing is idempotent (an
+identical file is left alone); a file that differs is replaced only with `force`, and when one would be
+refused nothing at all is written. Workflow DAG files of shards beyond the count are left in place and
+reported: they build nothing, and removing one is safe once Airflow has parsed the others.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from automation.config import DB_CONN_ID, PROJECT_ROOT, running_from_checkout
+from automation.config import DB_CONN_ID, MAX_DAG_SHARDS, PROJECT_ROOT, dag_shards, running_from_checkout
 from automation.errors import AutomationError
+from automation.factory.shards import shard_file_name, shard_file_names, shard_of_file
 
-#: The DAG files a deployment needs: one DAG per stored workflow, and the maintenance DAGs.
-DAG_FILES = ("automation_workflows.py", "automation_maintenance.py")
+#: The workflow DAG file's body (shard 0's name) and the maintenance DAGs' file.
+WORKFLOWS_DAG_FILE = shard_file_name(0)
+MAINTENANCE_DAG_FILE = "automation_maintenance.py"
+#: The bodies in dags/: the workflow DAG file (written once per shard) and the maintenance DAGs.
+DAG_FILES = (WORKFLOWS_DAG_FILE, MAINTENANCE_DAG_FILE)
 #: Where a built wheel carries the copy of dags/*.py (setup.py's build step).
 PACKAGED_DAGS = Path(__file__).resolve().parent / "_dags"
 
@@ -39,21 +46,43 @@ def dag_file_body(name: str) -> bytes:
 @dataclass(frozen=True)
 class Written:
     path: Path
-    status: str  # "written" (new), "unchanged" (identical already), "replaced" (differed; --force)
+    #: "written" (new), "unchanged" (identical already), "replaced" (differed; --force), "beyond the shard
+    #: count" (a workflow DAG file of a larger count, left as it is: it builds nothing)
+    status: str
 
 
-def write_dag_files(dags_folder: Path, *, force: bool = False) -> list[Written]:
-    """Write DAG_FILES into `dags_folder` (which must exist: it is Airflow's). Raises InstallError, having
-    written nothing, if a file there differs and `force` is false."""
+def _files(shards: int) -> list[tuple[str, str]]:
+    """(name in the dags folder, name of its body in dags/) of every file to write."""
+    workflows = [(name, WORKFLOWS_DAG_FILE) for name in shard_file_names(shards)]
+    return [*workflows, (MAINTENANCE_DAG_FILE, MAINTENANCE_DAG_FILE)]
+
+
+def _beyond(dags_folder: Path, shards: int) -> list[Written]:
+    """Workflow DAG files in `dags_folder` whose shard is not below `shards` (they build nothing)."""
+    names = {path.name for path in dags_folder.glob(f"{WORKFLOWS_DAG_FILE[:-3]}_*.py")}
+    return [
+        Written(dags_folder / name, "beyond the shard count")
+        for name in sorted(names, key=shard_of_file)
+        if name == shard_file_name(shard_of_file(name)) and shard_of_file(name) >= shards
+    ]
+
+
+def write_dag_files(dags_folder: Path, *, force: bool = False, shards: int | None = None) -> list[Written]:
+    """Write the DAG files into `dags_folder` (which must exist: it is Airflow's): the workflow DAG file once
+    per shard (`shards`, default `[automation] dag_shards`) and the maintenance DAGs' file. Raises
+    InstallError, having written nothing, if a file there differs and `force` is false."""
     if not dags_folder.is_dir():
         raise InstallError(
             f"--dags-folder {dags_folder}: not a directory; give your Airflow's dags folder "
             "(`airflow config get-value core dags_folder` prints it)"
         )
+    count = dag_shards() if shards is None else shards
+    if not 1 <= count <= MAX_DAG_SHARDS:
+        raise InstallError(f"--shards {count}: give a number of workflow DAG files from 1 to {MAX_DAG_SHARDS}")
     plan: list[tuple[Path, bytes, str]] = []
     conflicts = []
-    for name in DAG_FILES:
-        body = dag_file_body(name)
+    for name, source in _files(count):
+        body = dag_file_body(source)
         target = dags_folder / name
         if not target.exists():
             plan.append((target, body, "written"))
@@ -74,7 +103,7 @@ def write_dag_files(dags_folder: Path, *, force: bool = False) -> list[Written]:
             temporary = target.with_name(f".{target.name}.tmp")
             temporary.write_bytes(body)
             os.replace(temporary, target)  # the dag-processor never parses a half-written file
-    return [Written(target, status) for target, _, status in plan]
+    return [Written(target, status) for target, _, status in plan] + _beyond(dags_folder, count)
 
 
 def next_steps() -> str:

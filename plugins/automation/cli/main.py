@@ -208,7 +208,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from automation.install import next_steps, write_dag_files
 
-    for written in write_dag_files(Path(args.dags_folder), force=args.force):
+    for written in write_dag_files(Path(args.dags_folder), force=args.force, shards=args.shards):
         _out(f"{written.status} {written.path}")
     _out(next_steps())
     return 0
@@ -293,6 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init", help="write the DAG files into an existing Airflow's dags folder; print what is left")
     p.add_argument("--dags-folder", required=True, help="your Airflow's [core] dags_folder")
     p.add_argument("--force", action="store_true", help="replace DAG files of the same name that differ")
+    p.add_argument("--shards", type=int, help="workflow DAG files to write (default: [automation] dag_shards)")
     p.set_defaults(func=cmd_init)
     p = sub.add_parser("config", help="list every [automation] setting: value, where it came from, help")
     p.add_argument("--json", action="store_true", help="as JSON (name, value, source, type, default, env, help)")

@@ -1,9 +1,12 @@
 """Load definitions (database or snapshot), build their DAGs, record what could not be built.
 
-A full parse validates in full, and plans (`factory.plan`), only the definitions whose text has no kept
-plan under the current code and registry (`factory.validated`); the others are built from their plans.
-A task process (the parsing context names one DAG) builds from its key's kept plan when there is one,
-else reads its definition and validates it in full."""
+A full parse (the dag-processor's) of a workflow DAG file builds the workflows of that file's shard only
+(`factory.shards`: the file's name gives its shard, `[automation] dag_shards` the count; a file whose shard is
+not below the count builds nothing), and keeps that shard's snapshot, errors and plans, never another's. It
+validates in full, and plans (`factory.plan`), only the definitions whose text has no kept plan under the
+current code and registry (`factory.validated`); the others are built from their plans. A task process (the
+parsing context names one DAG) builds only that DAG, whichever file it parses: from its key's kept plan when
+there is one, else reading its definition and validating it in full."""
 
 from __future__ import annotations
 
@@ -12,24 +15,43 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, get_parsing_context
 
-from automation.config import key_for_dag_id
+from automation.config import dag_shards, key_for_dag_id
 from automation.errors import DefinitionError, StoreError
 from automation.factory import snapshot, validated
 from automation.factory.build import dags_from_plan
+from automation.factory.shards import shard_of, shard_of_file
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from automation.store.repository import StoredWorkflow
 
 log = logging.getLogger(__name__)
 
 
-def _load(key: str | None) -> tuple[list[StoredWorkflow], str]:
+class _Shard:
+    """What one parse builds: every workflow (a task process: its one key), or shard `index` of `count`."""
+
+    def __init__(self, index: int, count: int) -> None:
+        self.index, self.count = index, count
+
+    def owns(self, key: str) -> bool:
+        return shard_of(key, self.count) == self.index
+
+    @property
+    def owned(self) -> Callable[[str], bool] | None:
+        """The filter to apply, None when this shard holds every workflow (a count of 1)."""
+        return self.owns if self.count > 1 else None
+
+
+def _load(key: str | None, shard: _Shard) -> tuple[list[StoredWorkflow], str]:
     from automation.store.repository import Repository
 
+    owned = shard.owned if key is None else None
     try:
         stored = Repository().load_buildable(key)
     except StoreError as exc:
-        fallback = snapshot.load(key)
+        fallback = snapshot.load(key, shards=shard.count, owned=owned)
         if fallback is None:
             log.error("Definitions database unreachable and no snapshot yet: %s", exc)
             return [], "none"
@@ -37,23 +59,24 @@ def _load(key: str | None) -> tuple[list[StoredWorkflow], str]:
         return fallback, "snapshot"
     except Exception:  # never fail the DAG file: that would hide every DAG
         log.exception("Could not load workflow definitions")
-        fallback = snapshot.load(key)
+        fallback = snapshot.load(key, shards=shard.count, owned=owned)
         return (fallback or []), "snapshot"
-    return stored, "db"
+    return (stored if owned is None else [item for item in stored if owned(item.key)]), "db"
 
 
-def _record_errors(errors: dict[str, tuple[int, list[dict[str, str]]]]) -> None:
-    """Write the error table only when the set of errors changed since the last parse."""
-    if snapshot.read_json(snapshot.ERRORS_FILE) == {k: [v, i] for k, (v, i) in errors.items()}:
+def _record_errors(errors: dict[str, tuple[int, list[dict[str, str]]]], shard: _Shard) -> None:
+    """Write the shard's rows of the error table only when its errors changed since its last parse."""
+    recorded = snapshot.shard_file(snapshot.ERRORS_FILE, shard.index)
+    if snapshot.read_json(recorded) == {k: [v, i] for k, (v, i) in errors.items()}:
         return
     from automation.store.repository import Repository
 
     try:
-        Repository().replace_definition_errors(errors)
+        Repository().replace_definition_errors(errors, shard.owned)
     except Exception:
         log.exception("Could not record definition errors")
         return
-    snapshot.write_json_if_changed(snapshot.ERRORS_FILE, {k: [v, i] for k, (v, i) in errors.items()})
+    snapshot.write_json_if_changed(recorded, {k: [v, i] for k, (v, i) in errors.items()})
 
 
 def _fingerprint() -> str | None:
@@ -94,22 +117,26 @@ def _kept_dags(key: str) -> dict[str, DAG] | None:
         return None
 
 
-def build_dags() -> dict[str, DAG]:
-    """DAGs by dag_id, for the DAG file's globals. Never raises."""
+def build_dags(dag_file: str | None = None) -> dict[str, DAG]:
+    """DAGs by dag_id, for the globals of the workflow DAG file `dag_file` (its `__file__`: the name gives its
+    shard; None: shard 0). Never raises."""
     try:
         target = get_parsing_context().dag_id
         key = key_for_dag_id(target) if target else None
         if target and key is None:
             return {}  # a worker running another file's DAG
+        shard = _Shard(shard_of_file(dag_file) if dag_file else 0, dag_shards())
+        if key is None and shard.index >= shard.count:
+            return {}  # a file left over from a larger shard count: its workflows are in the files below
         kept = _kept_dags(key) if key is not None else None
-        return kept if kept is not None else _build(key)
+        return kept if kept is not None else _build(key, shard)
     except Exception:
         log.exception("The workflow factory failed; no automation DAGs from this parse")
         return {}
 
 
-def _build(key: str | None) -> dict[str, DAG]:
-    stored, source = _load(key)
+def _build(key: str | None, shard: _Shard) -> dict[str, DAG]:
+    stored, source = _load(key, shard)
     texts = [snapshot.item_text(item) for item in stored]
     # a task process gets here only without a usable kept plan (`_kept_dags`), and keeps none itself
     current = _fingerprint() if key is None else None
@@ -135,7 +162,7 @@ def _build(key: str | None) -> dict[str, DAG]:
         log.warning("Skipped workflow %s: %s", key_with_error, issues)
     if key is None:
         if source == "db":
-            snapshot.save(stored, texts)
-            _record_errors(errors)
-        plans.prune(kept)
+            snapshot.save(stored, texts, shard=shard.index)
+            _record_errors(errors, shard)
+        plans.prune(kept, shard.owned)
     return dags

@@ -1,10 +1,17 @@
-"""Last-known-good definitions on local disk, for parses while the database is unreachable."""
+"""Last-known-good definitions on local disk, for parses while the database is unreachable.
+
+Invariant: each workflow DAG file (shard, `factory.shards`) keeps its own snapshot, `factory_snapshot.json` for
+shard 0 and `factory_snapshot_<i>.json` for shard i, holding what its last parse from the database built, so
+shards parsed at the same time never overwrite each other's. A fallback reads the snapshots of every shard below
+the current count, newest file first for a key found in two (the shard count changed since one was written),
+so a workflow that moved to another shard is still found while the database is down."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +22,14 @@ if TYPE_CHECKING:
 
 SNAPSHOT_FILE = "factory_snapshot.json"
 ERRORS_FILE = "factory_errors.json"
+
+
+def shard_file(name: str, shard: int) -> str:
+    """The state file `name` of shard `shard` (`factory_snapshot.json` -> `factory_snapshot_3.json`)."""
+    if shard == 0:
+        return name
+    stem, dot, suffix = name.rpartition(".")
+    return f"{stem}_{shard}{dot}{suffix}"
 
 
 def _path(name: str) -> Path:
@@ -64,20 +79,40 @@ def item_text(workflow: StoredWorkflow) -> str:
     return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def save(workflows: list[StoredWorkflow], texts: list[str] | None = None) -> None:
-    """Write the snapshot when it changed; `texts`: `item_text` of each workflow, when already made."""
+def save(workflows: list[StoredWorkflow], texts: list[str] | None = None, *, shard: int = 0) -> None:
+    """Write shard `shard`'s snapshot when it changed; `texts`: `item_text` of each workflow, when already made."""
     texts = texts if texts is not None else [item_text(w) for w in workflows]
     text = "[" + ",".join(texts) + "]"  # what json.dumps gives for the list, without serializing twice
-    path = _path(SNAPSHOT_FILE)
+    path = _path(shard_file(SNAPSHOT_FILE, shard))
     if not _read_if_same(path, text):
         write_text_atomic(path, text)
 
 
-def load(key: str | None = None) -> list[StoredWorkflow] | None:
-    """The snapshot (or the one workflow `key` in it); None when there is no readable snapshot."""
+def load(
+    key: str | None = None, *, shards: int = 1, owned: Callable[[str], bool] | None = None
+) -> list[StoredWorkflow] | None:
+    """The workflows in the snapshots of shards 0 .. `shards`-1 (only `key`, or only the keys `owned` accepts,
+    when given), by key; None when none of those snapshots is readable."""
     from automation.store.repository import StoredWorkflow
 
-    data = read_json(SNAPSHOT_FILE)
-    if not isinstance(data, list):
+    found: list[tuple[int, list[Any]]] = []
+    for index in range(shards):
+        path = _path(shard_file(SNAPSHOT_FILE, index))
+        try:
+            written = path.stat().st_mtime_ns
+        except OSError:
+            continue
+        data = read_json(path.name)
+        if isinstance(data, list):
+            found.append((written, data))
+    if not found:
         return None
-    return [StoredWorkflow(**item) for item in data if key is None or item.get("key") == key]
+    items: dict[str, dict[str, Any]] = {}
+    for _, data in sorted(found, key=lambda entry: entry[0], reverse=True):  # the newest snapshot wins a key
+        for item in data:
+            name = item.get("key") if isinstance(item, dict) else None
+            if not isinstance(name, str) or name in items:
+                continue
+            if (key is None or name == key) and (owned is None or owned(name)):
+                items[name] = item
+    return [StoredWorkflow(**items[name]) for name in sorted(items)]

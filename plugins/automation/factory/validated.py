@@ -24,6 +24,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,12 +146,14 @@ class PlanStore:
             entry = {"fingerprint": current, "digest": text_digest, "plan": plan}
             snapshot.write_text_atomic(Path(path), json.dumps(entry, sort_keys=True, separators=(",", ":")))
 
-    def prune(self, keep: set[str]) -> None:
-        """Remove the plan files of keys not in `keep` (deleted workflows, definitions that did not pass)."""
+    def prune(self, keep: set[str], owned: Callable[[str], bool] | None = None) -> None:
+        """Remove the plan files of keys not in `keep` (deleted workflows, definitions that did not pass);
+        with `owned`, only of the keys it accepts (the parsed shard's: `factory.shards`)."""
         try:
             names = os.listdir(self.folder)
         except OSError:
             return
         for name in names:
-            if name.endswith(".json") and name[: -len(".json")] not in keep:
+            key = name[: -len(".json")]
+            if name.endswith(".json") and key not in keep and (owned is None or owned(key)):
                 Path(self.folder, name).unlink(missing_ok=True)

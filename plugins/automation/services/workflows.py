@@ -6,21 +6,28 @@ Invariant: a change of status or content that the DAG's pause state must follow 
 takes its `is_paused_upon_creation` from the factory). The sync's result is returned, never
 swallowed: the API re-raises a failure (its error mapping answers), the CLI, which may run where
 Airflow's database is not configured, prints it as a note.
+
+Every save that changes what a workflow's DAG is (create, edit, status, delete, rollback, import) asks
+Airflow to re-parse the DAG file holding it (`request_reparse`, unless `[automation] reparse_on_change` is
+off), so the change shows in seconds whatever the parse interval; a request that cannot be made is logged
+and never fails the save (the periodic parse still picks the change up).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from automation.config import dag_id_for
+from automation.config import DAG_ID_PREFIX, dag_id_for, dag_shards, setting
 from automation.definitions import Status, Workflow
 from automation.definitions.diff import definition_diff
 from automation.store.repository import Repository, StoredWorkflow, VersionInfo
 from automation.validation import validate_definition
 
 SyncState = Literal["draft", "unpaused", "paused", "unknown_dag", "failed"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -67,7 +74,32 @@ def sync_pause(key: str, status: str) -> PauseSync:
     return PauseSync("paused" if paused else "unpaused", wanted)
 
 
+def request_reparse(keys: Iterable[str]) -> None:
+    """Ask Airflow to re-parse the DAG files holding `keys` (one file per shard); never raises."""
+    from automation.factory.shards import shard_file_name, shard_file_names, shard_of
+
+    keys = list(keys)
+    try:
+        if not setting("reparse_on_change"):
+            return
+        count = dag_shards()
+        files = {shard_file_name(shard_of(key, count)) for key in keys}
+        if not files:
+            return
+        from automation.airflow_adapter.reparse import request_reparse as request_files
+        from automation.config import MAX_DAG_SHARDS
+        from automation.install import MAINTENANCE_DAG_FILE
+
+        # the folder of any of this package's DAG files (the maintenance DAGs' for the very first workflow)
+        beside = {*shard_file_names(MAX_DAG_SHARDS), MAINTENANCE_DAG_FILE}
+        requested = request_files(files, dag_id_prefix=DAG_ID_PREFIX.rstrip("_"), beside=beside)
+        log.debug("Requested Airflow to re-parse %s", requested)
+    except Exception as exc:  # Airflow's database unreachable or not configured here: the periodic parse remains
+        log.warning("Could not ask Airflow to re-parse the DAG file(s) of %s: %s", sorted(keys), exc)
+
+
 def _saved(stored: StoredWorkflow) -> Saved:
+    request_reparse([stored.key])
     return Saved(stored, sync_pause(stored.key, stored.status))
 
 
@@ -103,7 +135,9 @@ def get(key: str) -> StoredWorkflow:
 def create(definition: Mapping[str, Any], *, created_by: str) -> StoredWorkflow:
     """A new workflow (version 1); `ConflictError` when the key is taken. Its DAG does not exist yet,
     so there is nothing to sync: the factory creates it paused unless ACTIVE."""
-    return Repository().create(validate(definition), created_by=created_by)
+    stored = Repository().create(validate(definition), created_by=created_by)
+    request_reparse([stored.key])
+    return stored
 
 
 def update(key: str, definition: Mapping[str, Any], *, created_by: str, comment: str | None = None) -> Saved:
@@ -120,6 +154,7 @@ def set_status(key: str, status: Status) -> Saved:
 def delete(key: str) -> None:
     """Soft delete: the workflow disappears, its history (and its key) is kept."""
     Repository().soft_delete(key)
+    request_reparse([key])
 
 
 def duplicate(

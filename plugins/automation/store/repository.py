@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -309,9 +310,19 @@ class Repository(UsesDatabase):
 
     # -- factory errors ------------------------------------------------------------------------
 
-    def replace_definition_errors(self, errors: dict[str, tuple[int, list[dict[str, str]]]]) -> None:
+    def replace_definition_errors(
+        self, errors: dict[str, tuple[int, list[dict[str, str]]]], owned: Callable[[str], bool] | None = None
+    ) -> None:
+        """Replace the recorded errors with `errors`; with `owned`, only those of the keys it accepts (one
+        workflow DAG file's share: shards parsed at the same time own disjoint keys, so never clash)."""
         with self.engine.begin() as conn:
-            conn.execute(delete(t.definition_errors))
+            if owned is None:
+                conn.execute(delete(t.definition_errors))
+            else:
+                recorded = conn.execute(select(t.definition_errors.c.key)).scalars()
+                mine = [key for key in recorded if owned(key)]
+                if mine:
+                    conn.execute(delete(t.definition_errors).where(t.definition_errors.c.key.in_(mine)))
             if errors:
                 conn.execute(
                     insert(t.definition_errors),
