@@ -237,3 +237,18 @@ def test_a_dry_run_whose_poll_fails_says_why(
     report = dry_run("feed", {"new": {"id": 1, "name": "sample"}}, isolated=False)
     assert "Airflow connection 'feed_api' is not defined" in report["poll"]["error"]
     assert report["would_run"] is True  # the steps still run for the sample given
+
+
+def test_a_poll_workflow_has_a_poll_dag_on_its_cron_and_runs_per_item_on_its_asset() -> None:
+    from automation.definitions.triggers import describe_trigger
+    from automation.factory.build import dags_from_plan
+    from automation.factory.plan import plan_for
+
+    wf = poll_workflow(cron="*/10 * * * *")
+    dags = dags_from_plan(plan_for(wf, 1))
+    poll_dag, main = dags["automation__feed__scan"], dags["automation__feed"]
+    assert [t.task_id for t in poll_dag.tasks] == ["poll"]
+    assert poll_dag.timetable.expression == "*/10 * * * *"
+    assert main.timetable.asset_condition.uri == "automation://poll/feed"
+    assert "conditions" in main.task_ids  # the event gate: each event runs once
+    assert describe_trigger(wf.trigger.model_dump()) == "poll feed_api /items (*/10 * * * *)"

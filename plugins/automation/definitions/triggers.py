@@ -217,8 +217,15 @@ class PollTrigger(StrictModel):
     params: dict[str, str | int | float | bool] = Field(
         default_factory=dict, max_length=MAX_POLL_PARAMS, description="query parameters sent with every poll"
     )
-    items_path: JsonPath = Field(default="", description='where the list of items is in the response ("": the body)')
-    id_field: JsonPath = Field(default="id", min_length=1, description="the item field that identifies it")
+    items_path: JsonPath = Field(
+        default="",
+        description='where the list of items is in the response: a dotted path such as data.items ("": the body)',
+    )
+    id_field: JsonPath = Field(
+        default="id",
+        min_length=1,
+        description="the item field that identifies it (a dotted path: id, meta.id): text or an integer",
+    )
     cursor: PollCursor | None = Field(default=None, description="optional: resume after the greatest value seen")
     cron: Cron = Field(default="*/5 * * * *", description="when to poll")
     timezone: TimezoneName = "UTC"
