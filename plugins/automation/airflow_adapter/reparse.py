@@ -12,6 +12,11 @@ A file is found through the DAGs Airflow already has from its folder: the folder
 named in `beside` from which Airflow has a DAG whose id starts with `dag_id_prefix`; a file of the requested
 name is asked for in each (a file holding no DAG yet is found too, beside its siblings). Nothing is requested
 before Airflow has parsed one such DAG: the dag-processor parses a new file on its own when it first lists it.
+
+A DAG that its file no longer builds (a deleted or drafted workflow) is marked stale (`DagModel.is_stale`),
+which is what the dag-processor concludes on its own only a minute or two later (`[dag_processor]
+stale_dag_threshold` after its file's parse, at its next stale scan); a parse that builds the DAG again clears
+the mark, as for any DAG.
 """
 
 from __future__ import annotations
@@ -75,3 +80,18 @@ def _request(names: list[str], dag_id_prefix: str, beside: Collection[str]) -> l
                 request.id = ident
                 session.add(request)
     return sorted(wanted.values())
+
+
+def mark_dags_stale(dag_ids: Iterable[str]) -> int:
+    """Mark the DAGs stale (gone from the UI and the scheduler, history kept); how many Airflow knew. Raises
+    when Airflow's metadata database cannot be reached."""
+    from airflow.models.dag import DagModel
+    from sqlalchemy import update
+
+    wanted = sorted(set(dag_ids))
+    if not wanted:
+        return 0
+    require_metadata_db()
+    with metadata_session() as session:
+        changed = session.execute(update(DagModel).where(DagModel.dag_id.in_(wanted)).values(is_stale=True))
+    return int(changed.rowcount or 0)

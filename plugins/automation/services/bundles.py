@@ -3,7 +3,7 @@
 Invariant: an import is all or nothing unless `partial` (one invalid definition, from a file that
 did not parse or a definition that does not validate, means nothing is saved and `ImportRefused`
 lists every problem); every imported workflow's DAG pause state is synced right after the save, and
-Airflow is asked to re-parse the DAG files holding them (`services.workflows.request_reparse`).
+Airflow is asked to re-parse the DAG files holding them (`services.workflows.request_reparse_of`).
 Documents are parsed with the bounded loaders (nesting, YAML aliases), and exports are written
 without anchors/aliases so they import again under the alias bound.
 """
@@ -29,7 +29,7 @@ from automation.catalogue.bundles import (
 from automation.definitions.files import definition_files, load_json, load_yaml, read_documents
 from automation.definitions.issues import join_path
 from automation.errors import DefinitionError, Issue
-from automation.services.workflows import PauseSync, request_reparse, sync_pause
+from automation.services.workflows import PauseSync, request_reparse_of, sync_pause
 
 Format = Literal["json", "yaml"]
 
@@ -147,7 +147,7 @@ def import_documents(
     found += report.errors
     if found and not partial:
         raise ImportRefused(found)
-    request_reparse(item.workflow.key for item in report.imported)
+    request_reparse_of(item.workflow for item in report.imported)
     synced = [(item, sync_pause(item.workflow.key, item.workflow.status)) for item in report.imported]
     return BundleImport(synced, found)
 

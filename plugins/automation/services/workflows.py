@@ -74,18 +74,18 @@ def sync_pause(key: str, status: str) -> PauseSync:
     return PauseSync("paused" if paused else "unpaused", wanted)
 
 
-def request_reparse(keys: Iterable[str]) -> None:
-    """Ask Airflow to re-parse the DAG files holding `keys` (one file per shard); never raises."""
+def request_reparse(keys: Iterable[str], *, removed: Iterable[str] = ()) -> None:
+    """Ask Airflow to re-parse the DAG files holding `keys` (one file per shard), and mark the DAGs of
+    `removed` (deleted or drafted: no DAG any more) stale at once; never raises."""
     from automation.factory.shards import shard_file_name, shard_file_names, shard_of
 
-    keys = list(keys)
+    keys, gone = list(keys), [dag_id_for(key) for key in removed]
     try:
-        if not setting("reparse_on_change"):
+        if not setting("reparse_on_change") or not keys:
             return
         count = dag_shards()
         files = {shard_file_name(shard_of(key, count)) for key in keys}
-        if not files:
-            return
+        from automation.airflow_adapter.reparse import mark_dags_stale
         from automation.airflow_adapter.reparse import request_reparse as request_files
         from automation.config import MAX_DAG_SHARDS
         from automation.install import MAINTENANCE_DAG_FILE
@@ -94,12 +94,21 @@ def request_reparse(keys: Iterable[str]) -> None:
         beside = {*shard_file_names(MAX_DAG_SHARDS), MAINTENANCE_DAG_FILE}
         requested = request_files(files, dag_id_prefix=DAG_ID_PREFIX.rstrip("_"), beside=beside)
         log.debug("Requested Airflow to re-parse %s", requested)
+        mark_dags_stale(gone)
     except Exception as exc:  # Airflow's database unreachable or not configured here: the periodic parse remains
         log.warning("Could not ask Airflow to re-parse the DAG file(s) of %s: %s", sorted(keys), exc)
 
 
+def request_reparse_of(saved: Iterable[StoredWorkflow]) -> None:
+    """`request_reparse` for saved workflows (a DRAFT's DAG is gone)."""
+    items = list(saved)
+    request_reparse(
+        (item.key for item in items), removed=(item.key for item in items if item.status == Status.DRAFT.value)
+    )
+
+
 def _saved(stored: StoredWorkflow) -> Saved:
-    request_reparse([stored.key])
+    request_reparse_of([stored])
     return Saved(stored, sync_pause(stored.key, stored.status))
 
 
@@ -136,7 +145,7 @@ def create(definition: Mapping[str, Any], *, created_by: str) -> StoredWorkflow:
     """A new workflow (version 1); `ConflictError` when the key is taken. Its DAG does not exist yet,
     so there is nothing to sync: the factory creates it paused unless ACTIVE."""
     stored = Repository().create(validate(definition), created_by=created_by)
-    request_reparse([stored.key])
+    request_reparse_of([stored])
     return stored
 
 
@@ -154,7 +163,7 @@ def set_status(key: str, status: Status) -> Saved:
 def delete(key: str) -> None:
     """Soft delete: the workflow disappears, its history (and its key) is kept."""
     Repository().soft_delete(key)
-    request_reparse([key])
+    request_reparse([key], removed=[key])
 
 
 def duplicate(
