@@ -157,6 +157,25 @@ def test_a_task_process_builds_its_dag_from_the_kept_plan_without_the_database(
         dispose_engines()
 
 
+def test_with_the_database_down_the_snapshot_builds_from_the_kept_plans(
+    parse_dags: Callable[[], dict], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The snapshot keeps each definition's text as read, so its digest still matches the kept plan: a parse
+    while the database is down validates nothing again."""
+    store(*(five_step_workflow(f"wf-{i}") for i in range(3)))
+    full = parse_dags()
+    monkeypatch.setenv("AIRFLOW_CONN_AUTOMATION_DB", f"postgresql://postgres@127.0.0.1:{free_port()}/x")
+    dispose_engines()
+    validated_again: list[str] = []
+    monkeypatch.setattr("automation.validation.validate_definition", lambda *a, **k: validated_again.append("x"))
+    try:
+        from_snapshot = parse_dags()
+    finally:
+        dispose_engines()
+    assert validated_again == []
+    assert serialized(from_snapshot) == serialized(full)
+
+
 def test_a_task_process_without_a_kept_plan_reads_the_database_and_keeps_nothing(
     parse_dags: Callable[[], dict], monkeypatch: pytest.MonkeyPatch
 ) -> None:

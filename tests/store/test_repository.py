@@ -75,3 +75,36 @@ def test_no_write_stores_a_definition_over_the_size_limit(monkeypatch: pytest.Mo
         with pytest.raises(DefinitionError, match=r"the definition is \d+ bytes as JSON; at most 4000 are stored"):
             write()
     assert [w.key for w in repo.list_workflows()] == ["a"] and repo.get("a").version == 1
+
+
+def test_postgres_computes_the_same_shard_as_the_factory() -> None:
+    """The factory asks Postgres for one DAG file's share (`shard_sql`): it must be `shard_of`'s answer."""
+    from sqlalchemy import literal, select
+
+    from automation.factory.shards import shard_of
+    from automation.store.db import engine
+    from automation.store.repository import shard_sql
+
+    keys = [f"wf-{i:05d}" for i in range(0, 4000, 37)] + ["é-deal", "客户", "a", "z" * 100]
+    with engine().connect() as conn:
+        for count in (2, 3, 7, 8, 256):
+            got = [conn.execute(select(shard_sql(literal(key), count))).scalar_one() for key in keys]
+            assert got == [shard_of(key, count) for key in keys], count
+
+
+def test_the_factory_reads_one_shards_workflows_as_text() -> None:
+    import json
+
+    from automation.factory.shards import shard_of
+
+    repo = Repository()
+    keys = [f"wf-{i}" for i in range(12)]
+    for key in keys:
+        repo.create(validate_definition(workflow(key)))
+    shares = [repo.load_buildable_texts(shard=(index, 3)) for index in range(3)]
+    assert sorted(item.key for share in shares for item in share) == sorted(keys)  # each exactly once
+    for index, share in enumerate(shares):
+        assert all(shard_of(item.key, 3) == index for item in share)
+    item = repo.load_buildable_texts("wf-4")[0]
+    assert json.loads(item.text)["definition"] == repo.get("wf-4").definition
+    assert item.stored() == repo.load_buildable("wf-4")[0]

@@ -24,7 +24,7 @@ from automation.factory.shards import shard_of, shard_of_file
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from automation.store.repository import StoredWorkflow
+    from automation.store.repository import BuildableItem
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +44,12 @@ class _Shard:
         return self.owns if self.count > 1 else None
 
 
-def _load(key: str | None, shard: _Shard) -> tuple[list[StoredWorkflow], str]:
+def _load(key: str | None, shard: _Shard) -> tuple[list[BuildableItem], str]:
     from automation.store.repository import Repository
 
     owned = shard.owned if key is None else None
     try:
-        stored = Repository().load_buildable(key)
+        stored = Repository().load_buildable_texts(key, (shard.index, shard.count) if key is None else None)
     except StoreError as exc:
         fallback = snapshot.load(key, shards=shard.count, owned=owned)
         if fallback is None:
@@ -61,7 +61,7 @@ def _load(key: str | None, shard: _Shard) -> tuple[list[StoredWorkflow], str]:
         log.exception("Could not load workflow definitions")
         fallback = snapshot.load(key, shards=shard.count, owned=owned)
         return (fallback or []), "snapshot"
-    return (stored if owned is None else [item for item in stored if owned(item.key)]), "db"
+    return stored, "db"
 
 
 def _record_errors(errors: dict[str, tuple[int, list[dict[str, str]]]], shard: _Shard) -> None:
@@ -88,7 +88,7 @@ def _fingerprint() -> str | None:
 
 
 def _plan(
-    item: StoredWorkflow, plans: validated.PlanStore, current: str | None, text_digest: str
+    item: BuildableItem, plans: validated.PlanStore, current: str | None, text_digest: str
 ) -> tuple[dict[str, Any], str]:
     """(the definition's plan, "kept" | "new" | "not kept"): the kept plan when this exact text passed
     before, else one made from a full validation (`DefinitionError` when the definition is invalid), to
@@ -99,7 +99,7 @@ def _plan(
     from automation.factory.plan import plan_for  # imported by a parse only when a definition changed
     from automation.validation import validate_definition
 
-    data = item.with_status()
+    data = item.stored().with_status()
     plan = plan_for(validate_definition(data, source=item.key), item.version)
     return plan, "new" if current is not None and validated.builtin_actions_only(data) else "not kept"
 
@@ -137,16 +137,15 @@ def build_dags(dag_file: str | None = None) -> dict[str, DAG]:
 
 def _build(key: str | None, shard: _Shard) -> dict[str, DAG]:
     stored, source = _load(key, shard)
-    texts = [snapshot.item_text(item) for item in stored]
     # a task process gets here only without a usable kept plan (`_kept_dags`), and keeps none itself
     current = _fingerprint() if key is None else None
     plans = validated.PlanStore()
     kept: set[str] = set()
     dags: dict[str, Any] = {}
     errors: dict[str, tuple[int, list[dict[str, str]]]] = {}
-    for item, text in zip(stored, texts, strict=True):
+    for item in stored:
         try:
-            text_digest = validated.digest(text)
+            text_digest = validated.digest(item.text)
             plan, status = _plan(item, plans, current, text_digest)
             dags.update(dags_from_plan(plan))
             if status != "not kept" and current is not None:
@@ -162,7 +161,7 @@ def _build(key: str | None, shard: _Shard) -> dict[str, DAG]:
         log.warning("Skipped workflow %s: %s", key_with_error, issues)
     if key is None:
         if source == "db":
-            snapshot.save(stored, texts, shard=shard.index)
+            snapshot.save(stored, shard=shard.index)
             _record_errors(errors, shard)
         plans.prune(kept, shard.owned)
     return dags

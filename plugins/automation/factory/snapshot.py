@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from automation.config import state_dir
 
 if TYPE_CHECKING:
-    from automation.store.repository import StoredWorkflow
+    from automation.store.repository import BuildableItem
 
 SNAPSHOT_FILE = "factory_snapshot.json"
 ERRORS_FILE = "factory_errors.json"
@@ -72,47 +72,64 @@ def read_json(name: str) -> Any:
         return None
 
 
-def item_text(workflow: StoredWorkflow) -> str:
-    """One workflow as the snapshot stores it (also what `factory.validated` digests)."""
-    w = workflow
-    item = {"key": w.key, "name": w.name, "status": w.status, "version": w.version, "definition": w.definition}
-    return json.dumps(item, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def save(workflows: list[StoredWorkflow], texts: list[str] | None = None, *, shard: int = 0) -> None:
-    """Write shard `shard`'s snapshot when it changed; `texts`: `item_text` of each workflow, when already made."""
-    texts = texts if texts is not None else [item_text(w) for w in workflows]
-    text = "[" + ",".join(texts) + "]"  # what json.dumps gives for the list, without serializing twice
+def save(items: list[BuildableItem], *, shard: int = 0) -> None:
+    """Write shard `shard`'s snapshot when it changed: the JSON list of the items' texts, as read."""
+    text = "[" + ",".join(item.text for item in items) + "]"
     path = _path(shard_file(SNAPSHOT_FILE, shard))
     if not _read_if_same(path, text):
         write_text_atomic(path, text)
 
 
+_DECODER = json.JSONDecoder()
+
+
+def _item_texts(text: str) -> list[tuple[str, Any]] | None:
+    """Each element of the JSON list `text` as (its exact text, its value), so an item read back has the text,
+    and so the digest, it had when it was saved; None when `text` is not such a list."""
+    found: list[tuple[str, Any]] = []
+    pos = len(text) - len(text.lstrip())
+    if not text.startswith("[", pos):
+        return None
+    pos += 1
+    try:
+        while True:
+            while pos < len(text) and text[pos] in " \t\r\n,":
+                pos += 1
+            if text.startswith("]", pos):
+                return found
+            value, end = _DECODER.raw_decode(text, pos)
+            found.append((text[pos:end], value))
+            pos = end
+    except ValueError:
+        return None
+
+
 def load(
     key: str | None = None, *, shards: int = 1, owned: Callable[[str], bool] | None = None
-) -> list[StoredWorkflow] | None:
+) -> list[BuildableItem] | None:
     """The workflows in the snapshots of shards 0 .. `shards`-1 (only `key`, or only the keys `owned` accepts,
     when given), by key; None when none of those snapshots is readable."""
-    from automation.store.repository import StoredWorkflow
+    from automation.store.repository import BuildableItem
 
-    found: list[tuple[int, list[Any]]] = []
+    found: list[tuple[int, list[tuple[str, Any]]]] = []
     for index in range(shards):
         path = _path(shard_file(SNAPSHOT_FILE, index))
         try:
             written = path.stat().st_mtime_ns
+            data = _item_texts(path.read_text(encoding="utf-8"))
         except OSError:
             continue
-        data = read_json(path.name)
-        if isinstance(data, list):
+        if data is not None:
             found.append((written, data))
     if not found:
         return None
-    items: dict[str, dict[str, Any]] = {}
+    items: dict[str, BuildableItem] = {}
     for _, data in sorted(found, key=lambda entry: entry[0], reverse=True):  # the newest snapshot wins a key
-        for item in data:
+        for text, item in data:
             name = item.get("key") if isinstance(item, dict) else None
-            if not isinstance(name, str) or name in items:
+            version = item.get("version") if isinstance(item, dict) else None
+            if not isinstance(name, str) or not isinstance(version, int) or name in items:
                 continue
             if (key is None or name == key) and (owned is None or owned(name)):
-                items[name] = item
-    return [StoredWorkflow(**items[name]) for name in sorted(items)]
+                items[name] = BuildableItem(name, version, text)
+    return [items[name] for name in sorted(items)]

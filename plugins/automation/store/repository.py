@@ -9,7 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Select, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Numeric,
+    Select,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import BIT
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -39,6 +54,24 @@ class StoredWorkflow:
 
 
 @dataclass(frozen=True)
+class BuildableItem:
+    """A workflow as the factory reads it: `text` is the JSON object of `StoredWorkflow`'s key, name, status,
+    version and definition, as Postgres writes a `jsonb` (the same text for the same content), so a parse can
+    digest and snapshot a definition without decoding it, and decodes only the ones it must validate."""
+
+    key: str
+    version: int
+    text: str
+
+    def stored(self) -> StoredWorkflow:
+        data = json.loads(self.text)
+        return StoredWorkflow(
+            key=data["key"], name=data["name"], status=data["status"], version=data["version"],
+            definition=data["definition"],
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class VersionInfo:
     version: int
     created_at: datetime | None
@@ -59,6 +92,14 @@ def stored_definition(workflow: Workflow, source: str | None = None) -> dict[str
         message = f"the definition is {size} bytes as JSON; at most {limit} are stored: make it smaller or split it"
         raise DefinitionError([Issue("", message)], source)
     return definition
+
+
+def shard_sql(key: ColumnElement[str], count: int) -> ColumnElement[Any]:
+    """`factory.shards.shard_of(key, count)` computed by Postgres: the first 8 bytes of the key's MD5 as an
+    unsigned big-endian integer, modulo `count` (tests/store check that both agree)."""
+    signed = func.cast(func.cast(literal("x").op("||")(func.substr(func.md5(key), 1, 16)), BIT(64)), BigInteger)
+    unsigned = func.mod(func.cast(signed, Numeric) + 2**64, 2**64)
+    return func.mod(unsigned, count)
 
 
 class Repository(UsesDatabase):
@@ -293,18 +334,30 @@ class Repository(UsesDatabase):
     # -- the factory's reads (one query each) ---------------------------------------------------
 
     def load_buildable(self, key: str | None = None) -> list[StoredWorkflow]:
-        """Every workflow that gets a DAG (or just `key`), in one query. Raises `StoreError` when the
-        database cannot be reached, so the factory can fall back to its snapshot."""
+        """Every workflow that gets a DAG (or just `key`), decoded."""
+        return [item.stored() for item in self.load_buildable_texts(key)]
+
+    def load_buildable_texts(self, key: str | None = None, shard: tuple[int, int] | None = None) -> list[BuildableItem]:
+        """Every workflow that gets a DAG (or just `key`, or those of shard `(index, count)`: see
+        `shard_sql`), as Postgres' text of each, in one query. Raises `StoreError` when the database cannot be
+        reached, so the factory can fall back to its snapshot."""
+        w, v = t.workflows.c, t.workflow_versions.c
+        item = func.jsonb_build_object(
+            "key", w.key, "name", w.name, "status", w.status, "version", w.current_version, "definition", v.definition
+        )
         query = (
-            self._current_select()
-            .where(t.workflows.c.status.in_(BUILDABLE_STATUSES), t.workflows.c.deleted_at.is_(None))
-            .order_by(t.workflows.c.key)
+            select(w.key, w.current_version, func.cast(item, Text).label("text"))
+            .join(t.workflow_versions, and_(v.workflow_id == w.id, v.version == w.current_version))
+            .where(w.status.in_(BUILDABLE_STATUSES), w.deleted_at.is_(None))
+            .order_by(w.key)
         )
         if key is not None:
-            query = query.where(t.workflows.c.key == key)
+            query = query.where(w.key == key)
+        if shard is not None and shard[1] > 1:
+            query = query.where(shard_sql(w.key, shard[1]) == shard[0])
         try:
             with self.engine.connect() as conn:
-                return [self._row(r) for r in conn.execute(query)]
+                return [BuildableItem(r.key, r.current_version, r.text) for r in conn.execute(query)]
         except OperationalError as exc:
             raise StoreError(f"definitions database unreachable: {exc.orig}") from exc
 
