@@ -151,10 +151,13 @@ def from_text(text: str) -> tuple[Any, list[Issue]]:
 def draft_diff(key: str, definition: dict[str, Any]) -> tuple[int, str]:
     """(the current version, the unified diff from it to the draft as it would be stored)."""
     stored = workflows.get(key)
-    workflow = workflows.validate({**definition, "key": key})
-    new = stored_definition(workflow)
+    new = stored_definition(workflows.validate({**definition, "key": key}))
+    try:  # both in the model's key order (the database keeps its own order of a JSON object's keys)
+        old = stored_definition(workflows.validate(stored.with_status()))
+    except AutomationError:  # a stored version that no longer validates (the registry changed): as stored
+        old = stored.with_status()
     return stored.version, definition_diff(
-        stored.with_status(), new, old_label=f"{key} v{stored.version}", new_label=f"{key} (this draft)"
+        old, new, old_label=f"{key} v{stored.version}", new_label=f"{key} (this draft)"
     )
 
 

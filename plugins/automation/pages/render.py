@@ -39,6 +39,10 @@ class Links:
         query_string = "&".join(f"{k}={quote(str(v), safe='')}" for k, v in query.items() if v is not None)
         return f"{self.root}/ui/{path}" + (f"?{query_string}" if query_string else "")
 
+    def api(self, *parts: str) -> str:
+        """A path of this app's API (`/automation/api/v1/...`), for the pages' scripts."""
+        return f"{self.root}/api/v1/" + "/".join(quote(str(p), safe="") for p in parts)
+
     def static(self, name: str) -> str:
         from automation import __version__
 

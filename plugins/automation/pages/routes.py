@@ -19,7 +19,7 @@ from automation.definitions.diff import definition_diff
 from automation.errors import AutomationError
 from automation.insights.executions import list_executions
 from automation.insights.stats import stats_report
-from automation.pages import auth, editor_routes
+from automation.pages import auth, editor_routes, workflow_actions
 from automation.pages.forms import TemplateForm
 from automation.pages.readable import as_yaml, readable
 from automation.pages.render import Links, pages_dir, render
@@ -111,13 +111,23 @@ async def create_from_template_page(request: Request, template_id: str, user: An
     return _template_page(request, template, form, user)
 
 
+def _actions_context(user: Any, done: str | None) -> dict[str, Any]:
+    """What the workflow buttons need: the user's permissions, a CSRF token, the last action's note."""
+    return {
+        "perms": workflow_actions.Permissions.of(user),
+        "csrf_token": auth.csrf_token(user),
+        "done": workflow_actions.DONE.get(done or ""),
+    }
+
+
 @router.get("/workflows", dependencies=[auth.access("GET")])
-async def workflows_page(request: Request, user: Annotated[Any, auth.user()]) -> Response:
+async def workflows_page(request: Request, user: Annotated[Any, auth.user()], done: str | None = None) -> Response:
     rows = await run_in_threadpool(workflows.list_workflows)
     readable = await run_in_threadpool(readable_keys, user, [w.key for w in rows])
     rows = [w for w in rows if w.key in readable]
     errors = {k: v for k, v in (await run_in_threadpool(workflows.definition_errors)).items() if k in readable}
-    return render(request, "workflows.html", workflows=rows, errors=errors, nav="workflows")
+    actions = await run_in_threadpool(_actions_context, user, done)
+    return render(request, "workflows.html", workflows=rows, errors=errors, nav="workflows", **actions)
 
 
 def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, Any]:
@@ -154,13 +164,28 @@ def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, An
 async def workflow_page(
     request: Request,
     key: str,
+    user: Annotated[Any, auth.user()],
     old: Annotated[int | None, Query(alias="from", ge=1)] = None,
     new: Annotated[int | None, Query(alias="to", ge=1)] = None,
     created: str | None = None,
+    saved: Annotated[int | None, Query(ge=1)] = None,
+    done: str | None = None,
 ) -> Response:
     context = await run_in_threadpool(_workflow_detail, key, old, new)
-    return render(request, "workflow_detail.html", created=created, nav="workflows", **context)
+    actions = await run_in_threadpool(_actions_context, user, done)
+    trigger_type = context["workflow"].definition.get("trigger", {}).get("type")
+    return render(
+        request,
+        "workflow_detail.html",
+        created=created,
+        saved=saved,
+        trigger_type=trigger_type,
+        nav="workflows",
+        **context,
+        **actions,
+    )
 
 
 # the editor's pages and calls (their paths never collide with `/workflows/{key}` above)
 router.include_router(editor_routes.router)
+router.include_router(workflow_actions.router)

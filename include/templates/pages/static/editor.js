@@ -622,9 +622,10 @@
       }
     });
     var preview = null;
-    var cronProp = trigger.type === "schedule" ? "cron" : trigger.type === "inactivity" ? "scan_cron" : null;
+    var props = schema.properties || {};
+    var cronProp = props.cron ? "cron" : props.scan_cron ? "scan_cron" : null;
     if (cronProp) {
-      preview = cronPreview("trigger." + cronProp, function () { return trigger[cronProp] || (cronProp === "scan_cron" ? "0 6 * * *" : ""); }, function () { return trigger.timezone; });
+      preview = cronPreview("trigger." + cronProp, function () { return trigger[cronProp] || props[cronProp].default || ""; }, function () { return trigger.timezone; });
       var anchor = body.querySelector("[data-field='trigger." + cronProp + "']");
       (anchor || body).appendChild(preview.node);
     }
@@ -1011,7 +1012,7 @@
   function nearest(path) {
     var probe = path;
     while (probe) {
-      var found = root.querySelector("[data-path='" + cssEscape(probe) + "'], [data-field='" + cssEscape(probe) + "']");
+      var found = root.querySelector("[data-path='" + cssEscape(probe) + "']") || root.querySelector("[data-field='" + cssEscape(probe) + "']");
       if (found) {
         return found;
       }

@@ -1,0 +1,139 @@
+"""The workflow buttons of the list and detail pages: activate, deactivate, duplicate, delete (each
+a form post), and what the pages need to show them.
+
+Invariant: every change is a form post with the UI's session cookie, a same-origin source and the
+page's CSRF token (`auth.check_form_post`), checked against the workflow's own DAG like the API
+(edit access to activate or deactivate, create access to duplicate, delete access to delete); it goes
+through the services (the DAG's pause state follows), and answers with a redirect to a page that
+says what happened. A delete is asked for on its own page first (a confirmation a keyboard reaches).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from automation.definitions import Status
+from automation.errors import AutomationError
+from automation.pages import auth
+from automation.pages.render import Links, render
+from automation.services import workflows
+from automation.services.errors import form_issues
+
+router = APIRouter(route_class=auth.PageRoute)
+#: what a finished action says on the page it leads to (`?done=<name>`)
+DONE = {
+    "activated": "Activated: its DAG is unpaused and runs on its trigger.",
+    "deactivated": "Deactivated: its DAG is paused; its history stays.",
+    "duplicated": "Created as a copy (a draft: it gets a DAG when you activate it).",
+    "deleted": "Deleted. Its history (and its key) are kept.",
+}
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """Which buttons a user sees (the routes check again, per DAG)."""
+
+    edit: bool
+    create: bool
+    delete: bool
+    run: bool
+
+    @classmethod
+    def of(cls, user: Any) -> Permissions:
+        return cls(
+            edit=auth.allowed(user, "PUT"),
+            create=auth.allowed(user, "POST"),
+            delete=auth.allowed(user, "DELETE"),
+            run=auth.allowed(user, "POST"),
+        )
+
+    @property
+    def any(self) -> bool:
+        return self.edit or self.create or self.delete or self.run
+
+
+async def _form(request: Request, user: Any) -> dict[str, str]:
+    body = (await request.body()).decode(errors="replace")
+    fields = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
+    auth.check_form_post(request, user, fields.get(auth.CSRF_FIELD, ""))
+    return fields
+
+
+def _to(request: Request, *parts: str, done: str) -> RedirectResponse:
+    return RedirectResponse(Links(request).page(*parts, done=done), status_code=303)
+
+
+@router.post("/workflows/{key}/activate", dependencies=[auth.access("PUT")])
+async def activate(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
+    await _form(request, user)
+    saved = await run_in_threadpool(workflows.set_status, key, Status.ACTIVE)
+    saved.sync.raise_failure()
+    return _to(request, "workflows", key, done="activated")
+
+
+@router.post("/workflows/{key}/deactivate", dependencies=[auth.access("PUT")])
+async def deactivate(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
+    await _form(request, user)
+    saved = await run_in_threadpool(workflows.set_status, key, Status.INACTIVE)
+    saved.sync.raise_failure()
+    return _to(request, "workflows", key, done="deactivated")
+
+
+def _delete_page(request: Request, user: Any, key: str) -> Response:
+    stored = workflows.get(key)
+    return render(request, "delete.html", workflow=stored, csrf_token=auth.csrf_token(user), nav="workflows")
+
+
+@router.get("/workflows/{key}/delete", dependencies=[auth.access("DELETE")])
+async def confirm_delete(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
+    return await run_in_threadpool(_delete_page, request, user, key)
+
+
+@router.post("/workflows/{key}/delete", dependencies=[auth.access("DELETE")])
+async def delete(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
+    await _form(request, user)
+    await run_in_threadpool(workflows.delete, key)
+    return _to(request, "workflows", done="deleted")
+
+
+def _duplicate_page(request: Request, user: Any, key: str, new_key: str, name: str, error: str | None) -> Response:
+    stored = workflows.get(key)
+    return render(
+        request,
+        "duplicate.html",
+        workflow=stored,
+        new_key=new_key,
+        name=name,
+        error=error,
+        csrf_token=auth.csrf_token(user),
+        nav="workflows",
+    )
+
+
+@router.get("/workflows/{key}/duplicate", dependencies=[auth.access("POST")])
+async def duplicate_form(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
+    return await run_in_threadpool(_duplicate_page, request, user, key, f"{key}-copy"[:63], "", None)
+
+
+@router.post("/workflows/{key}/duplicate", dependencies=[auth.access("POST")])
+async def duplicate(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
+    fields = await _form(request, user)
+    new_key, name = fields.get("key", "").strip(), fields.get("name", "").strip()
+    try:
+        await run_in_threadpool(
+            lambda: workflows.duplicate(key, new_key, name=name or None, created_by=f"ui:{user.get_name()}")
+        )
+    except AutomationError as exc:
+        issues = form_issues(exc)
+        if issues is None:
+            raise
+        message = "; ".join(i.message if i.path == "key" else str(i) for i in issues)
+        # 200: the form shown again is the answer (a 4xx document is a console error in browsers)
+        return await run_in_threadpool(_duplicate_page, request, user, key, new_key, name, message)
+    return _to(request, "workflows", new_key, done="duplicated")

@@ -1,0 +1,298 @@
+"""The workflow editor and the workflow buttons in the real Airflow UI, driven by headless Chromium.
+
+An admin creates a workflow from scratch in the editor (a record trigger on deals, amount > 50000 built
+with the condition builder, two steps whose forms come from their actions' schemas), sees a field error
+appear and clear, dry-runs it against a sample event, saves it, finds its DAG in Airflow, edits it into
+version 2 after reviewing the diff, duplicates, deactivates and deletes; a viewer sees no write button
+and a forged post is refused. Screenshots go to test-artifacts/editor/.
+"""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Locator, Page, expect
+
+from tests.conftest import ROOT
+from tests.e2e.conftest import AirflowApi, wait_for
+from tests.e2e.test_pages_browser import (  # noqa: F401 - `browser` is a fixture used by name
+    NARROW,
+    WIDE,
+    browser,
+    collect_errors,
+    horizontal_overflow,
+    new_page,
+)
+from tests.helpers import workflow
+
+pytestmark = [pytest.mark.airflow_e2e, pytest.mark.usefixtures("db")]
+
+SHOTS = ROOT / "test-artifacts" / "editor"
+KEY = "editor-big-deals"
+NAME = "Big deals <script>alert(1)</script>"
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in_to(page: Page, base: str, path: str, username: str = "admin") -> None:
+    """Airflow's login page, then back to the plugin page asked for."""
+    page.goto(base + path)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(username)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(base + path)
+
+
+def step(page: Page, index: int) -> Locator:
+    return page.locator(".step-form").nth(index)
+
+
+def config(page: Page, index: int) -> Locator:
+    """The form generated from step `index`'s action schema."""
+    return page.locator(f"fieldset[data-field='steps[{index}].config']")
+
+
+def settled(page: Page) -> None:
+    """The live check answered for what is on the form now (no check pending)."""
+    page.wait_for_timeout(400)  # the form's debounce; then the status reflects the server's answer
+    expect(page.locator("#ed-status")).not_to_have_text("Checking...")
+
+
+def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2(
+    airflow: AirflowApi,
+    browser: Browser,  # noqa: F811
+) -> None:
+    page = new_page(browser, WIDE)
+    sign_in_to(page, airflow.base, "/automation/ui/workflows")
+    errors = collect_errors(page)
+    page.reload()
+    shot(page, "workflows-list")
+    page.get_by_role("link", name="New workflow").click()
+    page.wait_for_url(re.compile(r".*/automation/ui/editor/new$"))
+    expect(page.locator("#ed-status")).to_contain_text("problem")  # an empty new workflow has problems
+    shot(page, "editor-new")
+
+    # basics
+    page.get_by_label(re.compile(r"^Name\b")).fill(NAME)
+    page.get_by_label(re.compile(r"^Key\b")).fill(KEY)
+    page.get_by_label("Status").select_option("ACTIVE")
+
+    # trigger: a record trigger on deals, from the registry's collections
+    expect(page.get_by_label(re.compile(r"^Trigger type\b"))).to_have_value("record_event")
+    page.get_by_label(re.compile(r"^Entity\b")).select_option("deals")
+    expect(page.locator("[data-field='trigger.events'] input[value=created]")).to_be_checked()
+    expect(page.locator("[data-field='trigger.fields']")).to_contain_text("amount")  # the columns of deals
+
+    # conditions: the builder, amount > 50000 (the operator list is the operator table)
+    page.get_by_label("Only when...").first.check()
+    clause = page.locator("#ed-conditions .clause").first
+    clause.get_by_label(re.compile(r"^Field\b")).fill("deal.amount")
+    clause.get_by_label(re.compile(r"^Operator\b")).select_option(">")
+    clause.get_by_label(re.compile(r"^Value\b")).fill("50000")
+    expect(clause).to_contain_text("deal.amount is number")
+
+    # step 1: create_task's form comes from its schema; a missing title is shown at the field
+    first = step(page, 0)
+    expect(first.get_by_label(re.compile(r"^Action\b"))).to_have_value("create_task")
+    title = config(page, 0).get_by_label(re.compile(r"^Title\b"))
+    title.fill("")
+    settled(page)
+    error = first.locator(".field-error[data-error-path='steps[0].config.title']")
+    expect(error).to_be_visible()
+    expect(title).to_have_attribute("aria-invalid", "true")
+    shot(page, "editor-field-error")
+    title.fill("Call about {{ deal.name }}")
+    expect(error).to_have_count(0)
+    expect(title).not_to_have_attribute("aria-invalid", "true")
+
+    # step 2: another action's form, generated the same way
+    page.get_by_role("button", name="Add a step").click()
+    second = step(page, 1)
+    second.get_by_label(re.compile(r"^Action\b")).select_option("send_notification")
+    config(page, 1).get_by_label(re.compile(r"^Title\b")).fill("Big deal: {{ deal.name }}")
+    config(page, 1).get_by_label("Level").select_option("success")
+    settled(page)
+    expect(page.locator("#ed-status")).to_have_text("No problems: the workflow can be saved.")
+
+    # the text view follows the form
+    text = page.get_by_label(re.compile("^Definition"))
+    expect(text).to_have_value(re.compile(r"op: '>'\n\s+value: 50000"))
+    expect(text).to_have_value(re.compile("type: send_notification"))
+
+    # dry run against a sample event: the conditions hold, both steps would run
+    page.get_by_label("Sample event (JSON: id, new, old)").fill(
+        '{"id": 1, "new": {"id": 1, "name": "Acme", "amount": 75000, "stage": "NEW"},'
+        ' "old": {"id": 1, "name": "Acme", "amount": 1000, "stage": "NEW"}}'
+    )
+    page.get_by_role("button", name="Dry run").click()
+    verdict = page.locator(".dry-verdict")
+    expect(verdict).to_have_attribute("data-conditions-met", "true")
+    expect(page.locator("#dry-result tr[data-step=step_1]")).to_contain_text("Call about Acme")
+    expect(page.locator("#dry-result tr[data-step=step_2]")).to_be_visible()
+    shot(page, "editor-dry-run")
+
+    # create: version 1, the detail page, the DAG in Airflow
+    page.get_by_role("button", name="Create workflow").click()
+    page.wait_for_url(re.compile(rf".*/automation/ui/workflows/{KEY}\?saved=1$"))
+    expect(page.locator("#saved")).to_be_visible()
+    expect(page.locator("main h1")).to_have_text(NAME)  # escaped: the name shows as text
+    shot(page, "detail-saved")
+    stored = airflow.client.get(f"/automation/api/v1/workflows/{KEY}").json()
+    assert stored["definition"]["conditions"] == {"all": [{"field": "deal.amount", "op": ">", "value": 50000}]}
+    assert [s["type"] for s in stored["definition"]["steps"]] == ["create_task", "send_notification"]
+    dag = wait_for(lambda: airflow.dag(f"automation__{KEY}"), 120, "the editor's DAG")
+    assert dag["is_paused"] is False
+
+    # edit into version 2: the diff against version 1 shows before saving
+    page.get_by_role("link", name=f"Edit {KEY}").click()
+    page.wait_for_url(re.compile(rf".*/workflows/{KEY}/edit$"))
+    expect(page.get_by_label(re.compile(r"^Key\b"))).to_have_attribute("readonly", "")
+    config(page, 0).get_by_label(re.compile(r"^Title\b")).fill("Call soon about {{ deal.name }}")
+    step(page, 1).get_by_role("button", name="Move up step 2").click()  # reorder: the notification first
+    expect(step(page, 0).get_by_label(re.compile(r"^Action\b"))).to_have_value("send_notification")
+    settled(page)
+    page.get_by_label("Comment for this version").fill("Sooner call, notify first")
+    expect(page.get_by_role("button", name="Save version")).to_be_disabled()
+    page.get_by_role("button", name="Review changes").click()
+    diff = page.locator("#diff-result pre.diff")
+    expect(diff.locator("span.add", has_text="Call soon about")).to_have_count(1)
+    expect(diff.locator("span.del", has_text="Call about")).to_have_count(1)
+    shot(page, "editor-diff")
+    page.get_by_role("button", name="Save version").click()
+    page.wait_for_url(re.compile(rf".*/workflows/{KEY}\?saved=2$"))
+    expect(page.locator("#versions-h + .table-wrap")).to_contain_text("Sooner call, notify first")
+    shot(page, "detail-version-2")
+    stored = airflow.client.get(f"/automation/api/v1/workflows/{KEY}").json()
+    assert stored["version"] == 2 and stored["definition"]["steps"][0]["type"] == "send_notification"
+
+    # run now is wired to the API's run route (for a record id)
+    expect(page.locator("form#run-now")).to_have_attribute("data-run-url", f"/automation/api/v1/workflows/{KEY}/run")
+
+    # duplicate, deactivate, delete (after a confirmation page)
+    page.get_by_role("link", name=f"Duplicate {KEY}").click()
+    shot(page, "duplicate-form")
+    page.get_by_label("Key of the copy").fill(f"{KEY}-copy")
+    page.get_by_role("button", name="Duplicate").click()
+    expect(page.locator("#done")).to_contain_text("copy")
+    expect(page.locator("main h1")).to_have_text(f"{NAME} (copy)")
+    page.get_by_role("link", name=f"Delete {KEY}-copy").click()
+    shot(page, "delete-confirm")
+    page.get_by_role("button", name=f"Delete {KEY}-copy").click()
+    expect(page.locator("#done")).to_contain_text("Deleted")
+    assert airflow.client.get(f"/automation/api/v1/workflows/{KEY}-copy").status_code == 404
+    page.goto(f"{airflow.base}/automation/ui/workflows/{KEY}")
+    page.get_by_role("button", name=f"Deactivate {KEY}").click()
+    expect(page.locator("#done")).to_contain_text("Deactivated")
+    wait_for(lambda: (airflow.dag(f"automation__{KEY}") or {}).get("is_paused") is True, 60, "the paused DAG")
+    assert errors == []
+
+
+def test_the_editor_fits_a_phone_labels_every_input_and_logs_no_error(
+    airflow: AirflowApi,
+    browser: Browser,  # noqa: F811
+) -> None:
+    assert airflow.client.post("/automation/api/v1/workflows", json=workflow("editor-narrow")).status_code == 201
+    page = new_page(browser, NARROW)
+    path = "/automation/ui/workflows/editor-narrow/edit"
+    sign_in_to(page, airflow.base, path)
+    errors = collect_errors(page)
+    page.reload()
+    expect(page.locator("#ed-status")).to_have_text("No problems: the workflow can be saved.")
+    page.locator("details.step-policy").first.evaluate("d => d.open = true")
+    page.locator("#ed-settings details").evaluate("d => d.open = true")
+    assert horizontal_overflow(page) <= 0
+    shot(page, "editor-390")
+    unlabelled = page.evaluate(
+        "[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]"
+        ".filter(el => el.labels.length === 0).map(el => el.id || el.outerHTML.slice(0, 80))"
+    )
+    assert unlabelled == []
+    # the keyboard reaches the step buttons and the manual trigger's inputs editor
+    page.get_by_label(re.compile(r"^Trigger type\b")).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('[data-field]').getAttribute('data-field')").startswith(
+        "trigger"
+    )
+    page.set_viewport_size(WIDE)
+    shot(page, "editor-1280")
+    assert errors == []
+
+
+def _cookie_client(airflow: AirflowApi, username: str) -> httpx.Client:
+    token = httpx.post(f"{airflow.base}/auth/token", json={"username": username, "password": username}).json()
+    return httpx.Client(base_url=airflow.base, cookies={"_token": token["access_token"]}, timeout=60)
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(r'data-csrf="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def test_a_viewer_sees_no_write_button_and_a_forged_post_is_refused(
+    airflow: AirflowApi,
+    browser: Browser,  # noqa: F811
+) -> None:
+    assert airflow.client.post("/automation/api/v1/workflows", json=workflow("editor-viewer")).status_code == 201
+    page = new_page(browser, WIDE)
+    sign_in_to(page, airflow.base, "/automation/ui/workflows/editor-viewer", "viewer")
+    expect(page.locator("main h1")).to_have_text("Manual deal")
+    for name in ("Edit", "Duplicate", "Delete", "Deactivate", "Run now", "Dry run"):
+        expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
+        expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    shot(page, "viewer-detail")
+    page.goto(f"{airflow.base}/automation/ui/workflows")
+    expect(page.get_by_role("link", name="New workflow")).to_have_count(0)
+    shot(page, "viewer-list")
+
+    admin, viewer = _cookie_client(airflow, "admin"), _cookie_client(airflow, "viewer")
+    token = _csrf(admin.get("/automation/ui/workflows/editor-viewer").text)
+    origin = {"Origin": airflow.base}
+    definition = {**workflow("editor-viewer"), "name": "Forged"}
+    forged = [
+        viewer.post("/automation/ui/workflows/editor-viewer/deactivate", data={"csrf_token": token}, headers=origin),
+        viewer.post("/automation/ui/workflows/editor-viewer/delete", data={"csrf_token": token}, headers=origin),
+        viewer.post(
+            "/automation/ui/workflows/editor-viewer/editor/save",
+            json={"definition": definition},
+            headers={**origin, "X-CSRF-Token": token},
+        ),
+        viewer.get("/automation/ui/workflows/editor-viewer/edit"),
+        viewer.get("/automation/ui/editor/new"),
+    ]
+    assert [r.status_code for r in forged] == [403] * len(forged)
+    # the admin too, without the page's token or from another site
+    assert (
+        admin.post(
+            "/automation/ui/workflows/editor-viewer/editor/save", json={"definition": definition}, headers=origin
+        ).status_code
+        == 403
+    )
+    assert (
+        admin.post(
+            "/automation/ui/workflows/editor-viewer/deactivate",
+            data={"csrf_token": token},
+            headers={"Origin": "http://evil.example"},
+        ).status_code
+        == 403
+    )
+    stored = airflow.client.get("/automation/api/v1/workflows/editor-viewer").json()
+    assert stored["name"] == "Manual deal" and stored["status"] == "ACTIVE" and stored["version"] == 1
+    # with the token, from this site, the admin's save is a new version
+    saved = admin.post(
+        "/automation/ui/workflows/editor-viewer/editor/save",
+        json={"definition": definition, "comment": "renamed"},
+        headers={**origin, "X-CSRF-Token": token},
+    ).json()
+    assert saved["ok"] is True and saved["version"] == 2
+    bad = admin.post(
+        "/automation/ui/editor/check",
+        json={"definition": {**definition, "steps": []}},
+        headers={**origin, "X-CSRF-Token": token},
+    ).json()
+    assert bad["ok"] is False and [e["path"] for e in bad["errors"]] == ["steps"]
