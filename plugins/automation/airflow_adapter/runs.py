@@ -13,6 +13,10 @@ Relies on:
   `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` (state=failed), so listeners are notified the same way.
 - a `DELETE` on `dag_run`, which Airflow's schema cascades to task instances, XComs, HITL rows and
   history (what `airflow db clean` does for a table, but per run).
+- `airflow.api.common.trigger_dag.trigger_dag` (with `DagRunTriggeredByType`, `DagNotFound`,
+  `DagRunAlreadyExists`; a refused run id or conf is a `ValueError`): what `airflow dags trigger`
+  calls to start a manual run (it validates the conf against the DAG's params, as the REST API's
+  trigger does), so a run for a record is started in-process, without a token or an api-server.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from automation.airflow_adapter.db import metadata_session
+from automation.airflow_adapter.db import metadata_session, require_metadata_db
+from automation.errors import ConflictError
 
 #: DagRun / TaskInstance columns the package reads (the adapter's tests check that each exists).
 RUN_COLUMNS = ("id", "dag_id", "run_id", "run_type", "state", "start_date", "end_date", "run_after",
@@ -118,3 +123,31 @@ def delete_runs(run_pks: list[int]) -> None:
     DagRun, _ = run_models()
     with metadata_session() as session:
         session.execute(delete(DagRun).where(DagRun.id.in_(run_pks)))
+
+
+def trigger_manual_run(
+    dag_id: str, conf: dict[str, Any], *, run_id: str | None = None, user: str | None = None, via: str = "rest_api"
+) -> str:
+    """Start a manual run of the DAG (queued, as Airflow's trigger does) and return its run id. `via`:
+    how it was triggered (`rest_api`, `cli`). `ConflictError` when Airflow does not have the DAG yet or
+    the run id is taken (its `path` says which); `ValueError` when Airflow refuses the run id or conf."""
+    from airflow.api.common.trigger_dag import trigger_dag
+    from airflow.exceptions import DagNotFound, DagRunAlreadyExists
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    require_metadata_db()
+    try:
+        with metadata_session() as session:
+            run = trigger_dag(dag_id, triggered_by=DagRunTriggeredByType(via), run_type=DagRunType.MANUAL,
+                              triggering_user_name=user, run_id=run_id, conf=conf, session=session)  # fmt: skip
+            if run is None:  # trigger_dag's signature allows it; it returns the run it made
+                raise ConflictError(f"Airflow made no run of the DAG {dag_id}")
+            return str(run.run_id)
+    except DagNotFound:
+        raise ConflictError(
+            f"Airflow does not have the DAG {dag_id} yet (it appears when the DAG file is next parsed); retry shortly"
+        ) from None
+    except DagRunAlreadyExists as exc:
+        error = ConflictError(f"the DAG {dag_id} already has a run {exc.dag_run.run_id!r}")
+        error.path = "run_id"  # type: ignore[attr-defined]
+        raise error from None

@@ -1,20 +1,24 @@
 """Workflows over HTTP: list, create, read, update (a new version), delete (soft), activate,
-deactivate, duplicate, versions (list, read, diff, rollback), validate, dry run. Reads (and the dry
-run, which commits nothing) need DAG read access, changes DAG edit access (Airflow auth)."""
+deactivate, duplicate, versions (list, read, diff, rollback), validate, dry run, run for a record.
+Reads (and the dry run, which commits nothing) need DAG read access, changes DAG edit access, a run
+the right to create the DAG's runs (Airflow auth)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from automation.airflow_adapter.access import current_user, dag_access, readable_keys
+from automation.airflow_adapter.access import current_user, dag_access, readable_keys, run_entity
 from automation.config import dag_id_for
 from automation.definitions import Status
-from automation.services import dry_run, workflows
+from automation.insights.executions import airflow_url
+from automation.runtime.record_run import RecordRunRequest
+from automation.services import dry_run, runs, workflows
 from automation.store.repository import StoredWorkflow
 
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
@@ -138,6 +142,30 @@ class DryRunOut(BaseModel):
         default_factory=list,
         description="what the conditions looked up, in order: collection, id, column, value, found",
     )
+
+
+class RunIn(RecordRunRequest):
+    """The record to run for: `entity_id` (loaded through the registry), or a full event (`new`, `old`)."""
+
+    run_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=250,
+        description="the Airflow run id (default: Airflow's manual__<time>); a run id already used is a 409",
+    )
+
+
+class RunOut(BaseModel):
+    key: str
+    dag_id: str
+    run_id: str
+    run_type: Literal["manual"] = "manual"
+    entity: str
+    entity_id: int | str
+    event: str
+    conf: dict[str, Any] = Field(description="the run's conf: what Airflow's REST API would be given for this run")
+    airflow_url: str
+    execution_url: str = Field(description="this run in the executions API")
 
 
 def _out(stored: StoredWorkflow) -> WorkflowOut:
@@ -264,3 +292,26 @@ async def dry_run_workflow(key: str, body: DryRunIn) -> DryRunOut:
         lambda: dry_run.dry_run(key, event, version=body.version, at=body.at, mocks=body.mocks)
     )
     return DryRunOut.model_validate(report)
+
+
+@router.post("/{key}/run", status_code=201, dependencies=[dag_access("POST", run_entity())])
+async def run_workflow(key: str, body: RunIn, user: Annotated[Any, current_user()]) -> RunOut:
+    """Start a run of a record-event workflow for one record, as Airflow's trigger with
+    `conf: {"entity_id": ...}` does: the record must exist (404 at `entity_id`; a full event, with
+    `new`, is taken as given), the workflow must be ACTIVE (409). The run is a manual run of the DAG;
+    its conditions task stores its ledger event (not emitted to other workflows) and applies the
+    event checks (exactly once, loops, fields, throttle, debounce) before the conditions."""
+    request = RecordRunRequest.model_validate(body.model_dump(exclude={"run_id"}, exclude_none=True))
+    name = getattr(user, "get_name", lambda: None)()
+    started = await run_in_threadpool(lambda: runs.run_for_record(key, request, run_id=body.run_id, user=name))
+    return RunOut(
+        key=key,
+        dag_id=started.dag_id,
+        run_id=started.run_id,
+        entity=started.entity,
+        entity_id=started.entity_id,
+        event=started.event,
+        conf=started.conf,
+        airflow_url=airflow_url(started.dag_id, started.run_id),
+        execution_url=f"/automation{router.prefix}/{key}/executions/{quote(started.run_id, safe='')}",
+    )

@@ -52,9 +52,45 @@ def schedule_plan(trigger: Trigger, key: str) -> dict[str, Any] | None:
     return None
 
 
+def record_params(trigger: RecordEventTrigger) -> dict[str, Any]:
+    """A record-event workflow's params: the record a manual run is for (runtime.record_run). Each has
+    a valid default (None, the default event), as Airflow validates the params of every run, the
+    event runs' too (those ignore them)."""
+    from automation.records.registry import get_registry
+    from automation.runtime.record_run import default_event
+
+    entities, collections = trigger.entities, get_registry().collections
+    kinds = {collections[e].columns.get(collections[e].primary_key) if e in collections else None for e in entities}
+    kind = ["integer"] if kinds == {"integer"} else ["string"] if kinds == {"string"} else ["integer", "string"]
+    id_schema: dict[str, Any] = {"type": [*kind, "null"], "title": "Record id"}
+    if "string" in kind:
+        id_schema["maxLength"] = 200
+    params: dict[str, Any] = {
+        "entity_id": {
+            "default": None,
+            "description": f"Run for one {' or '.join(entities)} record: its id (empty for an event's run)",
+            "schema": id_schema,
+        },
+        "event": {
+            "default": default_event(trigger),
+            "description": "The event the run is for",
+            "schema": {"type": "string", "enum": sorted(set(trigger.events)), "title": "Event"},
+        },
+    }
+    if len(entities) > 1:
+        params["entity"] = {
+            "default": entities[0],
+            "description": "The record's collection",
+            "schema": {"type": "string", "enum": entities, "title": "Collection"},
+        }
+    return params
+
+
 def params_plan(trigger: Trigger) -> dict[str, Any]:
     """Manual trigger inputs as Airflow Params (default, description, JSON Schema), so the UI's trigger
-    form asks for them."""
+    form asks for them; a record-event workflow's record (`record_params`)."""
+    if isinstance(trigger, RecordEventTrigger):
+        return record_params(trigger)
     if not isinstance(trigger, ManualTrigger):
         return {}
     params: dict[str, Any] = {}

@@ -1,6 +1,7 @@
 """Executions of a workflow: Airflow's runs of its DAG, read from Airflow's metadata database through
 its ORM (no second copy of run state), with what the store adds: the definition version each run
-executed, the ledger event that started it, step effects and why failed attempts failed.
+executed, the ledger event it handled (its partition key's, or for a manual run for a record the one
+its gate claimed; `run_type` says manual), step effects and why failed attempts failed.
 
 Retry and cancel go through Airflow's own code: `dag.clear` (what "clear failed tasks" does) and the
 function behind `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` with state=failed. Every Airflow model
@@ -124,7 +125,14 @@ def to_executions(rows: Sequence[Any], keys: dict[str, str] | None = None) -> li
 
     records = RunRecords()
     versions = records.versions([(r.dag_id, r.run_id) for r in rows])
-    wanted = {(key_of(r.dag_id), eid) for r in rows if (eid := _event_id(r.partition_key)) is not None}
+    claimed = records.claimed_events([(key_of(r.dag_id), r.run_id) for r in rows if _event_id(r.partition_key) is None])
+
+    def event_of(r: Any) -> int | None:
+        """The event a run handled: its partition key, else the one it claimed (a manual run for a record)."""
+        found = _event_id(r.partition_key)
+        return found if found is not None else claimed.get((key_of(r.dag_id), r.run_id))
+
+    wanted = {(key_of(r.dag_id), eid) for r in rows if (eid := event_of(r)) is not None}
     events = records.events(wanted)
     return [
         Execution(
@@ -137,7 +145,7 @@ def to_executions(rows: Sequence[Any], keys: dict[str, str] | None = None) -> li
             ended_at=r.end_date,
             duration_s=_seconds(r.start_date, r.end_date),
             version=versions.get((r.dag_id, r.run_id)),
-            event=events.get((key_of(r.dag_id), _event_id(r.partition_key) or -1)),
+            event=events.get((key_of(r.dag_id), event_of(r) or -1)),
             airflow_url=airflow_url(r.dag_id, r.run_id),
             run_after=r.run_after,
             conf=r.conf or None,

@@ -11,13 +11,19 @@ from typing import Any
 import pendulum
 
 from automation.conditions import ConditionData, RecordReader, StoreReader
-from automation.definitions import Workflow
+from automation.definitions import RecordEventTrigger, Workflow
 from automation.definitions.triggers import record_names
 
 
-def trigger_payload(airflow_context: dict[str, Any]) -> dict[str, Any]:
-    """The event that started the run: from the run's conf (`trigger`), else the params."""
+def trigger_payload(airflow_context: dict[str, Any], workflow: Workflow | None = None) -> dict[str, Any]:
+    """What started a run that no event started (no partition key): for a record-event `workflow`, the
+    record the run is for (its ledger event, runtime.record_run); else the run's conf (`trigger`, from a
+    `trigger_workflow` step), else the params."""
     dag_run = airflow_context.get("dag_run")
+    if workflow is not None and isinstance(workflow.trigger, RecordEventTrigger):
+        from automation.runtime.record_run import manual_run_trigger
+
+        return manual_run_trigger(workflow, dag_run, dict(airflow_context.get("params") or {}))
     conf = dict(getattr(dag_run, "conf", None) or {})
     trigger = conf.get("trigger")
     if isinstance(trigger, dict):

@@ -91,7 +91,7 @@ class PinnedRunMixin:
         partition_key = getattr(context["dag_run"], "partition_key", None)
         if partition_key and workflow.trigger.type in EVENT_TRIGGERS:
             return event_trigger(workflow, partition_key)
-        return trigger_payload(context)
+        return trigger_payload(context, workflow)
 
     def base_context(self, context: Any, workflow: Workflow, version: int, outputs: dict[str, Any]) -> dict[str, Any]:
         from automation.runtime.context import run_info, template_context

@@ -59,10 +59,10 @@ def outcome(exc: AutomationError) -> Outcome:
         return Outcome(422, "invalid definition", list(exc.issues), message=message)
     if isinstance(exc, RequestError):
         return Outcome(422, "invalid request", list(exc.issues), message=message)
-    if isinstance(exc, NotFoundError):
-        return Outcome(404, message, message=message)
-    if isinstance(exc, ConflictError):
-        return Outcome(409, message, message=message)
+    if isinstance(exc, NotFoundError | ConflictError):  # with the request field it is about, when it has one
+        path = getattr(exc, "path", None)
+        issues = [Issue(path, message)] if isinstance(path, str) else []
+        return Outcome(404 if isinstance(exc, NotFoundError) else 409, message, issues, message=message)
     if isinstance(exc, StoreError):
         return Outcome(503, f"{message}; retry in {RETRY_AFTER_SECONDS} s", retry_after=RETRY_AFTER_SECONDS,
                        message=message)  # fmt: skip

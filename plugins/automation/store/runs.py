@@ -133,6 +133,16 @@ class RunRecords(UsesDatabase):
                 }
         return found
 
+    def claimed_events(self, runs: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The ledger event each (workflow_key, run_id) claimed, for runs whose partition key names none
+        (a manual run for a record): one query."""
+        if not runs:
+            return {}
+        r = t.event_runs.c
+        query = select(r.workflow_key, r.run_id, r.event_id).where(tuple_(r.workflow_key, r.run_id).in_(list(runs)))
+        with self.engine.connect() as conn:
+            return {(row.workflow_key, row.run_id): row.event_id for row in conn.execute(query)}
+
     def effects(self, dag_id: str, run_id: str) -> dict[tuple[str, int], Any]:
         """What each step of a run delivered, by (task_id, map_index)."""
         c = t.effects.c

@@ -1,0 +1,93 @@
+"""Runs of a workflow that a person starts for one record: the API's `POST /workflows/{key}/run` and
+`automation run KEY --entity-id 42` (Airflow's own trigger form and REST API reach the same runtime
+through the DAG's params, without this module).
+
+Invariant: a run is started only for an ACTIVE record-event workflow, with a request its trigger takes,
+once the record exists (loaded through the registry; a full event, with `new`, is taken as given);
+every refusal is an `AutomationError` at the request's field path (a missing record: 404 at
+`entity_id`). Then Airflow starts a manual run of the DAG whose conf names the record, and the run's
+first task stores its ledger event (runtime.record_run), so the gate's checks apply as to any event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from automation.config import dag_id_for
+from automation.definitions import Status
+from automation.definitions.base import PathError
+from automation.definitions.issues import join_path
+from automation.errors import ConflictError, Issue, NotFoundError, RegistryError
+from automation.runtime.record_run import RecordRunRequest, load_record, resolve
+from automation.services.errors import RequestError
+from automation.services.workflows import definition_at
+
+
+class RecordNotFound(NotFoundError):
+    """The record a run is asked for does not exist (`path`: the request's field)."""
+
+    def __init__(self, message: str, path: str = "entity_id") -> None:
+        self.path = path
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    key: str
+    dag_id: str
+    run_id: str
+    entity: str
+    entity_id: int | str
+    event: str
+    #: the conf the run was started with (what Airflow's REST API would be given for the same run)
+    conf: dict[str, Any]
+
+
+def _refuse(path: str, message: str) -> RequestError:
+    return RequestError([Issue(path, message)])
+
+
+def record_request(fields: Mapping[str, Any]) -> RecordRunRequest:
+    """The request in `fields` (the CLI's options), or a `RequestError` at each wrong field's path."""
+    try:
+        return RecordRunRequest.model_validate(dict(fields))
+    except ValidationError as exc:
+        issues = [Issue(join_path(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)]
+        raise RequestError(issues) from None
+
+
+def run_for_record(
+    key: str, request: RecordRunRequest, *, run_id: str | None = None, user: str | None = None, via: str = "rest_api"
+) -> StartedRun:
+    """Start a run of workflow `key` for the request's record (see the module's invariant). `via`: how
+    Airflow records the trigger (`rest_api`, `cli`)."""
+    workflow, _ = definition_at(key)
+    if workflow.status != Status.ACTIVE:
+        raise ConflictError(f"workflow {key!r} is {workflow.status.value}: only an ACTIVE workflow runs; activate it")
+    try:
+        entity, event, record = resolve(workflow, request)
+    except PathError as exc:
+        raise _refuse(exc.path, exc.message) from None
+    if request.new is None:
+        try:
+            load_record(entity, record)
+        except NotFoundError as exc:
+            raise RecordNotFound(str(exc)) from None
+        except RegistryError as exc:
+            raise _refuse("entity", f"{exc}; a full event (with new) runs without loading the record") from None
+    conf = {**request.model_dump(exclude_none=True), "entity_id": record, "event": event}
+    if len(workflow.trigger.entities) > 1:  # type: ignore[union-attr]  # resolve() checked: a record_event trigger
+        conf["entity"] = entity
+    from automation.airflow_adapter.runs import trigger_manual_run
+
+    dag_id = dag_id_for(key)
+    try:
+        started = trigger_manual_run(dag_id, conf, run_id=run_id, user=user, via=via)
+    except ValueError as exc:  # Airflow refused the run id (or, past the checks above, the conf)
+        message = (str(exc).splitlines() or ["refused"])[0]
+        raise _refuse("run_id" if run_id is not None and "run_id" in message else "", message) from None
+    return StartedRun(key, dag_id, started, entity, record, event, conf)
