@@ -252,3 +252,25 @@ def test_a_poll_workflow_has_a_poll_dag_on_its_cron_and_runs_per_item_on_its_ass
     assert main.timetable.asset_condition.uri == "automation://poll/feed"
     assert "conditions" in main.task_ids  # the event gate: each event runs once
     assert describe_trigger(wf.trigger.model_dump()) == "poll feed_api /items (*/10 * * * *)"
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_the_dry_run_api_polls_in_the_server_and_runs_the_steps_in_its_limited_worker(
+    feed: tuple[FeedApi, list[Recorded]],
+) -> None:
+    from tests.helpers import admin_api
+
+    api, requests = feed
+    steps = [{"id": "t", "type": "create_task", "config": {"title": "Follow up {{ trigger.item.name }}"}}]
+    Repository().create(poll_workflow(steps=steps))
+    api.window = (1, 2)
+    with admin_api() as client:
+        response = client.post("/api/v1/workflows/feed/dry-run", json={})
+        given = client.post("/api/v1/workflows/feed/dry-run", json={"event": {"new": {"name": "given"}}})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["poll"]["new"], report["poll"]["seen"]) == (["1", "2"], [])
+    assert report["steps"][0]["config"]["title"] == "Follow up item 1"
+    assert given.json()["steps"][0]["config"]["title"] == "Follow up given"  # a sample given wins
+    assert len(requests) == 2 and stored_items() == []
+    assert TOKEN not in response.text
