@@ -14,7 +14,9 @@ import re
 import httpx
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
+from sqlalchemy import text
 
+from automation.store.db import engine
 from tests.conftest import ROOT
 from tests.e2e.conftest import AirflowApi, wait_for
 from tests.e2e.test_pages_browser import (  # noqa: F401 - `browser` is a fixture used by name
@@ -120,9 +122,9 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     expect(page.locator("#ed-status")).to_have_text("No problems: the workflow can be saved.")
 
     # the text view follows the form
-    text = page.get_by_label(re.compile("^Definition"))
-    expect(text).to_have_value(re.compile(r"op: '>'\n\s+value: 50000"))
-    expect(text).to_have_value(re.compile("type: send_notification"))
+    text_view = page.locator("#ed-text")
+    expect(text_view).to_have_value(re.compile(r"op: '>'\n\s+value: 50000"))
+    expect(text_view).to_have_value(re.compile("type: send_notification"))
 
     # dry run against a sample event: the conditions hold, both steps would run
     page.get_by_label("Sample event (JSON: id, new, old)").fill(
@@ -170,8 +172,16 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     stored = airflow.client.get(f"/automation/api/v1/workflows/{KEY}").json()
     assert stored["version"] == 2 and stored["definition"]["steps"][0]["type"] == "send_notification"
 
-    # run now is wired to the API's run route (for a record id)
-    expect(page.locator("form#run-now")).to_have_attribute("data-run-url", f"/automation/api/v1/workflows/{KEY}/run")
+    # run now for a record id: the API's run route starts a manual run of the DAG for that deal
+    with engine().begin() as conn:
+        conn.execute(text("INSERT INTO crm.deals (id, name, amount, stage) VALUES (41, 'Acme', 75000, 'NEW')"))
+    run_form = page.locator("form#run-now")
+    expect(run_form).to_have_attribute("data-run-url", f"/automation/api/v1/workflows/{KEY}/run")
+    run_form.get_by_label("Record id").fill("41")
+    run_form.get_by_role("button", name="Run now").click()
+    expect(run_form.locator(".run-result")).to_contain_text("Started: run ")
+    assert airflow.runs(f"automation__{KEY}") == 1
+    shot(page, "detail-run-now")
 
     # duplicate, deactivate, delete (after a confirmation page)
     page.get_by_role("link", name=f"Duplicate {KEY}").click()

@@ -53,19 +53,6 @@
     if (entity) {
       body.entity_id = /^\d+$/.test(entity.value.trim()) ? Number(entity.value.trim()) : entity.value.trim();
     }
-    var inputs = form.querySelectorAll("[data-input]");
-    if (inputs.length) {
-      body.params = {};
-      inputs.forEach(function (input) {
-        var text = input.value.trim();
-        if (text === "") {
-          return;
-        }
-        var type = input.getAttribute("data-type");
-        body.params[input.getAttribute("data-input")] = type === "integer" || type === "number" ? Number(text) :
-          type === "boolean" ? text === "true" : type === "array" || type === "object" ? JSON.parse(text) : text;
-      });
-    }
     out.textContent = "Starting...";
     fetch(form.getAttribute("data-run-url"), {
       method: "POST",
@@ -79,7 +66,12 @@
           out.textContent = "Not started: " + (problems || answer.detail || "the server answered " + response.status);
           return;
         }
-        out.textContent = "Started" + (answer.run_id || answer.dag_run_id ? ": run " + (answer.run_id || answer.dag_run_id) : ".");
+        out.textContent = "Started: ";
+        var link = document.createElement("a");
+        link.href = answer.airflow_url || "#";
+        link.setAttribute("data-airflow-link", "");
+        link.textContent = "run " + answer.run_id + " in Airflow";
+        out.appendChild(link);
       });
     }).catch(function (error) {
       out.textContent = "Not started: " + error.message;
