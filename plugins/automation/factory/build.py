@@ -148,7 +148,7 @@ def _main_dag(plan: dict[str, Any]) -> DAG:
 def _scan_operator(kind: str) -> Any:
     """The one task of a scan DAG: an inactivity scan, or a poll (a plan from before polls has no kind)."""
     if kind == "poll":
-        from automation.runtime.poll import PollOperator
+        from automation.runtime.poll_task import PollOperator
 
         return PollOperator
     from automation.runtime.inactivity import InactivityScanOperator

@@ -1,4 +1,4 @@
-"""The poll task of a `poll` workflow: a GET through an Airflow HTTP connection, the items at a JSON path,
+"""One poll of a `poll` workflow: a GET through an Airflow HTTP connection, the items at a JSON path,
 each item not seen before one ledger event (idempotency key `poll:<workflow key>:<item id>`), so each
 item starts one run of the workflow's DAG, however many polls (overlapping, retried, after a restart)
 return it.
@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from airflow.sdk import BaseOperator
 
 from automation.definitions import Workflow
 from automation.definitions.files import NestingError, load_json
 from automation.definitions.triggers import POLL_ENTITY, PollTrigger
 from automation.errors import ActionError, PermanentActionError
 from automation.jsonable import to_jsonable
-from automation.runtime.operators import PinnedRunMixin, task_kwargs
+from automation.net.http_connection import HttpConnection, http_connection
 from automation.store.ledger import EventLedger
 from automation.store.poll_cursors import PollCursors, later
 
@@ -35,6 +34,9 @@ MAX_RESPONSE_BYTES = 1_048_576
 MAX_ID_CHARS = 128
 #: How many refused items a poll names in its log and result (it counts them all).
 MAX_NAMED_REFUSALS = 5
+#: How many new items' ids a poll's result lists, and how many new items a dry run shows in full.
+MAX_LISTED_IDS = 100
+MAX_PREVIEW_ITEMS = 5
 
 
 def json_at(document: Any, path: str) -> tuple[bool, Any]:
@@ -63,11 +65,9 @@ def _param(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def request_url(trigger: PollTrigger, base_url: str, cursor: Any) -> str:
+def request_url(trigger: PollTrigger, conn: HttpConnection, cursor: Any) -> str:
     """The connection's base URL + `path`, with `params` and the cursor parameter (when one is kept)."""
-    from automation.net.http_connection import HttpConnection
-
-    url = HttpConnection(trigger.conn_id, base_url).url_for(trigger.path)
+    url = conn.url_for(trigger.path)
     params: dict[str, Any] = dict(trigger.params)
     if trigger.cursor is not None and cursor is not None:
         params[trigger.cursor.param] = _param(cursor)
@@ -82,11 +82,10 @@ def fetch(trigger: PollTrigger, cursor: Any) -> tuple[str, Any]:
     Network errors, 5xx and 429 are retryable (`ActionError`); other statuses, a body over
     `MAX_RESPONSE_BYTES` and a body that is not JSON are not."""
     from automation.actions.http_request import ALWAYS_SECRET, HttpRequest
-    from automation.net.http_connection import http_connection
     from automation.net.pinned import PinnedTransport, Pins
 
     conn = http_connection(trigger.conn_id)
-    url = request_url(trigger, conn.base_url, cursor)
+    url = request_url(trigger, conn, cursor)
     headers = httpx.Headers({"User-Agent": "airflow-automations", "Accept": "application/json", **conn.headers})
     secret = frozenset({*ALWAYS_SECRET, *(name.lower() for name in conn.headers)})
     pins = Pins()
@@ -209,7 +208,7 @@ def poll(workflow: Workflow, cursors: PollCursors | None = None) -> dict[str, An
     stored = cursors.store_poll(workflow.key, scope(trigger) if trigger.cursor else "", rows, page.cursor)
     new = [item_id for (item_id, _), (_, created) in zip(page.items, stored, strict=True) if created]
     return {
-        "url": url, "cursor_sent": cursor, "items": len(page.items), "new": len(new), "new_ids": new[:100],
+        "url": url, "cursor_sent": cursor, "items": len(page.items), "new": len(new), "new_ids": new[:MAX_LISTED_IDS],
         "seen": len(page.items) - len(new), "refused": page.refused_count, "refusals": page.refused,
         "over_limit": page.over_limit, "cursor": later(cursor, page.cursor),
     }  # fmt: skip
@@ -227,7 +226,7 @@ def preview(workflow: Workflow) -> dict[str, Any]:
     return {
         "url": url, "cursor_sent": cursor, "items": len(page.items),
         "new": [i for i, _ in new], "seen": [i for i, _ in page.items if idempotency_key(workflow.key, i) in known],
-        "new_items": [item for _, item in new[:MAX_NAMED_REFUSALS]], "refused": page.refused_count,
+        "new_items": [item for _, item in new[:MAX_PREVIEW_ITEMS]], "refused": page.refused_count,
         "refusals": page.refused, "over_limit": page.over_limit, "cursor": later(cursor, page.cursor),
     }  # fmt: skip
 
@@ -235,26 +234,3 @@ def preview(workflow: Workflow) -> dict[str, Any]:
 def sample_event(workflow_key: str, item_id: str, item: dict[str, Any]) -> dict[str, Any]:
     """A dry run's sample event for one polled item, as its ledger event gives it to the run."""
     return {"entity": POLL_ENTITY, "event": workflow_key, "id": item_id, "new": item}
-
-
-class PollOperator(BaseOperator, PinnedRunMixin):
-    """The one task of a poll workflow's poll DAG."""
-
-    template_fields = ()
-    ui_color = "#e8f0fe"
-
-    def __init__(self, *, workflow_key: str, workflow_version: int, **kwargs: Any) -> None:
-        super().__init__(**task_kwargs(kwargs))
-        self.workflow_key = workflow_key
-        self.workflow_version = workflow_version
-
-    def execute(self, context: Any) -> dict[str, Any]:
-        workflow, _ = self.pinned(context)
-        result = poll(workflow)
-        self.log.info("GET %s: %s item(s), %s new, %s already seen", result["url"], result["items"], result["new"],
-                      result["seen"])  # fmt: skip
-        if result["refused"]:
-            self.log.warning("%s item(s) left out: %s", result["refused"], "; ".join(result["refusals"]))
-        if result["over_limit"]:
-            self.log.warning("%s item(s) over max_items wait for a later poll", result["over_limit"])
-        return result
