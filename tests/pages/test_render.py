@@ -19,6 +19,7 @@ from automation.pages.forms import TemplateForm
 from automation.pages.readable import readable
 from automation.pages.render import Links, render
 from automation.pages.routes import _workflow_detail
+from automation.pages.workflow_actions import Permissions
 from automation.store.repository import Repository
 from tests.helpers import workflow
 
@@ -201,16 +202,44 @@ def test_workflow_detail_has_versions_their_diff_and_the_factory_error() -> None
     repository.update(Workflow.model_validate(workflow("detail-wf", name="Renamed")), created_by="test")
     repository.replace_definition_errors({"detail-wf": (2, [{"path": "steps[0].config", "message": "boom"}])})
 
-    context = _workflow_detail("detail-wf", None, None)
+    from airflow.api_fastapi.app import init_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+
+    init_auth_manager()
+    admin = SimpleAuthManagerUser(username="admin", role="admin")
+    context = _workflow_detail("detail-wf", None, None, admin)
     assert (context["old"], context["new"]) == (1, 2)
     assert [v.version for v in context["versions"]] == [2, 1]
     assert "-name: Manual deal" in context["diff_lines"] and "+name: Renamed" in context["diff_lines"]
     assert context["executions"] == [] and context["executions_total"] == 0
     assert context["definition_error"] == {"version": 2, "issues": [{"path": "steps[0].config", "message": "boom"}]}
-    assert _workflow_detail("detail-wf", 2, 2)["diff_lines"] == []
-    assert (_workflow_detail("detail-wf", 9, 1)["old"], _workflow_detail("detail-wf", 9, 1)["new"]) == (1, 1)
+    assert _workflow_detail("detail-wf", 2, 2, admin)["diff_lines"] == []
+    old_new = _workflow_detail("detail-wf", 9, 1, admin)
+    assert (old_new["old"], old_new["new"]) == (1, 1)
+    assert context["stats"].key == "detail-wf" and context["stats"].total == 0  # this workflow's own numbers
 
-    page = html(render(request(), "workflow_detail.html", created="large-deal-alert", nav="workflows", **context))
+    actions = {"perms": Permissions(edit=True, create=True, delete=True, run=True), "csrf_token": "t", "done": None}
+    page = html(
+        render(
+            request(),
+            "workflow_detail.html",
+            created="large-deal-alert",
+            saved=None,
+            trigger_type="manual",
+            nav="workflows",
+            **context,
+            **actions,
+        )
+    )
+    assert 'id="statistics"' in page and "Executions per day by outcome" in page
+    assert 'href="/automation/ui/workflows/detail-wf/edit"' in page and 'aria-label="Delete detail-wf"' in page
+    assert 'action="/automation/ui/workflows/detail-wf/deactivate"' in page  # ACTIVE: the button deactivates
+    read_only = {**actions, "perms": Permissions(edit=False, create=False, delete=False, run=False)}
+    viewer_page = html(
+        render(request(), "workflow_detail.html", created=None, saved=None, trigger_type="manual", nav="workflows",
+               **context, **read_only)
+    )  # fmt: skip
+    assert "/edit" not in viewer_page and "csrf_token" not in viewer_page and "Run now" not in viewer_page
     assert "The DAG factory skipped version 2" in page and "<code>steps[0].config</code>: boom" in page
     assert '<span class="add">+name: Renamed</span>' in page
     assert 'href="/dags/automation__detail-wf"' in page and "Open the DAG in Airflow" in page

@@ -68,6 +68,8 @@ def environment() -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    # `tojson` keeps the key order: the editor's data lists schema properties in their model's order
+    env.policies["json.dumps_kwargs"] = {"sort_keys": False}
     env.filters.update(
         duration=formatting.duration,
         percent=formatting.percent,

@@ -130,7 +130,7 @@ async def workflows_page(request: Request, user: Annotated[Any, auth.user()], do
     return render(request, "workflows.html", workflows=rows, errors=errors, nav="workflows", **actions)
 
 
-def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, Any]:
+def _workflow_detail(key: str, old: int | None, new: int | None, user: Any) -> dict[str, Any]:
     stored = workflows.get(key)
     _, versions = workflows.versions(key)
     numbers = [v.version for v in versions]
@@ -145,6 +145,7 @@ def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, An
             new_label=f"v{new}",
         )
     total, executions = list_executions(key, limit=RECENT_EXECUTIONS)
+    report = stats_report(keys=[key]) if runs_readable_by(user, [key]) else None
     error = workflows.definition_errors().get(key)
     return {
         "workflow": stored,
@@ -157,6 +158,9 @@ def _workflow_detail(key: str, old: int | None, new: int | None) -> dict[str, An
         "executions": executions,
         "executions_total": total,
         "definition_error": {"version": error[0], "issues": error[1]} if error else None,
+        # the stats service's numbers for this workflow alone (None: the user may not read its runs)
+        "stats": report.workflows[0] if report and report.workflows else None,
+        "stats_period": report,
     }
 
 
@@ -171,7 +175,7 @@ async def workflow_page(
     saved: Annotated[int | None, Query(ge=1)] = None,
     done: str | None = None,
 ) -> Response:
-    context = await run_in_threadpool(_workflow_detail, key, old, new)
+    context = await run_in_threadpool(_workflow_detail, key, old, new, user)
     actions = await run_in_threadpool(_actions_context, user, done)
     trigger_type = context["workflow"].definition.get("trigger", {}).get("type")
     return render(

@@ -326,7 +326,9 @@
       fieldset.appendChild(el("p", { "class": "hint", text: hint }));
     }
     var required = schema.required || [];
-    Object.keys(schema.properties || {}).forEach(function (prop) {
+    var names = Object.keys(schema.properties || {});
+    names = names.filter(function (p) { return required.indexOf(p) !== -1; }).concat(names.filter(function (p) { return required.indexOf(p) === -1; }));
+    names.forEach(function (prop) {
       if (skip && skip.indexOf(prop) !== -1) {
         return;
       }
