@@ -306,3 +306,63 @@ def test_a_viewer_sees_no_write_button_and_a_forged_post_is_refused(
         headers={**origin, "X-CSRF-Token": token},
     ).json()
     assert bad["ok"] is False and [e["path"] for e in bad["errors"]] == ["steps"]
+
+
+FAILING = {
+    "key": "editor-failing",
+    "name": "Failing call",
+    "status": "ACTIVE",
+    "trigger": {"type": "manual"},
+    "steps": [
+        {"id": "note", "type": "send_notification", "config": {"title": "About to call"}},
+        {
+            "id": "call",
+            "type": "http_request",
+            "retries": 0,
+            "config": {"url": "http://127.0.0.1:9/down", "method": "GET", "attempts": 1, "timeout": 5},
+        },
+    ],
+}
+
+
+def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_steps(
+    airflow: AirflowApi,
+    browser: Browser,  # noqa: F811
+) -> None:
+    assert airflow.client.post("/automation/api/v1/workflows", json=FAILING).status_code == 201
+    dag_id = "automation__editor-failing"
+    wait_for(lambda: airflow.dag(dag_id), 120, "the failing workflow's DAG")
+    run_id = airflow.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    def state() -> str | None:
+        found = airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+        return found if found in {"success", "failed"} else None
+
+    assert wait_for(state, 300, "the failing run") == "failed"
+    page = new_page(browser, WIDE)
+    sign_in_to(page, airflow.base, "/automation/ui/workflows/editor-failing")
+    errors = collect_errors(page)
+    page.reload()
+    expect(page.locator("#statistics [data-col=total]")).to_have_text("1")  # this workflow's own statistics
+    page.get_by_role("link", name=f"Execution {run_id}").click()
+    expect(page.locator("main h1")).to_contain_text(run_id)
+    expect(page.locator("svg.timeline rect")).to_have_count(2)  # one bar per step that ran
+    expect(page.locator("li[data-step=note] .badge")).to_have_text("success")
+    expect(page.locator("li[data-step=call] .badge")).to_have_text("failed")
+    expect(page.locator("li[data-step=call] .error-text").first).to_be_visible()
+    expect(page.get_by_role("link", name="Log of call in Airflow")).to_have_attribute(
+        "href", f"/dags/{dag_id}/runs/{run_id.replace(':', '%3A').replace('+', '%2B')}/tasks/call"
+    )
+    shot(page, "execution-failed")
+    page.get_by_role("button", name="Retry failed steps").click()
+    expect(page.locator("#done")).to_contain_text("cleared")
+
+    def second_try_failed() -> bool:
+        task = airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/call")
+        return task["try_number"] == 2 and task["state"] == "failed"
+
+    wait_for(second_try_failed, 300, "the retried step")  # the call fails again, on its second try
+    page.reload()
+    expect(page.locator("li[data-step=call]")).to_contain_text("2 attempts")
+    shot(page, "execution-retried")
+    assert errors == []

@@ -37,6 +37,11 @@ def access(method: Literal["GET", "POST", "PUT", "DELETE"]) -> Any:
     return airflow_access.dag_access(method)
 
 
+def run_access(method: Literal["GET", "PUT"]) -> Any:
+    """Airflow's check on the runs of the page's workflow's DAG (`DagAccessEntity.RUN`)."""
+    return airflow_access.run_access(method)
+
+
 def user() -> Any:
     """The signed-in user (Airflow's `get_user`: a bearer token, else the UI session cookie)."""
     return airflow_access.current_user()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 
 from markupsafe import Markup, escape
@@ -161,3 +161,54 @@ def duration_histogram(values: Sequence[float], *, width: int = 560, height: int
                 anchor = "start" if index == 0 else "middle"
                 body.append(f'<text class="tick" x="{_fmt(x)}" y="{height - 6}" text-anchor="{anchor}">{text}</text>')
     return _svg(width, height, label, body, "chart")
+
+
+class StepLike(Protocol):
+    step_id: str
+    map_index: int
+    state: str | None
+    started_at: datetime | None
+    ended_at: datetime | None
+
+
+def step_timeline(steps: Sequence[StepLike], *, now: datetime, width: int = 560, row: int = 22) -> Markup:
+    """One bar per step from its start to its end (to `now` while it runs), on a shared time axis that
+    starts at the first step's start; steps that have not started get no bar, only their label."""
+    label_w, right, top = 150, 8, 18
+    starts = [s.started_at for s in steps if s.started_at is not None]
+    origin = min(starts) if starts else now
+    ends = [s.ended_at or now for s in steps if s.started_at is not None]
+    span = max((max(ends) - origin).total_seconds(), 1.0) if ends else 1.0
+    plot_w = width - label_w - right
+    height = top + row * max(len(steps), 1) + 4
+    label = f"Timeline of {len(steps)} steps over {duration(span)}"
+    body = [
+        f'<text class="tick" x="{label_w}" y="12">0 s</text>',
+        f'<text class="tick" x="{width - right}" y="12" text-anchor="end">{escape(duration(span))}</text>',
+    ]
+    for index, step in enumerate(steps):
+        y = top + index * row
+        name = step.step_id if step.map_index < 0 else f"{step.step_id}[{step.map_index}]"
+        state = step.state or "not started"
+        body.append(f'<text class="tick" x="0" y="{_fmt(y + row * 0.65)}">{escape(name[:22])}</text>')
+        if step.started_at is None:
+            continue
+        x = label_w + (step.started_at - origin).total_seconds() / span * plot_w
+        end = step.ended_at or now
+        bar = max((end - step.started_at).total_seconds() / span * plot_w, 2)
+        title = escape(f"{name}: {state}, {duration((end - step.started_at).total_seconds())}")
+        body.append(
+            f'<g><title>{title}</title><rect class="c-{_state_class(state)}" x="{_fmt(x)}" y="{_fmt(y + 3)}" '
+            f'width="{_fmt(bar)}" height="{row - 8}" rx="2"/></g>'
+        )
+    return _svg(width, height, label, body, "chart timeline")
+
+
+def _state_class(state: str) -> str:
+    if state == "success":
+        return "success"
+    if state in {"failed", "upstream_failed"}:
+        return "failed"
+    if state == "skipped":
+        return "skipped"
+    return "other"

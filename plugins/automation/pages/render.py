@@ -81,6 +81,7 @@ def environment() -> SandboxedEnvironment:
         sparkline=charts.sparkline,
         executions_per_day=charts.executions_per_day,
         duration_histogram=charts.duration_histogram,
+        step_timeline=charts.step_timeline,
         dag_id_for=dag_id_for,
     )
     return env

@@ -58,7 +58,8 @@ class Permissions:
         return self.edit or self.create or self.delete or self.run
 
 
-async def _form(request: Request, user: Any) -> dict[str, str]:
+async def read_form(request: Request, user: Any) -> dict[str, str]:
+    """The posted form's fields, once the session, origin and CSRF token are checked."""
     body = (await request.body()).decode(errors="replace")
     fields = {k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()}
     auth.check_form_post(request, user, fields.get(auth.CSRF_FIELD, ""))
@@ -71,7 +72,7 @@ def _to(request: Request, *parts: str, done: str) -> RedirectResponse:
 
 @router.post("/workflows/{key}/activate", dependencies=[auth.access("PUT")])
 async def activate(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
-    await _form(request, user)
+    await read_form(request, user)
     saved = await run_in_threadpool(workflows.set_status, key, Status.ACTIVE)
     saved.sync.raise_failure()
     return _to(request, "workflows", key, done="activated")
@@ -79,7 +80,7 @@ async def activate(request: Request, key: str, user: Annotated[Any, auth.user()]
 
 @router.post("/workflows/{key}/deactivate", dependencies=[auth.access("PUT")])
 async def deactivate(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
-    await _form(request, user)
+    await read_form(request, user)
     saved = await run_in_threadpool(workflows.set_status, key, Status.INACTIVE)
     saved.sync.raise_failure()
     return _to(request, "workflows", key, done="deactivated")
@@ -97,7 +98,7 @@ async def confirm_delete(request: Request, key: str, user: Annotated[Any, auth.u
 
 @router.post("/workflows/{key}/delete", dependencies=[auth.access("DELETE")])
 async def delete(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
-    await _form(request, user)
+    await read_form(request, user)
     await run_in_threadpool(workflows.delete, key)
     return _to(request, "workflows", done="deleted")
 
@@ -123,7 +124,7 @@ async def duplicate_form(request: Request, key: str, user: Annotated[Any, auth.u
 
 @router.post("/workflows/{key}/duplicate", dependencies=[auth.access("POST")])
 async def duplicate(request: Request, key: str, user: Annotated[Any, auth.user()]) -> Response:
-    fields = await _form(request, user)
+    fields = await read_form(request, user)
     new_key, name = fields.get("key", "").strip(), fields.get("name", "").strip()
     try:
         await run_in_threadpool(

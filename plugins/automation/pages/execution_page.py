@@ -1,0 +1,83 @@
+"""One execution of a workflow: its trigger event, pinned version, a timeline of its steps with each
+step's attempts, output and error, links to Airflow's task logs, and the retry and cancel buttons.
+
+Invariant: the page reads and changes runs only through the insights functions the executions API
+uses (`get_execution`, `retry_execution`, `cancel_execution`), under the same check on the DAG's runs
+(read to see, edit to retry or cancel); a change is a CSRF-checked form post answered with a redirect
+to the page, which says what happened (a conflict, such as nothing to retry, is said the same way).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from automation.errors import ConflictError
+from automation.insights.executions import cancel_execution, get_execution, retry_execution
+from automation.pages import auth
+from automation.pages.readable import as_yaml
+from automation.pages.render import Links, render
+from automation.pages.workflow_actions import read_form
+
+router = APIRouter(route_class=auth.PageRoute)
+DONE = {
+    "retried": "The failed steps were cleared: Airflow runs them again (delivered effects are not repeated).",
+    "cancelled": "The execution was marked failed; its running steps are stopped.",
+    "not-retried": "Nothing to retry: the execution has no failed steps.",
+    "not-cancelled": "Not cancelled: the execution already ended; only a running one stops.",
+}
+
+
+def task_log_path(dag_id: str, run_id: str, task_id: str, map_index: int) -> str:
+    """The Airflow UI's page of one task instance (its log), without the UI's prefix."""
+    path = f"/dags/{quote(dag_id, safe='')}/runs/{quote(run_id, safe='')}/tasks/{quote(task_id, safe='')}"
+    return path + (f"/mapped/{map_index}" if map_index >= 0 else "")
+
+
+@router.get("/workflows/{key}/executions/{run_id}", dependencies=[auth.run_access("GET")])
+async def execution_page(
+    request: Request, key: str, run_id: str, user: Annotated[Any, auth.user()], done: str | None = None
+) -> Response:
+    execution = await run_in_threadpool(get_execution, key, run_id)
+    event = execution.event or {}
+    return render(
+        request,
+        "execution.html",
+        key=key,
+        execution=execution,
+        event_new=as_yaml(event.get("new")),
+        event_old=as_yaml(event.get("old")),
+        event_rest=as_yaml({k: v for k, v in event.items() if k not in {"new", "old"}}),
+        outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
+        log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
+        now=datetime.now(UTC),
+        can_change=auth.allowed(user, "PUT"),
+        csrf_token=auth.csrf_token(user),
+        done=DONE.get(done or ""),
+        nav="workflows",
+    )
+
+
+async def _change(request: Request, key: str, run_id: str, user: Any, change: Any, done: str) -> Response:
+    await read_form(request, user)
+    try:
+        await run_in_threadpool(change, key, run_id)
+    except ConflictError:
+        done = f"not-{done}"
+    target = Links(request).page("workflows", key, "executions", run_id, done=done)
+    return RedirectResponse(target, status_code=303)
+
+
+@router.post("/workflows/{key}/executions/{run_id}/retry", dependencies=[auth.run_access("PUT")])
+async def retry(request: Request, key: str, run_id: str, user: Annotated[Any, auth.user()]) -> Response:
+    return await _change(request, key, run_id, user, retry_execution, "retried")
+
+
+@router.post("/workflows/{key}/executions/{run_id}/cancel", dependencies=[auth.run_access("PUT")])
+async def cancel(request: Request, key: str, run_id: str, user: Annotated[Any, auth.user()]) -> Response:
+    return await _change(request, key, run_id, user, cancel_execution, "cancelled")

@@ -1,0 +1,80 @@
+"""The execution page: the event's values, the steps' timeline, errors, outputs and log links, the
+retry and cancel buttons only for who may change runs, and every text escaped."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from automation.insights.executions import ExecutionDetail, StepRun
+from automation.pages.charts import step_timeline
+from automation.pages.execution_page import task_log_path
+from automation.pages.readable import as_yaml
+from automation.pages.render import render
+from tests.pages.test_render import html, request
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def _execution(status: str = "failed") -> ExecutionDetail:
+    steps = [
+        StepRun(task_id="note", step_id="note", state="success", attempts=1, started_at=T0,
+                ended_at=T0 + timedelta(seconds=2), duration_s=2, output={"id": 7}),
+        StepRun(task_id="call", step_id="call", state="failed", attempts=2, started_at=T0 + timedelta(seconds=3),
+                ended_at=T0 + timedelta(seconds=9), duration_s=6, error="<b>refused</b>", error_class="HttpError",
+                failed_attempts=[{"try_number": 1, "message": "refused", "error_class": "HttpError"}]),
+        StepRun(task_id="later", step_id="later", state=None, attempts=0, started_at=None, ended_at=None,
+                duration_s=None),
+    ]  # fmt: skip
+    return ExecutionDetail(
+        key="wf", dag_id="automation__wf", run_id="manual__2026-12-01T09:00:00+00:00", status=status,
+        run_type="manual", started_at=T0, ended_at=T0 + timedelta(seconds=9), duration_s=9, version=2,
+        event={"id": 42, "new": {"name": "<script>x</script>", "amount": 75000}, "old": {"amount": 10}},
+        airflow_url="/dags/automation__wf/runs/r", steps=steps,
+    )  # fmt: skip
+
+
+def _page(execution: ExecutionDetail, can_change: bool) -> str:
+    event = execution.event or {}
+    return html(
+        render(
+            request(),
+            "execution.html",
+            key="wf",
+            execution=execution,
+            event_new=as_yaml(event.get("new")),
+            event_old=as_yaml(event.get("old")),
+            event_rest=as_yaml({"id": 42}),
+            outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
+            log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
+            now=T0 + timedelta(seconds=10),
+            can_change=can_change,
+            csrf_token="t",
+            done=None,
+            nav="workflows",
+        )
+    )
+
+
+def test_the_page_shows_the_event_the_steps_and_their_errors_escaped() -> None:
+    page = _page(_execution(), can_change=True)
+    assert "name: &lt;script&gt;x&lt;/script&gt;" in page and "<script>x" not in page
+    assert "amount: 75000" in page and "amount: 10" in page  # new and old values
+    assert "HttpError: &lt;b&gt;refused&lt;/b&gt;" in page and "2 attempts" in page
+    assert 'href="/dags/automation__wf/runs/manual__2026-12-01T09%3A00%3A00%2B00%3A00/tasks/call"' in page
+    assert "Retry failed steps" in page and "Cancel the run" not in page  # it ended: nothing to cancel
+    assert 'href="/automation/ui/workflows/wf?to=2"' in page  # the pinned version
+
+
+def test_retry_and_cancel_are_offered_only_when_they_apply_and_are_allowed() -> None:
+    running = _execution("running")
+    assert "Cancel the run" in _page(running, can_change=True)
+    viewer = _page(running, can_change=False)
+    assert "Cancel the run" not in viewer and "Retry failed steps" not in viewer and "csrf_token" not in viewer
+
+
+def test_the_timeline_has_a_bar_per_started_step_on_one_axis() -> None:
+    svg = str(step_timeline(_execution().steps, now=T0 + timedelta(seconds=10)))
+    assert svg.count("<rect ") == 2  # `later` has not started: a label, no bar
+    assert 'class="c-success" x="150"' in svg  # the first step starts at the axis' origin
+    assert "call: failed, 6 s" in svg and ">later</text>" in svg
+    assert "over 9 s" in svg
