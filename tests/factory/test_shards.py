@@ -39,6 +39,8 @@ def shard_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Par
     folder = tmp_path / "dags"
     folder.mkdir()
 
+    monkeypatch.setenv("AIRFLOW__AUTOMATION__REPARSE_ON_CHANGE", "false")  # no Airflow here to ask
+
     def parse(count: int) -> dict[str, dict]:
         monkeypatch.setenv("AIRFLOW__AUTOMATION__DAG_SHARDS", str(count))
         write_dag_files(folder, shards=count)
@@ -82,7 +84,7 @@ def test_sixty_workflows_over_four_files_each_dag_once_and_a_deleted_one_goes(sh
         assert 8 <= len(dags) <= 22  # each parse builds about a quarter
 
     gone = KEYS[7]
-    workflows.delete(gone)  # no Airflow metadata DAG here: the save logs that it could not request a parse
+    workflows.delete(gone)
     after = shard_files(4)
     assert f"automation__{gone}" not in _placed(after)
     assert sum(_placed(after).values()) == 59
@@ -162,3 +164,33 @@ def test_the_database_down_every_shard_builds_its_dags_from_its_snapshot(
         assert _placed(moved) == Counter({f"automation__{key}": 1 for key in KEYS})
     finally:
         dispose_engines()
+
+
+@pytest.mark.usefixtures("db")
+def test_unchanged_shards_validate_nothing_and_an_edit_only_in_its_own_file(
+    shard_files: Parse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automation.validation
+    from automation.services import workflows
+
+    real = automation.validation.validate_definition
+    validated: list[str] = []
+
+    def counting(data: dict, source: str | None = None) -> object:
+        validated.append(str(data.get("key")))
+        return real(data, source=source)
+
+    store(*KEYS[:20])
+    monkeypatch.setattr(automation.validation, "validate_definition", counting)
+    shard_files(4)
+    assert sorted(validated) == sorted(KEYS[:20])  # the first parses keep a plan of each
+    validated.clear()
+    assert sum(_placed(shard_files(4)).values()) == 20
+    assert validated == []  # the same definitions: built from the kept plans, no validation
+
+    monkeypatch.setattr(automation.validation, "validate_definition", real)
+    workflows.update(KEYS[6], {**workflow(KEYS[6]), "name": "Edited"}, created_by="test")
+    monkeypatch.setattr(automation.validation, "validate_definition", counting)
+    found = shard_files(4)
+    assert validated == [KEYS[6]]
+    assert found[shard_file_name(shard_of(KEYS[6], 4))][f"automation__{KEYS[6]}"].description == "Edited"

@@ -46,7 +46,6 @@ def parsed_shards(db: None, airflow_db: None, tmp_path: Path, monkeypatch: pytes
     from airflow.dag_processing.bundles.manager import DagBundlesManager
     from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
     from airflow.models.dag import DagModel
-    from sqlalchemy import update
 
     monkeypatch.setenv("AIRFLOW__AUTOMATION__DAG_SHARDS", "4")
     for key in KEYS:
@@ -65,11 +64,14 @@ def parsed_shards(db: None, airflow_db: None, tmp_path: Path, monkeypatch: pytes
     try:
         yield
     finally:
+        from airflow.api.common.delete_dag import delete_dag
+        from sqlalchemy import select
+
         _requested()
-        with metadata_session() as session:  # gone from any other test's Airflow
-            session.execute(
-                update(DagModel).where(DagModel.dag_id.startswith("automation__svc-reparse-")).values(is_stale=True)
-            )
+        with metadata_session() as session:  # gone from the Airflow of any later test of this session
+            ids = session.scalars(select(DagModel.dag_id).where(DagModel.dag_id.startswith("automation__svc-reparse-")))
+            for dag_id in list(ids):
+                delete_dag(dag_id, session=session)
 
 
 def test_each_save_requests_the_file_of_its_shard_only(parsed_shards: None) -> None:
