@@ -20,7 +20,12 @@ def trigger(**spec: object) -> object:
 def test_the_trigger_form_asks_for_the_record_and_its_event() -> None:
     params = params_plan(trigger(entity="deals", events=["created", "updated"]))
     assert params["entity_id"]["default"] is None
-    assert params["entity_id"]["schema"] == {"type": ["integer", "null"], "title": "Record id"}
+    assert params["entity_id"]["schema"] == {
+        "type": ["integer", "string", "null"],  # the form shows its first type: a number field
+        "pattern": "^-?[0-9]{1,18}$",
+        "title": "Record id",
+        "maxLength": 200,
+    }
     assert params["event"]["default"] == "updated"
     assert params["event"]["schema"]["enum"] == ["created", "updated"]
     assert "entity" not in params
@@ -30,6 +35,8 @@ def test_the_trigger_form_asks_for_the_record_and_its_event() -> None:
     assert several["entity"]["default"] == "orders" and several["entity"]["schema"]["enum"] == ["orders", "projects"]
     # `projects` is not a registered collection: its ids may be anything
     assert several["entity_id"]["schema"]["type"] == ["integer", "string", "null"]
+    assert "pattern" not in several["entity_id"]["schema"]
+    assert params_plan(trigger(entity="users", events=["created"]))["entity_id"]["schema"]["pattern"]  # integer ids
 
 
 def test_a_record_id_is_read_as_its_primary_key_takes_it() -> None:

@@ -61,10 +61,12 @@ def record_params(trigger: RecordEventTrigger) -> dict[str, Any]:
 
     entities, collections = trigger.entities, get_registry().collections
     kinds = {collections[e].columns.get(collections[e].primary_key) if e in collections else None for e in entities}
-    kind = ["integer"] if kinds == {"integer"} else ["string"] if kinds == {"string"} else ["integer", "string"]
-    id_schema: dict[str, Any] = {"type": [*kind, "null"], "title": "Record id"}
-    if "string" in kind:
-        id_schema["maxLength"] = 200
+    # integer keys: a number field in the form (its first type), or the digits as text (a template's "42")
+    id_schema: dict[str, Any] = {"type": ["string", "null"], "title": "Record id", "maxLength": 200}
+    if kinds == {"integer"}:
+        id_schema.update(type=["integer", "string", "null"], pattern=r"^-?[0-9]{1,18}$")
+    elif kinds != {"string"}:
+        id_schema["type"] = ["integer", "string", "null"]
     params: dict[str, Any] = {
         "entity_id": {
             "default": None,
