@@ -51,6 +51,8 @@ def test_a_run_is_refused_with_the_field_it_is_about(api: TestClient) -> None:
         ({"entity_id": deal, "entity": "tasks"}, "entity", "the workflow is triggered by deals, orders events, not tasks"),
         ({"entity_id": deal, "colour": "red"}, "colour", "Extra inputs are not permitted"),
         ({}, "entity_id", "Field required"),
+        ({"entity_id": deal, "new": {"notes": "x" * (262_144 - 20)}}, "new",  # one byte over, as JSON
+         "new and old are 262145 bytes, over [automation] max_event_bytes (262144)"),
     ]  # fmt: skip
     for body, path, message in cases:
         response = api.post(run, json=body)

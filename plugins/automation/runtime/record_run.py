@@ -118,12 +118,16 @@ def parse_request(fields: Mapping[str, Any]) -> RecordRunRequest | None:
     except ValidationError as exc:
         problems = "; ".join(f"{join_path(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
         raise PermanentActionError(f"the run's conf does not name a record correctly: {problems}") from None
-    size = len(json.dumps([request.new, request.old], default=str))
-    if size > max_event_bytes():
-        raise PermanentActionError(
-            f"the run's event (new and old) is {size} bytes, over [automation] max_event_bytes ({max_event_bytes()})"
-        )
+    if too_large := size_refusal(request):
+        raise PermanentActionError(f"the run's event: {too_large}")
     return request
+
+
+def size_refusal(request: RecordRunRequest) -> str | None:
+    """Why a full event is too large for the ledger (new and old together, as the events API bounds one)."""
+    size = len(json.dumps([request.new, request.old], default=str))
+    limit = max_event_bytes()
+    return f"new and old are {size} bytes, over [automation] max_event_bytes ({limit})" if size > limit else None
 
 
 def manual_key(dag_id: str, run_id: str) -> str:

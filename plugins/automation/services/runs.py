@@ -22,7 +22,7 @@ from automation.definitions import Status
 from automation.definitions.base import PathError
 from automation.definitions.issues import join_path
 from automation.errors import ConflictError, Issue, NotFoundError, RegistryError
-from automation.runtime.record_run import RecordRunRequest, load_record, resolve
+from automation.runtime.record_run import RecordRunRequest, load_record, resolve, size_refusal
 from automation.services.errors import RequestError
 from automation.services.workflows import definition_at
 
@@ -72,6 +72,8 @@ def run_for_record(
         entity, event, record = resolve(workflow, request)
     except PathError as exc:
         raise _refuse(exc.path, exc.message) from None
+    if too_large := size_refusal(request):
+        raise _refuse("new", too_large)
     if request.new is None:
         try:
             load_record(entity, record)
