@@ -178,7 +178,16 @@ def test_stats_and_templates_from_the_airflow_nav_create_a_workflow_and_open_its
 
 @pytest.mark.parametrize(
     "path",
-    ["stats", "templates", "templates/large-deal-alert", "workflows", "workflows/pages-narrow"],
+    [
+        "stats",
+        "templates",
+        "templates/large-deal-alert",
+        "workflows",
+        "workflows/pages-narrow",
+        "editor/new",
+        "workflows/pages-narrow/duplicate",
+        "workflows/pages-narrow/delete",
+    ],
 )
 def test_pages_fit_a_phone_and_work_with_the_keyboard(airflow: AirflowApi, browser: Browser, path: str) -> None:
     assert airflow.client.post("/automation/api/v1/workflows", json=workflow("pages-narrow")).status_code == 201
