@@ -92,6 +92,10 @@ def test_a_run_for_a_record_from_airflows_rest_api_and_from_the_plugin_route(air
     assert notes() == ["updated Run Ltd by admin", "created Run Ltd by admin"]
     assert execution(airflow, started["run_id"])["event"]["event"] == "created"
 
+    # a viewer may read the workflow's runs, not start one
+    viewer = AirflowApi(airflow.base, "viewer", "viewer").client
+    assert viewer.post(f"{API}/workflows/{KEY}/run", json={"entity_id": deal}).status_code == 403
+
     # a run id already used is refused; a missing record is a 404 at entity_id, and starts nothing
     again = api.post(f"{API}/workflows/{KEY}/run", json={"entity_id": deal, "run_id": started["run_id"]})
     assert again.status_code == 409 and again.json()["errors"][0]["path"] == "run_id"

@@ -193,7 +193,7 @@ def manual_run_trigger(workflow: Workflow, dag_run: Any, params: Mapping[str, An
                 'or the run\'s conf ({"entity_id": 42})'
             )
         origin, depth = _origin(conf)
-        actor = request.actor or getattr(dag_run, "triggering_user_name", None) or MANUAL_SOURCE
+        actor = (request.actor or getattr(dag_run, "triggering_user_name", None) or MANUAL_SOURCE)[:200]
         try:
             event = ledger_row(workflow, request, idempotency_key=key, actor=actor, origin=origin, depth=depth)
         except PathError as exc:
@@ -202,5 +202,6 @@ def manual_run_trigger(workflow: Workflow, dag_run: Any, params: Mapping[str, An
             raise NotFoundError(f"the run's record: {exc} (entity_id in the run's conf)") from None
         event_id, _ = ledger.append_held(event, f"manual run {run_id}: handled by that run only")
         row = ledger.get(event_id)
-        assert row is not None
+        if row is None:  # deleted between the two statements (the retention cleanup keeps a run's events)
+            raise LookupError(f"event {event_id} of manual run {run_id} is not in the ledger")
     return {"type": workflow.trigger.type, **event_payload(row)}
