@@ -366,3 +366,54 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     expect(page.locator("li[data-step=call]")).to_contain_text("2 attempts")
     shot(page, "execution-retried")
     assert errors == []
+
+
+def test_text_view_cron_preview_webhook_url_and_jsonlogic_mode(
+    airflow: AirflowApi,
+    browser: Browser,  # noqa: F811
+) -> None:
+    assert airflow.client.post("/automation/api/v1/workflows", json=workflow("editor-modes")).status_code == 201
+    page = new_page(browser, WIDE)
+    sign_in_to(page, airflow.base, "/automation/ui/workflows/editor-modes/edit")
+    errors = collect_errors(page)
+    page.reload()
+    settled(page)
+
+    # the text view drives the form: a new name typed as YAML shows in the Name input
+    text_view = page.locator("#ed-text")
+    expect(text_view).to_have_value(re.compile("^key: editor-modes", re.M))
+    text_view.fill(text_view.input_value().replace("name: Manual deal", "name: Typed as YAML"))
+    expect(page.get_by_label(re.compile(r"^Name\b"))).to_have_value("Typed as YAML")
+    text_view.fill("key: [unclosed")
+    expect(page.locator("#ed-text-status")).to_contain_text("not valid YAML or JSON (line 1")
+    expect(page.get_by_label(re.compile(r"^Name\b"))).to_have_value("Typed as YAML")  # the form kept the last good one
+    page.get_by_label("Format").select_option("json")
+    expect(text_view).to_have_value(re.compile(r'^\{\n  "key": "editor-modes"'))
+
+    # a schedule: the cron in words and its next 5 times, in the trigger's zone
+    page.get_by_label(re.compile(r"^Trigger type\b")).select_option("schedule")
+    page.get_by_label(re.compile(r"^Cron\b")).fill("0 9 * * 1-5")
+    page.get_by_label(re.compile(r"^Timezone\b")).fill("Europe/Paris")
+    preview = page.locator("[data-cron-for='trigger.cron']")
+    expect(preview).to_contain_text("At 09:00, Monday through Friday")
+    expect(preview.locator("time")).to_have_count(5)
+    expect(preview.locator("time").first).to_have_attribute("datetime", re.compile(r"T09:00:00\+01:00$"))
+    shot(page, "editor-schedule")
+
+    # a webhook: the URL deliveries go to and the signing scheme's options
+    page.get_by_label(re.compile(r"^Trigger type\b")).select_option("webhook")
+    expect(page.locator("#ed-trigger code")).to_have_text(f"{airflow.base}/automation/webhooks/editor-modes")
+    page.get_by_label("Scheme").select_option("hmac_header")
+    expect(page.get_by_label(re.compile(r"^Algorithm\b"))).to_be_visible()
+    shot(page, "editor-webhook")
+
+    # a step's `when` as JSONLogic text
+    page.get_by_label("Only when...").nth(1).check()  # the first step's (the workflow's is the first radio)
+    kind = page.locator("[data-field='steps[0].when'] select").first
+    kind.select_option("jsonlogic")
+    logic = page.locator("[data-field='steps[0].when'] textarea")
+    logic.fill('{">": [{"var": "params.name"}, ""]}')
+    settled(page)
+    expect(text_view).to_have_value(re.compile(r'"when": \{\s+"jsonlogic": \{\s+">": \['))
+    shot(page, "editor-jsonlogic")
+    assert errors == []
