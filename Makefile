@@ -38,18 +38,24 @@ $(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
 	$(BIN)/pip download -q -d $(VENV)/wheelhouse -r requirements.txt
 	touch $@
 
-# Two pytest-xdist workers, each with its own Postgres, Airflow home and ports: one runs the tests of the
-# shared Airflow stack, the other every other Postgres test and then the two tests that start an Airflow of
-# their own (install, Celery); the unit tests fill in (tests/conftest.py). Times: docs/contributing.md.
-TEST_WORKERS ?= 2
+# Three pytest-xdist workers, each with its own Postgres, Airflow home and ports: two run the tests of the
+# shared Airflow stack, split by module over two stacks (AUTOMATION_TEST_STACKS), the third every other
+# Postgres test and then the two tests that start an Airflow of their own (install, Celery); the unit tests
+# fill in (tests/conftest.py). Times: docs/contributing.md.
+TEST_WORKERS ?= 3
+UNIT_WORKERS ?= 2
+
+# Python writes its bytecode (and pytest its rewritten test modules) to __pycache__ even where the shell
+# says not to (PYTHONDONTWRITEBYTECODE): a second run skips rewriting every test module in each worker.
+test test-unit: export PYTHONDONTWRITEBYTECODE :=
 
 test: $(VENV)/.installed-test $(VENV)/wheelhouse/.complete $(CHROMIUM) $(DOCKER_COMPOSE)
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The tests that need neither Postgres nor Airflow processes (marked `unit` by tests/conftest.py): the
-# session starts no database; under a minute.
+# session starts no database; two xdist workers (each collects, then they share the tests); under a minute.
 test-unit: $(VENV)/.installed-test $(DOCKER_COMPOSE)
-	$(BIN)/python -m pytest -m unit
+	$(BIN)/python -m pytest -m unit -n $(UNIT_WORKERS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

@@ -153,16 +153,56 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def worker_group(item: pytest.Item) -> str | None:
-    """The pytest-xdist group (`--dist loadgroup`, `make test`) of a test: one worker runs every test of the
-    session's shared Airflow stack (the `airflow` fixture), in the serial order; another runs every other
-    test of its Postgres (their `dag.test()` runs never meet that stack's scheduler: each worker has its own
-    Postgres, Airflow home and ports, made at import), then, last, the tests that start an Airflow of their
-    own on their own databases (install, Celery: `airflow_e2e` without the shared stack), so the two
-    workers' shares are close (the stack's worker is the suite's critical path); unit tests go to whichever
-    worker is free."""
+#: How many shared Airflow stacks `make test` runs its stack tests on, each on its own xdist worker
+#: (`TEST_WORKERS` is this + 1: the `postgres` group's worker). Two stacks on 2 cores: most of a stack
+#: test's time is waiting on Airflow's loops, so the second stack uses time the first leaves idle.
+STACKS = max(1, int(os.environ.get("AUTOMATION_TEST_STACKS", "2")))
+#: A stack test module's share of its stack's time (seconds, measured on a quiet 2-core machine with
+#: `--durations=0`), to split the modules evenly over the stacks; a module not listed counts `DEFAULT_WEIGHT`.
+STACK_MODULE_WEIGHTS = {
+    "test_events_in_airflow.py": 330,  # the 300-event burst (600 task processes)
+    "test_scenarios_platform.py": 170,
+    "test_faults.py": 150,
+    "test_scenarios_crm.py": 110,
+    "test_editor_browser.py": 80,
+    "test_pages_browser.py": 60,
+    "test_openapi_fuzz.py": 60,
+    "test_operations_in_airflow.py": 60,
+    "test_workflows_in_airflow.py": 60,
+    "test_compat.py": 40,
+}
+DEFAULT_WEIGHT = 30
+
+
+def stack_groups(items: list[pytest.Item]) -> dict[str, str]:
+    """Test module file name -> its stack's group (`airflow-stack`, `airflow-stack-2`, ...): the modules of
+    the stack tests, heaviest first, each to the stack with the least weight so far (ties: the first). The
+    same collection gives the same split on every worker; a module's tests stay on one stack (its
+    module-scoped fixtures and its `runs_last` test among them)."""
+    modules = sorted(
+        {item.path.name for item in items if "airflow" in getattr(item, "fixturenames", ())},
+        key=lambda name: (-STACK_MODULE_WEIGHTS.get(name, DEFAULT_WEIGHT), name),
+    )
+    loads = [0] * STACKS
+    groups = {}
+    for name in modules:
+        stack = loads.index(min(loads))
+        loads[stack] += STACK_MODULE_WEIGHTS.get(name, DEFAULT_WEIGHT)
+        groups[name] = "airflow-stack" if stack == 0 else f"airflow-stack-{stack + 1}"
+    return groups
+
+
+def worker_group(item: pytest.Item, stacks: dict[str, str]) -> str | None:
+    """The pytest-xdist group (`--dist loadgroup`, `make test`) of a test: each stack group (`stacks`) runs
+    on one worker, in the serial order, on that worker's own Airflow stack (the `airflow` fixture); another
+    worker runs every other test of its Postgres (their `dag.test()` runs never meet a stack's scheduler:
+    each worker has its own Postgres, Airflow home and ports, made at import), then, last, the tests that
+    start an Airflow of their own on their own databases (install, Celery: `airflow_e2e` without the shared
+    stack); unit tests go to whichever worker is free. xdist gives the largest groups out first, one per
+    worker: with fewer workers than groups, a worker runs a second stack group after its first, on the same
+    stack (or, after the `postgres` group, starts one)."""
     if "airflow" in getattr(item, "fixturenames", ()):
-        return "airflow-stack"
+        return stacks[item.path.name]
     return None if item.get_closest_marker("unit") else "postgres"
 
 
@@ -180,10 +220,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     Airflow processes run last: their scheduler must not compete with the in-process `dag.test()` runs of
     the other tests for the same metadata database."""
     loadgroup_worker = bool(getattr(config.option, "loadgroup", False))  # set on xdist workers only
+    stacks = stack_groups(items)
     for item in items:
         if not needs_services(item):
             item.add_marker(pytest.mark.unit)
-        group = worker_group(item)
+        group = worker_group(item, stacks)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
             if loadgroup_worker:
