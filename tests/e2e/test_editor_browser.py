@@ -321,6 +321,7 @@ FAILING = {
             "retries": 0,
             "config": {"url": "http://127.0.0.1:9/down", "method": "GET", "attempts": 1, "timeout": 5},
         },
+        {"id": "after", "type": "send_notification", "config": {"title": "Called"}},
     ],
 }
 
@@ -346,7 +347,7 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     expect(page.locator("#statistics [data-col=total]")).to_have_text("1")  # this workflow's own statistics
     page.get_by_role("link", name=f"Execution {run_id}").click()
     expect(page.locator("main h1")).to_contain_text(run_id)
-    expect(page.locator("svg.timeline rect")).to_have_count(2)  # one bar per step that ran
+    expect(page.locator("svg.timeline")).to_contain_text("call: failed")  # the timeline's bar of the step
     expect(page.locator("li[data-step=note] .badge")).to_have_text("success")
     expect(page.locator("li[data-step=call] .badge")).to_have_text("failed")
     expect(page.locator("li[data-step=call] .error-text").first).to_be_visible()
@@ -365,6 +366,17 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     page.reload()
     expect(page.locator("li[data-step=call]")).to_contain_text("2 attempts")
     shot(page, "execution-retried")
+
+    # skip the failed step: it is marked skipped in Airflow (with a note) and the step after it runs
+    page.get_by_role("button", name="Skip call and go on").click()
+    expect(page.locator("#done")).to_contain_text("marked skipped")
+    assert wait_for(state, 300, "the run after the skip") == "success"
+    task = airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/call")
+    assert task["state"] == "skipped" and task["note"] == "Skipped from the automation execution page"
+    page.reload()
+    expect(page.locator("li[data-step=call] .badge")).to_have_text("skipped")
+    expect(page.locator("li[data-step=after] .badge")).to_have_text("success")
+    shot(page, "execution-skipped")
     assert errors == []
 
 

@@ -62,6 +62,11 @@ def test_the_page_shows_the_event_the_steps_and_their_errors_escaped() -> None:
     assert "HttpError: &lt;b&gt;refused&lt;/b&gt;" in page and "2 attempts" in page
     assert 'href="/dags/automation__wf/runs/manual__2026-12-01T09%3A00%3A00%2B00%3A00/tasks/call"' in page
     assert "Retry failed steps" in page and "Cancel the run" not in page  # it ended: nothing to cancel
+    # a failed step can be skipped through Airflow's REST API (only that one)
+    assert page.count('class="skip-step"') == 1
+    run = "manual__2026-12-01T09%3A00%3A00%2B00%3A00"
+    assert f'data-ti-url="/api/v2/dags/automation__wf/dagRuns/{run}/taskInstances/call"' in page
+    assert 'data-clear-url="/api/v2/dags/automation__wf/clearTaskInstances"' in page
     assert 'href="/automation/ui/workflows/wf?to=2"' in page  # the pinned version
 
 
@@ -70,6 +75,7 @@ def test_retry_and_cancel_are_offered_only_when_they_apply_and_are_allowed() -> 
     assert "Cancel the run" in _page(running, can_change=True)
     viewer = _page(running, can_change=False)
     assert "Cancel the run" not in viewer and "Retry failed steps" not in viewer and "csrf_token" not in viewer
+    assert "skip-step" not in _page(_execution(), can_change=False)
 
 
 def test_the_timeline_has_a_bar_per_started_step_on_one_axis() -> None:

@@ -1,10 +1,13 @@
 """One execution of a workflow: its trigger event, pinned version, a timeline of its steps with each
-step's attempts, output and error, links to Airflow's task logs, and the retry and cancel buttons.
+step's attempts, output and error, links to Airflow's task logs, and the retry, cancel and skip buttons.
 
 Invariant: the page reads and changes runs only through the insights functions the executions API
 uses (`get_execution`, `retry_execution`, `cancel_execution`), under the same check on the DAG's runs
 (read to see, edit to retry or cancel); a change is a CSRF-checked form post answered with a redirect
 to the page, which says what happened (a conflict, such as nothing to retry, is said the same way).
+Skipping a failed step is done by the page's script through Airflow's public REST API (the task
+instance marked skipped with a note, then the run's failed and upstream-failed steps cleared), under
+Airflow's own check on the DAG's task instances; the steps' `none_failed` rule lets the run go on.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ router = APIRouter(route_class=auth.PageRoute)
 DONE = {
     "retried": "The failed steps were cleared: Airflow runs them again (delivered effects are not repeated).",
     "cancelled": "The execution was marked failed; its running steps are stopped.",
+    "skipped": "The step was marked skipped (with a note in Airflow) and the steps it held back run again.",
     "not-retried": "Nothing to retry: the execution has no failed steps.",
     "not-cancelled": "Not cancelled: the execution already ended; only a running one stops.",
 }
