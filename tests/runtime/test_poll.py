@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import text
 
+from automation.cli.main import main as cli_main
 from automation.definitions import Workflow
 from automation.errors import ActionError, DefinitionError, PermanentActionError
 from automation.net.egress import EgressDenied
@@ -209,7 +210,9 @@ def test_steps_see_the_item_as_trigger_item_and_the_check_knows_it() -> None:
         poll_workflow(steps=bad)
 
 
-def test_a_dry_run_polls_shows_new_and_seen_items_and_stores_nothing(feed: tuple[FeedApi, list[Recorded]]) -> None:
+def test_a_dry_run_polls_shows_new_and_seen_items_and_stores_nothing(
+    feed: tuple[FeedApi, list[Recorded]], capsys: pytest.CaptureFixture[str]
+) -> None:
     api, _ = feed
     steps = [
         {"id": "t", "type": "create_task", "config": {"title": "Follow up {{ trigger.item.name }} #{{ trigger.id }}"}}
@@ -227,6 +230,11 @@ def test_a_dry_run_polls_shows_new_and_seen_items_and_stores_nothing(feed: tuple
     assert plan["config"]["title"] == "Follow up item 4 #4"  # the first new item
     assert [i for i, _ in stored_items()] == ["1", "2", "3"]  # nothing stored, the cursor not moved
     assert PollCursors().get("feed", "feed_api /items? updated_at->since") == item(3)["updated_at"]
+
+    assert cli_main(["dry-run", "feed"]) == 0  # the CLI's text report says the same
+    out = capsys.readouterr().out
+    assert f"(cursor {item(3)['updated_at']})" in out
+    assert "2 item(s), 1 new, 1 seen" in out and "new: 4" in out
 
 
 def test_a_dry_run_whose_poll_fails_says_why(

@@ -193,7 +193,7 @@ class HttpRequest(Action[HttpRequestConfig]):
             return str(exc)
         return None
 
-    def _send_following_redirects(
+    def send_following_redirects(
         self, client: httpx.Client, pins: Pins, start: str, method: str, body: bytes,
         headers: httpx.Headers, secret: frozenset[str],
     ) -> Reply:  # fmt: skip
@@ -250,7 +250,7 @@ class HttpRequest(Action[HttpRequestConfig]):
                 if config.signature:
                     headers[config.signature.header] = sign(secret or "", body, int(time.time()))
                 try:
-                    reply = self._send_following_redirects(
+                    reply = self.send_following_redirects(
                         client, pins, url, config.method, body, headers, secret_names
                     )
                 except httpx.HTTPError as exc:

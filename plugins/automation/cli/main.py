@@ -130,6 +130,21 @@ def _set_status(args: argparse.Namespace, status: str) -> int:
     return 0
 
 
+def _print_poll(poll: dict[str, Any] | None) -> None:
+    """A poll workflow's dry run: the request it would make and which items would be new."""
+    if not poll:
+        return
+    if poll.get("error"):
+        _out(f"poll {poll.get('url') or ''}: {poll['error']}")
+        return
+    sent = f" (cursor {poll['cursor_sent']})" if poll.get("cursor_sent") is not None else ""
+    _out(f"poll {poll['url']}{sent}: {poll['items']} item(s), {len(poll['new'])} new, {len(poll['seen'])} seen")
+    if poll["new"]:
+        _out(f"  new: {', '.join(map(str, poll['new'][:20]))}{' ...' if len(poll['new']) > 20 else ''}")
+    if poll.get("refused"):
+        _out(f"  left out: {poll['refused']} item(s) without a usable id")
+
+
 def cmd_dry_run(args: argparse.Namespace) -> int:
     from automation.services import dry_run
 
@@ -144,6 +159,7 @@ def cmd_dry_run(args: argparse.Namespace) -> int:
     for read in report.get("lookups") or []:
         found = json.dumps(read["value"], default=str) if read["found"] else "null (no such record)"
         _out(f"  looked up {read['collection']} {read['id']}: {read['column']} = {found}")
+    _print_poll(report.get("poll"))
     if report.get("would_run") is False:
         _out(f"would not run: {report.get('reason') or 'no reason given'}")
     elif report.get("reason"):

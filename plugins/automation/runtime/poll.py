@@ -93,7 +93,7 @@ def fetch(trigger: PollTrigger, cursor: Any) -> tuple[str, Any]:
                       trust_env=False) as client:  # fmt: skip
         try:
             # the HTTP step's sender: each hop checked against the allow-list and pinned, secrets kept home
-            reply = HttpRequest()._send_following_redirects(client, pins, url, "GET", b"", headers, secret)
+            reply = HttpRequest().send_following_redirects(client, pins, url, "GET", b"", headers, secret)
         except httpx.HTTPError as exc:
             raise ActionError(f"GET {url}: {type(exc).__name__}: {exc}") from None
     status = reply.response.status_code
