@@ -260,7 +260,7 @@ def _notice_issues(
         return []
     prefix = f"steps[{index}].notify" if step.notify is not None else "settings.notify_steps"
     issues = []
-    for kind in ("success", "retry", "failure"):
+    for kind in ("start", "success", "retry", "failure"):
         notice: StepNotice | None = getattr(policy, f"on_{kind}")
         if notice is None:
             continue

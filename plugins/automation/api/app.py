@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from automation import __version__
-from automation.api import bundles, events, executions, stats, templates, webhooks, workflows
+from automation.api import bundles, events, executions, notifications, stats, templates, webhooks, workflows
 from automation.api.errors import CatchAll, install_error_handlers
 from automation.api.headers import SecurityHeaders
 from automation.api.limits import BodyLimits
@@ -27,5 +27,6 @@ def create_app() -> FastAPI:
     app.include_router(templates.router)
     app.include_router(executions.router)
     app.include_router(stats.router)
+    app.include_router(notifications.router)
     app.include_router(pages.router)
     return app

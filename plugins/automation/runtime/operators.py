@@ -44,14 +44,15 @@ def _at(moment: Any) -> Any:
 
 def task_kwargs(kwargs: dict[str, Any], notices: Collection[NoticeKind] = ()) -> dict[str, Any]:
     """BaseOperator arguments of a workflow task: the retry policy, failure records and the callbacks of
-    the step's notices (`notices`: the kinds its policy sends: success, retry, failure)."""
+    the step's notices (`notices`: the kinds its policy sends: start, success, retry, failure)."""
     kwargs.setdefault("retry_policy", RETRY_POLICY)
     kwargs.setdefault("on_failure_callback", record_failed_attempt)
     kwargs.setdefault("on_retry_callback", record_retried_attempt)
     for kind in notices:
-        current = kwargs.get(f"on_{kind}_callback")
+        name = "on_execute_callback" if kind == "start" else f"on_{kind}_callback"  # start: before execute
+        current = kwargs.get(name)
         current = current if isinstance(current, list) else [current] if current else []
-        kwargs[f"on_{kind}_callback"] = [*current, StepNoticeCallback(kind)]
+        kwargs[name] = [*current, StepNoticeCallback(kind)]
     return kwargs
 
 

@@ -219,3 +219,27 @@ poll_cursors = Table(
     Column("cursor", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
+
+#: Every delivery of a notice or notification to one channel: what went out, how it went, each attempt.
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("channel", String(250), nullable=False),
+    Column("notification_id", BigInteger),
+    Column("recipient", String(200)),
+    Column("recipients", JSONB, nullable=False, server_default="[]"),
+    Column("level", String(16), nullable=False, server_default="info"),
+    Column("title", String(500), nullable=False),
+    Column("body", Text),
+    Column("link", Text),
+    Column("workflow_key", String(63)),
+    Column("dag_id", String(250)),
+    Column("run_id", String(250)),
+    Column("status", String(16), nullable=False),
+    Column("error", Text),
+    Column("attempt", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("read_at", DateTime(timezone=True)),
+)
