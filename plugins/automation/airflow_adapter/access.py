@@ -63,17 +63,23 @@ def run_entity() -> Any:
     return DagAccessEntity.RUN
 
 
-def readable_keys(user: Any, keys: Iterable[str], access_entity: Any = None) -> set[str]:
-    """The workflows among `keys` whose DAG `user` may read (their runs, with `run_entity()`)."""
+def authorized_keys(user: Any, method: Method, keys: Iterable[str], access_entity: Any = None) -> set[str]:
+    """The workflows among `keys` on whose DAG `user` may do `method` (on its runs, with `run_entity()`):
+    what `dag_access(method)` decides for each one's path."""
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 
     manager = get_auth_manager()
     return {
         key for key in keys
-        if manager.is_authorized_dag(method="GET", access_entity=access_entity, details=DagDetails(id=dag_id_for(key)),
+        if manager.is_authorized_dag(method=method, access_entity=access_entity, details=DagDetails(id=dag_id_for(key)),
                                      user=user)
     }  # fmt: skip
+
+
+def readable_keys(user: Any, keys: Iterable[str], access_entity: Any = None) -> set[str]:
+    """The workflows among `keys` whose DAG `user` may read (their runs, with `run_entity()`)."""
+    return authorized_keys(user, "GET", keys, access_entity)
 
 
 def runs_readable_by(user: Any, wanted: list[str] | None) -> list[str] | None:
@@ -85,12 +91,20 @@ def runs_readable_by(user: Any, wanted: list[str] | None) -> list[str] | None:
     return None if wanted is None and readable == set(keys) else [k for k in keys if k in readable]
 
 
-def allowed(user: Any, method: Method) -> bool:
-    """What `dag_access(method)` decides without a DAG id, to show or hide an action on a page."""
+def allowed(user: Any, method: Method, key: str | None = None, access_entity: Any = None) -> bool:
+    """What `dag_access(method, access_entity)` decides, to show or hide an action on a page: on the
+    workflow `key`'s own DAG (so a per-DAG auth manager hides what it would refuse), or without a DAG
+    id for an action on no workflow yet (create)."""
+    if key is not None:
+        return key in authorized_keys(user, method, [key], access_entity)
     from airflow.api_fastapi.app import get_auth_manager
     from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 
-    return bool(get_auth_manager().is_authorized_dag(method=method, details=DagDetails(), user=user))
+    return bool(
+        get_auth_manager().is_authorized_dag(
+            method=method, access_entity=access_entity, details=DagDetails(), user=user
+        )
+    )
 
 
 def session_cookie_name() -> str:

@@ -47,9 +47,12 @@ def user() -> Any:
     return airflow_access.current_user()
 
 
-def allowed(user: Any, method: Literal["GET", "POST", "PUT", "DELETE"]) -> bool:
-    """What `access(method)` would decide, to show or hide an action on a page."""
-    return airflow_access.allowed(user, method)
+def allowed(
+    user: Any, method: Literal["GET", "POST", "PUT", "DELETE"], key: str | None = None, *, runs: bool = False
+) -> bool:
+    """What `access(method)` (`run_access(method)` with `runs`) would decide on the workflow `key`'s
+    DAG (none: on no workflow yet), to show or hide an action on a page."""
+    return airflow_access.allowed(user, method, key, airflow_access.run_entity() if runs else None)
 
 
 def login_url(request: Request) -> str:

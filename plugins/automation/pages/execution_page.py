@@ -60,7 +60,7 @@ async def execution_page(
         outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
         log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
         now=datetime.now(UTC),
-        can_change=auth.allowed(user, "PUT"),
+        can_change=auth.allowed(user, "PUT", key, runs=True),  # the retry/cancel/skip routes' check
         csrf_token=auth.csrf_token(user),
         done=DONE.get(done or ""),
         nav="workflows",

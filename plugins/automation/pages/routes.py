@@ -111,10 +111,12 @@ async def create_from_template_page(request: Request, template_id: str, user: An
     return _template_page(request, template, form, user)
 
 
-def _actions_context(user: Any, done: str | None) -> dict[str, Any]:
-    """What the workflow buttons need: the user's permissions, a CSRF token, the last action's note."""
+def _actions_context(user: Any, done: str | None, keys: list[str] | None = None) -> dict[str, Any]:
+    """What the workflow buttons need: the user's permissions (without a DAG id for New workflow, and
+    per workflow of `keys` on its own DAG), a CSRF token, the last action's note."""
     return {
         "perms": workflow_actions.Permissions.of(user),
+        "row_perms": {key: workflow_actions.Permissions.of(user, key) for key in keys or []},
         "csrf_token": auth.csrf_token(user),
         "done": workflow_actions.DONE.get(done or ""),
     }
@@ -126,7 +128,7 @@ async def workflows_page(request: Request, user: Annotated[Any, auth.user()], do
     readable = await run_in_threadpool(readable_keys, user, [w.key for w in rows])
     rows = [w for w in rows if w.key in readable]
     errors = {k: v for k, v in (await run_in_threadpool(workflows.definition_errors)).items() if k in readable}
-    actions = await run_in_threadpool(_actions_context, user, done)
+    actions = await run_in_threadpool(_actions_context, user, done, [w.key for w in rows])
     return render(request, "workflows.html", workflows=rows, errors=errors, nav="workflows", **actions)
 
 
@@ -176,7 +178,8 @@ async def workflow_page(
     done: str | None = None,
 ) -> Response:
     context = await run_in_threadpool(_workflow_detail, key, old, new, user)
-    actions = await run_in_threadpool(_actions_context, user, done)
+    actions = await run_in_threadpool(_actions_context, user, done, [key])
+    actions["perms"] = actions.pop("row_perms")[key]  # this workflow's own DAG decides its buttons
     trigger_type = context["workflow"].definition.get("trigger", {}).get("type")
     return render(
         request,

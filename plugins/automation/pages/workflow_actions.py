@@ -1,7 +1,8 @@
 """The workflow buttons of the list and detail pages: activate, deactivate, duplicate, delete (each
 a form post), and what the pages need to show them.
 
-Invariant: every change is a form post with the UI's session cookie, a same-origin source and the
+Invariant: a button shows only where its route would allow it, for that workflow's own DAG
+(`Permissions.of(user, key)`); every change is a form post with the UI's session cookie, a same-origin source and the
 page's CSRF token (`auth.check_form_post`), checked against the workflow's own DAG like the API
 (edit access to activate or deactivate, create access to duplicate, delete access to delete); it goes
 through the services (the DAG's pause state follows), and answers with a redirect to a page that
@@ -37,7 +38,8 @@ DONE = {
 
 @dataclass(frozen=True)
 class Permissions:
-    """Which buttons a user sees (the routes check again, per DAG)."""
+    """Which buttons a user sees on one workflow (or, without a key, on the list: New workflow), as the
+    routes would decide them on that workflow's own DAG, so a per-DAG auth manager hides what it refuses."""
 
     edit: bool
     create: bool
@@ -45,12 +47,12 @@ class Permissions:
     run: bool
 
     @classmethod
-    def of(cls, user: Any) -> Permissions:
+    def of(cls, user: Any, key: str | None = None) -> Permissions:
         return cls(
-            edit=auth.allowed(user, "PUT"),
-            create=auth.allowed(user, "POST"),
-            delete=auth.allowed(user, "DELETE"),
-            run=auth.allowed(user, "POST"),
+            edit=auth.allowed(user, "PUT", key),
+            create=auth.allowed(user, "POST", key),
+            delete=auth.allowed(user, "DELETE", key),
+            run=auth.allowed(user, "POST", key, runs=True),  # the run route's check: create the DAG's runs
         )
 
     @property
