@@ -38,11 +38,14 @@ $(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
 	$(BIN)/pip download -q -d $(VENV)/wheelhouse -r requirements.txt
 	touch $@
 
-# Three pytest-xdist workers, each with its own Postgres, Airflow home and ports: two run the tests of the
-# shared Airflow stack, split by module over two stacks (AUTOMATION_TEST_STACKS), the third every other
-# Postgres test and then the two tests that start an Airflow of their own (install, Celery); the unit tests
-# fill in (tests/conftest.py). Times: docs/contributing.md.
-TEST_WORKERS ?= 3
+# pytest-xdist workers, each with its own Postgres, Airflow home and ports: TEST_STACKS of them run the
+# tests of the shared Airflow stack, split by module over that many stacks, one more every other Postgres
+# test and then the two tests that start an Airflow of their own (install, Celery); the unit tests fill in
+# (tests/conftest.py). Two stacks (`make test TEST_WORKERS=3 TEST_STACKS=2`) are not the default yet: on a
+# machine at load 40 the second stack's timed tests failed beside the first's 300-event burst; the figure
+# on a quiet machine is to be taken. Times: docs/contributing.md.
+TEST_STACKS ?= 1
+TEST_WORKERS ?= $(shell echo $$(($(TEST_STACKS) + 1)))
 UNIT_WORKERS ?= 2
 
 # Python writes its bytecode (and pytest its rewritten test modules) to __pycache__ even where the shell
@@ -50,7 +53,7 @@ UNIT_WORKERS ?= 2
 test test-unit: export PYTHONDONTWRITEBYTECODE :=
 
 test: $(VENV)/.installed-test $(VENV)/wheelhouse/.complete $(CHROMIUM) $(DOCKER_COMPOSE)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
+	AUTOMATION_TEST_STACKS=$(TEST_STACKS) $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The tests that need neither Postgres nor Airflow processes (marked `unit` by tests/conftest.py): the
 # session starts no database; two xdist workers (each collects, then they share the tests); under a minute.
