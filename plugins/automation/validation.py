@@ -27,10 +27,12 @@ from automation.definitions.files import MAX_NESTING
 from automation.definitions.issues import issues_from_validation_error, join_path
 from automation.definitions.notices import StepNotice
 from automation.definitions.triggers import TemplateNames, condition_names, template_names
-from automation.errors import DefinitionError, Issue
+from automation.errors import DefinitionError, Issue, TemplateError
 from automation.records.filters import filter_problems
 from automation.records.registry import get_registry
 from automation.templating.names import check, check_path
+from automation.templating.notification_templates import notification_template
+from automation.templating.notification_templates import template_names as notification_template_names
 
 #: Objects and lists inside one another in a whole definition, at most: the bound request bodies
 #: and definition files have too (stored definitions are serialized by pydantic, which gives up
@@ -252,6 +254,20 @@ def _condition_issues(condition: Any, path: str, names: TemplateNames, hints: di
     return []
 
 
+def _notice_template_issues(
+    notice: StepNotice, path: list[str | int], names: TemplateNames, hints: dict[str, str]
+) -> list[Issue]:
+    """A notice's named template exists and its texts see only what the notice sees."""
+    if not notice.template:
+        return []
+    try:
+        template = notification_template(notice.template)
+    except TemplateError as exc:
+        known = ", ".join(notification_template_names()) or "none"
+        return [Issue(join_path(path), f"{exc} (known: {known})")]
+    return _text_issues(template.model_dump(), path, names, hints)
+
+
 def _notice_issues(
     workflow: Workflow, index: int, step: Step, names: TemplateNames, hints: dict[str, str]
 ) -> list[Issue]:
@@ -268,6 +284,7 @@ def _notice_issues(
         for field in _NOTICE_FIELDS:
             where: list[str | int] = [*prefix.split("."), f"on_{kind}", field]
             issues += _text_issues(getattr(notice, field), where, seen, hints)
+        issues += _notice_template_issues(notice, [*prefix.split("."), f"on_{kind}", "template"], seen, hints)
     return issues
 
 

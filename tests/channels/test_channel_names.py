@@ -27,3 +27,18 @@ def test_an_unknown_channel_is_refused_with_its_path() -> None:
     with pytest.raises(DefinitionError) as caught:
         validate_definition(definition)
     assert "steps[0].config.channels[0]" in str(caught.value) or "channels.0" in str(caught.value)
+
+
+def test_a_notice_names_a_template_that_exists() -> None:
+    def with_template(name: str) -> dict:
+        return workflow("t", steps=[{"id": "n", "type": "add_tag", "config": {"collection": "deals", "id": 1,
+                                     "tags": ["x"]}, "notify": {"on_failure": {"template": name}}}])  # fmt: skip
+
+    validate_definition(with_template("step-failed"))
+    with pytest.raises(DefinitionError) as caught:
+        validate_definition(with_template("step-faild"))
+    (issue,) = caught.value.issues
+    assert issue.path == "steps[0].notify.on_failure.template"
+    assert "no notification template 'step-faild'" in issue.message and "step-failed" in issue.message
+    with pytest.raises(DefinitionError, match="String should match pattern"):
+        validate_definition(with_template("../secrets"))
