@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 class AutomationError(Exception):
@@ -62,6 +63,9 @@ class ActionError(AutomationError):
     (seconds) asks for a delay before it, e.g. from an HTTP Retry-After header."""
 
     retryable: bool = True
+    #: the retry policy's error class (settings.retry_policy): network, timeout, rate_limited,
+    #: server_error or database; None: the step's own retries
+    error_class: ClassVar[str | None] = None
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
@@ -72,3 +76,33 @@ class PermanentActionError(ActionError):
     """An action failed in a way a retry cannot fix (bad config, permission, validation)."""
 
     retryable = False
+
+
+class NetworkError(ActionError):
+    """A connection could not be made or broke (refused, reset, DNS)."""
+
+    error_class = "network"
+
+
+class ActionTimeout(ActionError):
+    """A call or statement took longer than it may."""
+
+    error_class = "timeout"
+
+
+class RateLimitedError(ActionError):
+    """The other side said too many requests (HTTP 429)."""
+
+    error_class = "rate_limited"
+
+
+class ServerError(ActionError):
+    """The other side failed (HTTP 5xx)."""
+
+    error_class = "server_error"
+
+
+class DatabaseError(ActionError):
+    """A database could not serve the step (unreachable, a serialization failure, a lock wait)."""
+
+    error_class = "database"

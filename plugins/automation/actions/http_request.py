@@ -22,7 +22,15 @@ from automation.actions.base import Action, ActionConfig, ActionContext, Capabil
 from automation.actions.registry import register
 from automation.airflow_adapter.connections import get_connection
 from automation.definitions.base import PathError
-from automation.errors import ActionError, AutomationError, PermanentActionError
+from automation.errors import (
+    ActionError,
+    ActionTimeout,
+    AutomationError,
+    NetworkError,
+    PermanentActionError,
+    RateLimitedError,
+    ServerError,
+)
 from automation.net.credentials import is_secret_header, literal_secret_names, template_secret_names
 from automation.net.egress import AllowList, Origin
 from automation.net.http_connection import HttpConnection, http_connection
@@ -250,11 +258,10 @@ class HttpRequest(Action[HttpRequestConfig]):
                 if config.signature:
                     headers[config.signature.header] = sign(secret or "", body, int(time.time()))
                 try:
-                    reply = self.send_following_redirects(
-                        client, pins, url, config.method, body, headers, secret_names
-                    )
+                    reply = self.send_following_redirects(client, pins, url, config.method, body, headers, secret_names)
                 except httpx.HTTPError as exc:
-                    last_error, wait = ActionError(f"{config.method} {url}: {type(exc).__name__}: {exc}"), None
+                    kind = ActionTimeout if isinstance(exc, httpx.TimeoutException) else NetworkError
+                    last_error, wait = kind(f"{config.method} {url}: {type(exc).__name__}: {exc}"), None
                 else:
                     response = reply.response
                     expected = config.expected_status
@@ -268,7 +275,8 @@ class HttpRequest(Action[HttpRequestConfig]):
                     if response.status_code != 429 and response.status_code < 500:
                         raise PermanentActionError(message)
                     wait = _retry_after(response)
-                    last_error = ActionError(message, retry_after=wait)
+                    status_error = RateLimitedError if response.status_code == 429 else ServerError
+                    last_error = status_error(message, retry_after=wait)
                 if attempt < config.attempts:
                     time.sleep(wait if wait is not None else config.backoff * 2 ** (attempt - 1))
         assert last_error is not None

@@ -322,7 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: command groups kept in their own modules: each `automation.cli.<name>` has `register(sub)`, and sets
 #: `database_needs` ("tables" or "reachable") in its parsers' defaults when it needs the database
-COMMAND_GROUPS = ("capture", "registry", "run")
+COMMAND_GROUPS = ("capture", "pools", "registry", "run")
 
 
 #: what each command needs of the automation database before it starts: its tables, or only to reach it

@@ -1,8 +1,12 @@
-"""Workflow-level settings: concurrency, priority, ownership, throttle and retention."""
+"""Workflow-level settings: concurrency (pool, queue, run timeout), priority, ownership, retries (with a
+policy per error class), throttle and retention.
+
+Invariant: every name a setting hands to Airflow (pool, queue) is a bounded identifier-like string, and
+every retry figure is bounded, so a definition cannot make a task Airflow refuses or that retries forever."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
@@ -16,6 +20,38 @@ class Throttle(StrictModel):
     window: Duration
     scope: Literal["entity", "global"] = "entity"
     mode: Literal["throttle", "debounce"] = "throttle"
+
+
+#: an Airflow pool or Celery/Kubernetes queue name: letters, digits, `_ - .`, at most 100
+ROUTING_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+
+#: the error classes a retry policy has an entry for (the class is on the exception: automation.errors)
+ErrorClass = Literal["network", "timeout", "rate_limited", "server_error", "database"]
+
+
+class RetryRule(StrictModel):
+    """How a step retries one error class; what is left out is the step's (retries, retry_delay)."""
+
+    retries: int | None = Field(default=None, ge=0, le=20, description="retries of this error class")
+    delay: Duration | None = Field(default=None, description="the first retry's delay")
+    backoff: float = Field(default=2.0, ge=1.0, le=10.0, description="each next delay is this many times longer")
+    max_delay: Duration | None = Field(default=None, description="no delay is longer (default: max_retry_delay)")
+
+
+class RetryPolicy(StrictModel):
+    """Retries per error class, on top of the step's: network (connection refused, reset, DNS),
+    timeout, rate_limited (HTTP 429; its Retry-After is honoured when longer), server_error (HTTP 5xx),
+    database (an operational database error). Client errors (4xx, bad config, a missing record) never
+    retry, whatever the policy."""
+
+    network: RetryRule | None = None
+    timeout: RetryRule | None = None
+    rate_limited: RetryRule | None = None
+    server_error: RetryRule | None = None
+    database: RetryRule | None = None
+
+    def rules(self) -> dict[str, RetryRule]:
+        return {name: rule for name in get_args(ErrorClass) if (rule := getattr(self, name)) is not None}
 
 
 class Alerts(StrictModel):
@@ -37,6 +73,24 @@ class Settings(StrictModel):
     retry_delay: Duration = 30
     max_retry_delay: Duration = 3600
     timeout: Duration | None = Field(default=None, description="default execution timeout of a step")
+    retry_policy: RetryPolicy | None = Field(
+        default=None, description="retries per error class (network, timeout, rate_limited, server_error, database)"
+    )
+    continue_on_failure: bool = Field(
+        default=False, description="every step goes on after a failed step before it (as a step's own flag does)"
+    )
+    pool: str | None = Field(
+        default=None,
+        pattern=ROUTING_NAME,
+        description="the Airflow pool of every step (one a step's collection limits takes precedence)",
+    )
+    pool_slots: int = Field(default=1, ge=1, le=1000, description="slots of the pool each step takes")
+    queue: str | None = Field(
+        default=None, pattern=ROUTING_NAME, description="the Celery/Kubernetes queue of every task of the workflow"
+    )
+    run_timeout: Duration | None = Field(
+        default=None, description="a run still going this long after it started fails (Airflow dagrun_timeout)"
+    )
     throttle: Throttle | None = None
     retention_days: int = Field(default=90, ge=1, le=3650)
     alerts: Alerts = Field(default_factory=Alerts)
@@ -50,3 +104,8 @@ class Settings(StrictModel):
         default_factory=list,
         description="relations of the trigger's entity to load for templates, e.g. owner or organisation.owner",
     )
+
+    def continues_after_failure(self, step_flag: bool) -> bool:
+        """Whether the steps after a step go on when it fails: its own `continue_on_failure`, or the
+        workflow's default (`settings.continue_on_failure`)."""
+        return step_flag or self.continue_on_failure

@@ -18,6 +18,7 @@ from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 from automation.factory.schedule import event_asset
 from automation.runtime.callbacks import DEADLINE_CALLBACK, RunFinished
 from automation.runtime.operators import EACH_SUFFIX, GATE_TASK_ID, ForEachItemOperator, GateOperator, StepOperator
+from automation.runtime.retry import policy_for
 
 if TYPE_CHECKING:
     from automation.definitions import Workflow
@@ -54,9 +55,18 @@ class StepTasks:
         return ApprovalStepOperator(task_id=self.step_id, task_display_name=self.name, **self.args)
 
 
+def _routing(args: dict[str, Any]) -> dict[str, Any]:
+    """Pool and queue arguments only when the plan names them (else Airflow's default pool and the
+    `[operators] default_queue`)."""
+    for name in ("pool", "queue"):
+        if args.get(name) is None:
+            args.pop(name, None)
+    return args
+
+
 def _step_tasks(step: dict[str, Any], key: str, version: int, dag: DAG) -> tuple[Any, Any]:
     """(first, last) task of a step, by replaying its task calls on the real kit."""
-    args = dict(step["args"])
+    args = _routing(dict(step["args"]))
     args.update(
         workflow_key=key,
         workflow_version=version,
@@ -65,6 +75,7 @@ def _step_tasks(step: dict[str, Any], key: str, version: int, dag: DAG) -> tuple
         retry_exponential_backoff=2.0,
         max_retry_delay=_seconds(args["max_retry_delay"]),
         execution_timeout=_seconds(args["execution_timeout"]),
+        retry_policy=policy_for(args["retry_policy"]),
         dag=dag,
     )
     kit = StepTasks(step["id"], step["name"], args)
@@ -111,6 +122,7 @@ def _main_dag(plan: dict[str, Any]) -> DAG:
         start_date=pendulum.datetime(*START_DATE, tz=plan["timezone"]),
         catchup=plan["catchup"],
         max_active_runs=plan["max_active_runs"],
+        dagrun_timeout=_seconds(plan["run_timeout"]),
         tags=set(plan["tags"]),
         params={name: Param(p["default"], description=p["description"], **p["schema"])
                 for name, p in plan["params"].items()},
@@ -138,6 +150,7 @@ def _main_dag(plan: dict[str, Any]) -> DAG:
             priority_weight=gate["priority_weight"],
             owner=gate["owner"],
             dag=dag,
+            **_routing({"queue": gate["queue"]}),
         )
         for step in plan["steps"]:
             if not step["upstream"]:
@@ -175,7 +188,7 @@ def _scan_dag(plan: dict[str, Any]) -> DAG:
     operator(
         task_id="poll" if scan.get("kind") == "poll" else "scan", workflow_key=plan["key"],
         workflow_version=plan["version"], retries=scan["retries"],
-        retry_delay=_seconds(scan["retry_delay"]), owner=scan["owner"], dag=dag,
+        retry_delay=_seconds(scan["retry_delay"]), owner=scan["owner"], dag=dag, **_routing({"queue": scan["queue"]}),
     )  # fmt: skip
     return dag
 

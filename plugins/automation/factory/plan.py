@@ -144,22 +144,76 @@ def task_calls(step: Step) -> dict[str, Any]:
     return {"calls": kit.calls, "first": first.index, "last": last.index}
 
 
+def step_collections(step: Step) -> list[str]:
+    """The registry collections a step's config names (`collection`, `*_collection` keys, or their
+    defaults), for an action that touches records; templated names are left out."""
+    action: Action[Any] | None = get_action(step.type)
+    if action is None or not action.capabilities.needs_registry:
+        return []
+    names = set()
+    for field, info in action.config_model.model_fields.items():
+        if field == "collection" or field.endswith("_collection"):
+            value = step.config.get(field, info.default)
+            if isinstance(value, str) and "{" not in value:
+                names.add(value)
+    return sorted(names)
+
+
+def step_pool(step: Step, workflow: Workflow) -> str | None:
+    """The step's Airflow pool: the tightest concurrency limit of the collections it touches, else the
+    workflow's `settings.pool`, else None (Airflow's default pool)."""
+    from automation.records.registry import get_registry
+
+    touched = step_collections(step)
+    if touched:
+        registry = get_registry()
+        limited = sorted(
+            (spec.concurrency, name)
+            for name in touched
+            if (spec := registry.collections.get(name)) is not None and spec.concurrency is not None
+        )
+        if limited:
+            return registry.pool_for(limited[0][1])
+    return workflow.settings.pool
+
+
+def retry_plan(step: Step, workflow: Workflow) -> dict[str, Any]:
+    """The step's retries: `retries` is the most any error class may use (Airflow's cap), `policy` the
+    per-class rules and the step's own default (what the retry policy of runtime.retry reads)."""
+    settings = workflow.settings
+    retries = step.retries if step.retries is not None else settings.retries
+    delay = step.retry_delay if step.retry_delay is not None else settings.retry_delay
+    rules = settings.retry_policy.rules() if settings.retry_policy is not None else {}
+    classes = {
+        name: {
+            "retries": rule.retries if rule.retries is not None else retries,
+            "delay": rule.delay if rule.delay is not None else delay,
+            "backoff": rule.backoff,
+            "max_delay": rule.max_delay if rule.max_delay is not None else settings.max_retry_delay,
+        }
+        for name, rule in rules.items()
+    }
+    most = max([retries, *(c["retries"] for c in classes.values())])
+    return {"retries": most, "retry_delay": delay, "policy": {"default": retries, "classes": classes}}
+
+
 def _task_args(step: Step, workflow: Workflow, trigger_rule: str) -> dict[str, Any]:
     settings = workflow.settings
     policy = workflow.notify_policy(step)
-
-    def pick(own: int | None, default: int | None) -> int | None:
-        return own if own is not None else default
-
+    retry = retry_plan(step, workflow)
     return {
         "notices": [kind for kind in _NOTICE_KINDS if policy.notice(kind)] if policy is not None else [],
-        "retries": pick(step.retries, settings.retries),
-        "retry_delay": pick(step.retry_delay, settings.retry_delay),
+        "retries": retry["retries"],
+        "retry_delay": retry["retry_delay"],
         "max_retry_delay": settings.max_retry_delay,
-        "execution_timeout": pick(step.timeout, settings.timeout),
+        "retry_policy": retry["policy"],
+        "execution_timeout": step.timeout if step.timeout is not None else settings.timeout,
         "priority_weight": settings.priority,
         "owner": settings.owner,
         "trigger_rule": trigger_rule,
+        "pool": step_pool(step, workflow),
+        "pool_slots": settings.pool_slots,
+        "queue": settings.queue,
     }
 
 
@@ -196,6 +250,7 @@ def _scan(workflow: Workflow, trigger: InactivityTrigger | PollTrigger) -> dict[
         "retries": settings.retries,
         "retry_delay": settings.retry_delay,
         "owner": settings.owner,
+        "queue": settings.queue,
     }
 
 
@@ -207,7 +262,7 @@ def plan_for(workflow: Workflow, version: int) -> dict[str, Any]:
     for step in workflow.steps:
         upstream_ids = upstream[step.id]
         rule = "none_failed"
-        if upstream_ids and all(by_id[u].continue_on_failure for u in upstream_ids):
+        if upstream_ids and all(settings.continues_after_failure(by_id[u].continue_on_failure) for u in upstream_ids):
             rule = "all_done"
         steps.append({
             "id": step.id, "name": step.name or step.id, "upstream": upstream_ids, "tasks": task_calls(step),
@@ -216,7 +271,7 @@ def plan_for(workflow: Workflow, version: int) -> dict[str, Any]:
     gate = None
     if workflow.conditions is not None or trigger.type in EVENT_TRIGGERS:
         gate = {"retries": settings.retries, "retry_delay": settings.retry_delay,
-                "priority_weight": settings.priority, "owner": settings.owner}  # fmt: skip
+                "priority_weight": settings.priority, "owner": settings.owner, "queue": settings.queue}  # fmt: skip
     return {
         "key": workflow.key,
         "version": version,
@@ -227,6 +282,7 @@ def plan_for(workflow: Workflow, version: int) -> dict[str, Any]:
         "timezone": getattr(trigger, "timezone", "UTC"),
         "catchup": getattr(trigger, "catchup", False),
         "max_active_runs": settings.max_active_runs,
+        "run_timeout": settings.run_timeout,
         "tags": sorted({"automation", trigger.type, *settings.tags}),
         "params": params_plan(trigger),
         "doc_md": doc_md(workflow, version),

@@ -36,7 +36,7 @@ from automation.factory import snapshot
 
 PLANS_DIR = "plans"
 #: Raised with every change to the plan's layout (automation.factory.plan builds it).
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 
 
 def digest(text: str) -> str:

@@ -57,6 +57,13 @@ class Collection(StrictModel):
         pattern=CONN_ID_PATTERN,
         description="the Airflow connection of this collection's database; none = the registry's connection_id",
     )
+    concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=10_000,
+        description="at most this many steps touching the collection run at once, across workflows (an Airflow "
+        "pool the product makes and sizes: `automation pools sync`)",
+    )
 
     @field_validator("columns")
     @classmethod
@@ -124,6 +131,15 @@ class CollectionsRegistry(StrictModel):
         """Every connection id a collection uses (the registry's own only if some collection uses it)."""
         return {spec.connection_id or self.connection_id for spec in self.collections.values()}
 
+    def pool_for(self, collection: str) -> str | None:
+        """The Airflow pool of the steps touching `collection`, when it has a concurrency limit."""
+        spec = self.collections.get(collection)
+        return pool_name(collection) if spec is not None and spec.concurrency is not None else None
+
+    def pools(self) -> dict[str, int]:
+        """Every collection pool the registry asks for: name -> slots."""
+        return {pool_name(name): spec.concurrency for name, spec in self.collections.items() if spec.concurrency}
+
     def collection(self, name: str) -> Collection:
         try:
             return self.collections[name]
@@ -140,6 +156,14 @@ class CollectionsRegistry(StrictModel):
                 f"column(s) {unknown} are not in collection {collection!r}; expected some of {sorted(spec.columns)}"
             )
         return spec
+
+
+#: the prefix of the Airflow pools the product makes for collections (and alone may resize or delete)
+POOL_PREFIX = "automation_collection__"
+
+
+def pool_name(collection: str) -> str:
+    return f"{POOL_PREFIX}{collection}"
 
 
 def registry_path() -> Path:

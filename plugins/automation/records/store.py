@@ -35,7 +35,7 @@ from sqlalchemy.exc import OperationalError
 from automation.capture.sql import ACTOR_SETTING, DEPTH_SETTING, ORIGIN_SETTING, TRIGGER
 from automation.config import records_filter_timeout_ms
 from automation.definitions.conditions import Condition
-from automation.errors import ActionError, NotFoundError, PermanentActionError
+from automation.errors import ActionTimeout, NotFoundError, PermanentActionError
 from automation.records.filters import where_clause
 from automation.records.registry import Collection, CollectionsRegistry, get_registry
 from automation.store.db import engine as engine_for
@@ -144,7 +144,7 @@ class RecordStore:
         except OperationalError as exc:
             if getattr(exc.orig, "pgcode", None) != QUERY_CANCELED:
                 raise
-            raise ActionError(
+            raise ActionTimeout(
                 f"the filter on {collection} took longer than {timeout} ms in the database (a slow scan, or rows "
                 "locked by another transaction) and was stopped; narrow the filter or raise "
                 "[automation] records_filter_timeout_ms"

@@ -10,7 +10,8 @@ Airflow's database is not configured, prints it as a note.
 Every save that changes what a workflow's DAG is (create, edit, status, delete, rollback, import) asks
 Airflow to re-parse the DAG file holding it (`request_reparse`, unless `[automation] reparse_on_change` is
 off), so the change shows in seconds whatever the parse interval; a request that cannot be made is logged
-and never fails the save (the periodic parse still picks the change up).
+and never fails the save (the periodic parse still picks the change up). It also makes the Airflow pools the
+saved workflows need (`services.pools.sync_quietly`), which never fails the save either.
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def request_reparse(keys: Iterable[str], *, removed: Iterable[str] = ()) -> None
 def request_reparse_of(saved: Iterable[StoredWorkflow]) -> None:
     """`request_reparse` for saved workflows (a DRAFT's DAG is gone)."""
     items = list(saved)
+    from automation.services.pools import sync_quietly
+
+    sync_quietly(item.definition for item in items if item.status != Status.DRAFT.value)
     request_reparse(
         (item.key for item in items), removed=(item.key for item in items if item.status == Status.DRAFT.value)
     )
