@@ -3,8 +3,8 @@
 Usage: python benchmarks/parse.py [--sizes 1000,5000] [--triggers record,schedule] [--rounds 5]
                                   [--dag-factory] [--quick]
 
-For each trigger shape (record: an event asset, a conditions gate and 5 steps; schedule: a cron and
-5 steps) and each size, N workflows are stored, then these DAG files are parsed, each parse in a fresh
+For each trigger shape (record: an event asset, the params of a run for one record, a conditions gate and
+5 steps; schedule: a cron and 5 steps) and each size, N workflows are stored, then these DAG files are parsed, each parse in a fresh
 interpreter as the dag-processor does (benchmarks/_parse_once.py: Airflow's pre-import of the file's
 `airflow.*` modules, then the timed `runpy.run_path`):
 
@@ -40,7 +40,7 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
-from airflow.sdk import DAG, Asset, CronTriggerTimetable, PartitionedAssetTimetable, TriggerRule
+from airflow.sdk import DAG, Asset, CronTriggerTimetable, Param, PartitionedAssetTimetable, TriggerRule
 
 
 def create_activity(body, entity_id):
@@ -58,8 +58,16 @@ def alert(context):
 DEALS_UPDATED = Asset(name="automation://deals/updated", uri="automation://deals/updated", group="automation")
 WORKFLOWS = {workflows!r}
 for key, cron in WORKFLOWS:
+    params = {{}}
     if cron is None:
         schedule = PartitionedAssetTimetable(assets=DEALS_UPDATED)
+        # what Airflow's trigger form asks to run the workflow for one record
+        params = {{
+            "entity_id": Param(None, description="Run for one deals record: its id", title="Record id",
+                               type=["integer", "string", "null"], pattern="^-?[0-9]{{1,18}}$", maxLength=200),
+            "event": Param("updated", description="The event the run is for", type="string", enum=["updated"],
+                           title="Event"),
+        }}
     else:
         schedule = CronTriggerTimetable(cron, timezone="UTC")
     dag = DAG(
@@ -71,6 +79,7 @@ for key, cron in WORKFLOWS:
         catchup=False,
         max_active_runs=16,
         tags={{"automation", "schedule" if cron else "record_event"}},
+        params=params,
         doc_md=f"### Workflow {{key}}\\n\\n5 steps",
         is_paused_upon_creation=False,
         render_template_as_native_obj=False,
