@@ -4,9 +4,9 @@ Usage: python benchmarks/parse.py [--sizes 1000,5000] [--triggers record,schedul
                                   [--dag-factory] [--quick]
 
 For each trigger shape (record: an event asset, the params of a run for one record, a conditions gate and
-5 steps; schedule: a cron and 5 steps) and each size, N workflows are stored, then these DAG files are parsed, each parse in a fresh
-interpreter as the dag-processor does (benchmarks/_parse_once.py: Airflow's pre-import of the file's
-`airflow.*` modules, then the timed `runpy.run_path`):
+5 steps; schedule: a cron and 5 steps) and each size, N workflows are stored, then these DAG files are
+parsed, each parse in a fresh interpreter as the dag-processor does (benchmarks/_parse_once.py:
+Airflow's pre-import of the file's `airflow.*` modules, then the timed `runpy.run_path`):
 
 - factory: dags/automation_workflows.py (one query, the definitions, one DAG each, the snapshot);
 - hand-written: PythonOperator DAGs of the same shape, written as a team would (the reference);
