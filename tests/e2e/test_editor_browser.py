@@ -367,7 +367,8 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     expect(page.locator("li[data-step=call]")).to_contain_text("2 attempts")
     shot(page, "execution-retried")
 
-    # skip the failed step: it is marked skipped in Airflow (with a note) and the step after it runs
+    # skip the failed step (a form post to the plugin's route): it is marked skipped in Airflow with the
+    # default note and the user's name, and the step after it runs
     page.get_by_role("button", name="Skip call and go on").click()
     expect(page.locator("#done")).to_contain_text("marked skipped")
     assert wait_for(state, 300, "the run after the skip") == "success"
@@ -376,6 +377,7 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     page.reload()
     expect(page.locator("li[data-step=call] .badge")).to_have_text("skipped")
     expect(page.locator("li[data-step=after] .badge")).to_have_text("success")
+    expect(page.locator("li[data-step=call] .skipped-by")).to_contain_text("Skipped by admin")  # the history
     shot(page, "execution-skipped")
     assert errors == []
 

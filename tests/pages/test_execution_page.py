@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from automation.insights.executions import ExecutionDetail, StepRun
+from automation.insights.executions import ExecutionDetail, StepRun, StepSkip
 from automation.pages.charts import step_timeline
 from automation.pages.execution_page import task_log_path
 from automation.pages.readable import as_yaml
@@ -49,6 +49,8 @@ def _page(execution: ExecutionDetail, can_change: bool) -> str:
             now=T0 + timedelta(seconds=10),
             can_change=can_change,
             csrf_token="t",
+            skip_note="Skipped from the automation execution page",
+            skip_note_max=500,
             done=None,
             nav="workflows",
         )
@@ -62,11 +64,11 @@ def test_the_page_shows_the_event_the_steps_and_their_errors_escaped() -> None:
     assert "HttpError: &lt;b&gt;refused&lt;/b&gt;" in page and "2 attempts" in page
     assert 'href="/dags/automation__wf/runs/manual__2026-12-01T09%3A00%3A00%2B00%3A00/tasks/call"' in page
     assert "Retry failed steps" in page and "Cancel the run" not in page  # it ended: nothing to cancel
-    # a failed step can be skipped through Airflow's REST API (only that one)
+    # a failed step can be skipped (only that one), by a form post to the page's own route, with a note
     assert page.count('class="skip-step"') == 1
     run = "manual__2026-12-01T09%3A00%3A00%2B00%3A00"
-    assert f'data-ti-url="/api/v2/dags/automation__wf/dagRuns/{run}/taskInstances/call"' in page
-    assert 'data-clear-url="/api/v2/dags/automation__wf/clearTaskInstances"' in page
+    assert f'action="/automation/ui/workflows/wf/executions/{run}/steps/call/skip"' in page
+    assert 'aria-label="Skip call and go on"' in page and '<label for="skip-2">Note for skipping call</label>' in page
     assert 'href="/automation/ui/workflows/wf?to=2"' in page  # the pinned version
 
 
@@ -76,6 +78,15 @@ def test_retry_and_cancel_are_offered_only_when_they_apply_and_are_allowed() -> 
     viewer = _page(running, can_change=False)
     assert "Cancel the run" not in viewer and "Retry failed steps" not in viewer and "csrf_token" not in viewer
     assert "skip-step" not in _page(_execution(), can_change=False)
+
+
+def test_a_skipped_step_says_who_skipped_it_when_and_why() -> None:
+    execution = _execution("success")
+    execution.skips = [
+        StepSkip(step_id="call", task_id="call", by="ann", at=T0 + timedelta(minutes=5), note="<i>not needed</i>")
+    ]
+    page = _page(execution, can_change=False)
+    assert "Skipped by ann on" in page and "<q>&lt;i&gt;not needed&lt;/i&gt;</q>" in page
 
 
 def test_the_timeline_has_a_bar_per_started_step_on_one_axis() -> None:

@@ -11,6 +11,11 @@ Relies on:
   the executions API runs in it, in-process).
 - `airflow.api_fastapi.core_api.services.public.dag_run.patch_dag_run_state`: the function behind
   `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` (state=failed), so listeners are notified the same way.
+- `SerializedDAG.set_task_instance_state` (what `PATCH .../taskInstances/{task_id}` with `new_state`
+  calls: it also clears the task's failed and upstream-failed downstream tasks so the run goes on),
+  `TaskInstance.note` (the `(content, user_id)` setter the REST API's note uses) and
+  `airflow.models.log.Log` (Airflow's audit log, the rows the REST API's `action_logging` writes), so
+  skipping a step is the REST call's effect, done in-process and recorded with the user's name.
 - a `DELETE` on `dag_run`, which Airflow's schema cascades to task instances, XComs, HITL rows and
   history (what `airflow db clean` does for a table, but per run).
 - `airflow.api.common.trigger_dag.trigger_dag` (with `DagRunTriggeredByType`, `DagNotFound`,
@@ -93,6 +98,63 @@ def mark_failed(session: Any, dag: Any, run: Any) -> None:
     from airflow.api_fastapi.core_api.services.public.dag_run import patch_dag_run_state
 
     patch_dag_run_state(dag=dag, dag_run=run, state=DagRunMutableStates.FAILED, session=session)
+
+
+#: the audit log event of a step skipped through the automation (Airflow's own are the route names)
+SKIP_EVENT = "automation_skip_step"
+
+
+def skip_task(
+    session: Any,
+    dag: Any,
+    run_id: str,
+    task_id: str,
+    map_index: int,
+    *,
+    note: str,
+    user_id: str | None,
+    user_name: str | None,
+) -> None:
+    """Mark the task instance skipped with `note`
+    (by `user_id`), as `PATCH .../taskInstances/{task_id}` does, so its failed and upstream-failed
+    downstream tasks are cleared and run; and add the audit log row saying who skipped it, when, why."""
+    import json
+
+    from airflow.models.log import Log
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    _, TI = run_models()
+    instance = session.scalar(
+        select(TI).where(TI.dag_id == dag.dag_id, TI.run_id == run_id, TI.task_id == task_id, TI.map_index == map_index)
+    )
+    if instance.task_instance_note is None:
+        instance.note = (note, user_id)
+    else:
+        instance.task_instance_note.content = note
+        instance.task_instance_note.user_id = user_id
+    session.add(Log(event=SKIP_EVENT, task_instance=instance, owner=user_name, extra=json.dumps({"note": note})))
+    dag.set_task_instance_state(
+        task_id=task_id,
+        run_id=run_id,
+        map_indexes=None if map_index < 0 else [map_index],
+        state=TaskInstanceState.SKIPPED,
+        commit=True,
+        session=session,
+    )
+
+
+def skipped_tasks(session: Any, dag_id: str, run_id: str) -> list[Any]:
+    """The run's audit log rows of skipped steps, oldest first: (task_id, map_index, dttm, owner, extra)."""
+    from airflow.models.log import Log
+    from sqlalchemy import select
+
+    query = (
+        select(Log.task_id, Log.map_index, Log.dttm, Log.owner, Log.extra)
+        .where(Log.dag_id == dag_id, Log.run_id == run_id, Log.event == SKIP_EVENT)
+        .order_by(Log.dttm, Log.id)
+    )
+    return list(session.execute(query).all())
 
 
 def finished_runs_beyond(

@@ -3,13 +3,16 @@ its ORM (no second copy of run state), with what the store adds: the definition 
 executed, the ledger event it handled (its partition key's, or for a manual run for a record the one
 its gate claimed; `run_type` says manual), step effects and why failed attempts failed.
 
-Retry and cancel go through Airflow's own code: `dag.clear` (what "clear failed tasks" does) and the
-function behind `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` with state=failed. Every Airflow model
+Retry, cancel and skip go through Airflow's own code: `dag.clear` (what "clear failed tasks" does), the
+function behind `PATCH /api/v2/dags/{dag_id}/dagRuns/{run_id}` with state=failed, and what `PATCH
+.../taskInstances/{task_id}` with new_state=skipped does (a skip is kept in Airflow: the task instance's
+note and an audit log row, read back as the execution's `skips`: who, when, the note). Every Airflow model
 and function comes from `airflow_adapter.runs` / `airflow_adapter.db`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
@@ -62,8 +65,26 @@ class Execution(BaseModel):
     conf: dict[str, Any] | None = None
 
 
+class StepSkip(BaseModel):
+    """A failed step someone skipped so the run went on (Airflow's audit log of the run)."""
+
+    step_id: str
+    task_id: str
+    map_index: int = -1
+    by: str | None
+    at: datetime
+    note: str | None
+
+
 class ExecutionDetail(Execution):
     steps: list[StepRun]
+    #: the steps skipped so the run goes on, oldest first
+    skips: list[StepSkip] = []
+
+
+#: the note a skipped step gets when the person gives none
+SKIP_NOTE = "Skipped from the automation execution page"
+SKIP_NOTE_MAX = 500  # Airflow's note column holds 1000
 
 
 # -- SQL over Airflow's tables (shared with the statistics) ----------------------------------------
@@ -220,6 +241,7 @@ def get_execution(key: str, run_id: str) -> ExecutionDetail:
         row = _run_row(session, dag_id, run_id)
         tis = airflow_runs.task_instances(session, dag_id, run_id)
         xcoms = airflow_runs.return_values(session, dag_id, run_id)
+        skipped = airflow_runs.skipped_tasks(session, dag_id, run_id)
     execution = to_executions([row], {dag_id: key})[0]
     records = RunRecords()
     effects = records.effects(dag_id, run_id)
@@ -250,7 +272,26 @@ def get_execution(key: str, run_id: str) -> ExecutionDetail:
             )
         )
     steps.sort(key=lambda s: (order.get(s.step_id, len(order)), s.task_id, s.map_index))
-    return ExecutionDetail(**execution.model_dump(), steps=steps)
+    skips = [
+        StepSkip(
+            step_id=row.task_id.removesuffix(EACH_SUFFIX),
+            task_id=row.task_id,
+            map_index=row.map_index if row.map_index is not None else -1,
+            by=row.owner,
+            at=row.dttm,
+            note=_skip_note(row.extra),
+        )
+        for row in skipped
+    ]
+    return ExecutionDetail(**execution.model_dump(), steps=steps, skips=skips)
+
+
+def _skip_note(extra: str | None) -> str | None:
+    try:
+        found = json.loads(extra or "{}").get("note")
+    except (ValueError, AttributeError):
+        return None
+    return found if isinstance(found, str) else None
 
 
 # -- changes through Airflow ----------------------------------------------------------------------
@@ -287,4 +328,48 @@ def cancel_execution(key: str, run_id: str) -> ExecutionDetail:
         if dag_run.state not in {"queued", "running"}:
             raise ConflictError(f"execution {run_id!r} already ended ({dag_run.state}); only a running one stops")
         airflow_runs.mark_failed(session, dag, dag_run)
+    return get_execution(key, run_id)
+
+
+def skip_step(
+    key: str,
+    run_id: str,
+    step_id: str,
+    *,
+    map_index: int = -1,
+    note: str | None = None,
+    user_id: str | None = None,
+    user_name: str | None = None,
+) -> ExecutionDetail:
+    """Mark a failed step skipped, with a note and who did it (kept in Airflow: the task instance's note
+    and its audit log), and clear the run's failed and upstream-failed steps: the steps after it wait
+    with `none_failed`, so they run and the run can succeed. 404 for a step the run does not have,
+    409 when that step is not failed (only a failed step is skipped)."""
+    dag_id = _workflow_dag_id(key)
+    text = (note or "").strip() or SKIP_NOTE
+    if len(text) > SKIP_NOTE_MAX:
+        raise ValueError(f"note: at most {SKIP_NOTE_MAX} characters")  # the routes check it first
+    with _session() as session:
+        _, dag = _dag_run_and_dag(session, dag_id, run_id)
+        found = [
+            ti
+            for ti in airflow_runs.task_instances(session, dag_id, run_id)
+            if ti.task_id.removesuffix(EACH_SUFFIX) == step_id
+            and ti.task_id != GATE_TASK_ID
+            and ti.map_index == map_index
+        ]
+        if not found:
+            error = NotFoundError(
+                f"execution {run_id!r} has no step {step_id!r}" + (f"[{map_index}]" if map_index >= 0 else "")
+            )
+            error.path = "step_id"  # type: ignore[attr-defined]
+            raise error
+        ti = found[0]
+        state = str(getattr(ti.state, "value", ti.state)) if ti.state is not None else None
+        if state != "failed":
+            raise ConflictError(f"step {step_id!r} is {state or 'not started'}: only a failed step is skipped")
+        airflow_runs.skip_task(
+            session, dag, run_id, ti.task_id, ti.map_index, note=text, user_id=user_id, user_name=user_name
+        )
+        airflow_runs.clear_failed(session, dag, run_id)  # any other failed step of the run goes again too
     return get_execution(key, run_id)

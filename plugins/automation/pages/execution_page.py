@@ -5,9 +5,9 @@ Invariant: the page reads and changes runs only through the insights functions t
 uses (`get_execution`, `retry_execution`, `cancel_execution`), under the same check on the DAG's runs
 (read to see, edit to retry or cancel); a change is a CSRF-checked form post answered with a redirect
 to the page, which says what happened (a conflict, such as nothing to retry, is said the same way).
-Skipping a failed step is done by the page's script through Airflow's public REST API (the task
-instance marked skipped with a note, then the run's failed and upstream-failed steps cleared), under
-Airflow's own check on the DAG's task instances; the steps' `none_failed` rule lets the run go on.
+Skipping a failed step is a form post too (`skip_step`, as the API's skip route): the task instance is
+marked skipped with the person's note and name (kept in Airflow, shown as the execution's skips) and
+the run's failed and upstream-failed steps are cleared; the steps' `none_failed` rule lets it go on.
 """
 
 from __future__ import annotations
@@ -16,12 +16,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from automation.errors import ConflictError
-from automation.insights.executions import cancel_execution, get_execution, retry_execution
+from automation.insights.executions import (
+    SKIP_NOTE,
+    SKIP_NOTE_MAX,
+    cancel_execution,
+    get_execution,
+    retry_execution,
+    skip_step,
+)
 from automation.pages import auth
 from automation.pages.readable import as_yaml
 from automation.pages.render import Links, render
@@ -31,7 +38,8 @@ router = APIRouter(route_class=auth.PageRoute)
 DONE = {
     "retried": "The failed steps were cleared: Airflow runs them again (delivered effects are not repeated).",
     "cancelled": "The execution was marked failed; its running steps are stopped.",
-    "skipped": "The step was marked skipped (with a note in Airflow) and the steps it held back run again.",
+    "skipped": "The step was marked skipped (with your note, in Airflow) and the steps it held back run again.",
+    "not-skipped": "Not skipped: only a failed step is skipped, and this one is not failed (any more).",
     "not-retried": "Nothing to retry: the execution has no failed steps.",
     "not-cancelled": "Not cancelled: the execution already ended; only a running one stops.",
 }
@@ -62,15 +70,18 @@ async def execution_page(
         now=datetime.now(UTC),
         can_change=auth.allowed(user, "PUT", key, runs=True),  # the retry/cancel/skip routes' check
         csrf_token=auth.csrf_token(user),
+        skip_note=SKIP_NOTE,
+        skip_note_max=SKIP_NOTE_MAX,
         done=DONE.get(done or ""),
         nav="workflows",
     )
 
 
 async def _change(request: Request, key: str, run_id: str, user: Any, change: Any, done: str) -> Response:
-    await read_form(request, user)
+    """Run `change(key, run_id, fields)` after the form's checks; back to the page, saying what happened."""
+    fields = await read_form(request, user)
     try:
-        await run_in_threadpool(change, key, run_id)
+        await run_in_threadpool(change, key, run_id, fields)
     except ConflictError:
         done = f"not-{done}"
     target = Links(request).page("workflows", key, "executions", run_id, done=done)
@@ -79,9 +90,23 @@ async def _change(request: Request, key: str, run_id: str, user: Any, change: An
 
 @router.post("/workflows/{key}/executions/{run_id}/retry", dependencies=[auth.run_access("PUT")])
 async def retry(request: Request, key: str, run_id: str, user: Annotated[Any, auth.user()]) -> Response:
-    return await _change(request, key, run_id, user, retry_execution, "retried")
+    return await _change(request, key, run_id, user, lambda k, r, _: retry_execution(k, r), "retried")
 
 
 @router.post("/workflows/{key}/executions/{run_id}/cancel", dependencies=[auth.run_access("PUT")])
 async def cancel(request: Request, key: str, run_id: str, user: Annotated[Any, auth.user()]) -> Response:
-    return await _change(request, key, run_id, user, cancel_execution, "cancelled")
+    return await _change(request, key, run_id, user, lambda k, r, _: cancel_execution(k, r), "cancelled")
+
+
+@router.post("/workflows/{key}/executions/{run_id}/steps/{step_id}/skip", dependencies=[auth.run_access("PUT")])
+async def skip(request: Request, key: str, run_id: str, step_id: str, user: Annotated[Any, auth.user()]) -> Response:
+    def change(k: str, r: str, fields: dict[str, str]) -> Any:
+        note, index = fields.get("note", "").strip(), fields.get("map_index", "-1").strip()
+        if len(note) > SKIP_NOTE_MAX:
+            raise HTTPException(400, f"note: at most {SKIP_NOTE_MAX} characters")
+        if not index.lstrip("-").isdigit() or not -1 <= int(index) <= 1_000_000:
+            raise HTTPException(400, "map_index: expected a number from -1")
+        return skip_step(k, r, step_id, map_index=int(index), note=note or None, user_id=str(user.get_id()),
+                         user_name=user.get_name())  # fmt: skip
+
+    return await _change(request, key, run_id, user, change, "skipped")

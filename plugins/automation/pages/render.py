@@ -54,10 +54,6 @@ class Links:
     def runs(self, key: str) -> str:
         return f"{self.dag(key)}/runs"
 
-    def airflow_api(self, *parts: str) -> str:
-        """A path of Airflow's public REST API (`/api/v2/...`), for the pages' scripts."""
-        return f"{self.airflow}/api/v2/" + "/".join(quote(str(p), safe="") for p in parts)
-
     def airflow_path(self, path: str) -> str:
         """A path in the Airflow UI given without its prefix (e.g. an execution's `airflow_url`)."""
         return f"{self.airflow}{path}"

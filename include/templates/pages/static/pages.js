@@ -77,42 +77,4 @@
       out.textContent = "Not started: " + error.message;
     });
   });
-  // "Skip this step and go on" on an execution page: Airflow's REST API marks the task instance
-  // skipped (with a note, kept in its history), then clears the run's failed and upstream-failed steps.
-  document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest(".skip-step button");
-    if (!button) {
-      return;
-    }
-    var box = button.closest(".skip-step");
-    var out = box.querySelector(".skip-result");
-    var send = function (method, url, body) {
-      return fetch(url, {
-        method: method,
-        credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify(body)
-      }).then(function (response) {
-        if (!response.ok) {
-          return response.json().catch(function () { return {}; }).then(function (answer) {
-            throw new Error(typeof answer.detail === "string" ? answer.detail : "Airflow answered " + response.status);
-          });
-        }
-        return response.json();
-      });
-    };
-    button.disabled = true;
-    out.textContent = "Skipping...";
-    send("PATCH", box.getAttribute("data-ti-url"), { new_state: "skipped", note: "Skipped from the automation execution page" })
-      .then(function () {
-        return send("POST", box.getAttribute("data-clear-url"), {
-          dry_run: false, dag_run_id: box.getAttribute("data-run-id"), only_failed: true, reset_dag_runs: true
-        });
-      })
-      .then(function () { window.location.assign(box.getAttribute("data-done-url")); })
-      .catch(function (error) {
-        button.disabled = false;
-        out.textContent = "Not skipped: " + error.message;
-      });
-  });
 })();
