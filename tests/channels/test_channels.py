@@ -109,3 +109,25 @@ def test_a_missing_connection_is_a_failed_delivery_naming_it() -> None:
     outcome = deliver("slack:nowhere", Message(title="x"))
     assert outcome["status"] == "failed"
     assert "'nowhere' is not defined" in outcome["error"]
+
+
+def test_a_dry_run_sends_to_no_channel_and_logs_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from automation.runtime.dry_run import dry_run_report
+    from automation.validation import validate_definition
+    from tests.helpers import workflow
+
+    with http_server() as (apprise_requests, apprise_url), http_server() as (slack_requests, slack_url):
+        connections(monkeypatch, apprise_url, slack_url)
+        definition = validate_definition(workflow(
+            "t", trigger={"type": "record_event", "entity": "deals", "events": ["updated"]},
+            steps=[{"id": "tell", "type": "send_notification",
+                    "config": {"title": "Deal {{ trigger.new.name }}", "channels": ["in_app", "slack:slack_ops",
+                                                                                    "apprise:apprise_ops"]}}]))  # fmt: skip
+        event = {"type": "record_event", "entity": "deals", "event": "updated", "id": 1,
+                 "new": {"id": 1, "name": "ACME"}, "old": {"id": 1, "name": "ACM"}}  # fmt: skip
+        report = dry_run_report(definition, 1, event)
+    (plan,) = report["steps"]
+    assert plan["output"]["deliveries"] == [{"channel": "slack:slack_ops", "status": "planned"},
+                                            {"channel": "apprise:apprise_ops", "status": "planned"}]  # fmt: skip
+    assert apprise_requests == [] and slack_requests == []
+    assert deliveries() == []

@@ -53,7 +53,10 @@ class SendNotification(Action[SendNotificationConfig]):
         deliveries = []
         for channel in dict.fromkeys(config.channels):
             if split_channel(channel)[0] != "in_app":
-                deliveries.append(deliver(channel, message))
+                # a dry run delivers nothing outside the machine and logs nothing (it commits nothing)
+                deliveries.append(
+                    {"channel": channel, "status": "planned"} if ctx.dry_run else deliver(channel, message)
+                )
                 continue
             notification_id = ctx.effects.notify(
                 config.channel,
@@ -66,7 +69,8 @@ class SendNotification(Action[SendNotificationConfig]):
                 dag_id=ctx.run.dag_id,
                 run_id=ctx.run.run_id,
             )
-            log_in_app(message, notification_id)
+            if not ctx.dry_run:
+                log_in_app(message, notification_id)
         return Delivered(
             {"id": notification_id, "level": config.level, "recipient": config.recipient, "deliveries": deliveries}
         )
