@@ -8,18 +8,33 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from automation.definitions.base import Duration, StrictModel
+from automation.definitions.base import Duration, PathError, StrictModel
 from automation.definitions.notices import StepNotifications
 
 
 class Throttle(StrictModel):
-    """Within `window`, later events of the same scope are dropped (throttle) or coalesced (debounce)."""
+    """Within `window` (or `window_ms`), later events of the same scope are dropped (throttle) or
+    coalesced (debounce)."""
 
-    window: Duration
+    window: Duration | None = Field(default=None, description='seconds, or "30s", "5m"; or give window_ms')
+    window_ms: int | None = Field(
+        default=None, ge=1, le=86_400_000, description="the window in milliseconds (500: half a second)"
+    )
     scope: Literal["entity", "global"] = "entity"
     mode: Literal["throttle", "debounce"] = "throttle"
+
+    @model_validator(mode="after")
+    def _one_window(self) -> Throttle:
+        if (self.window is None) == (self.window_ms is None):
+            raise PathError("window", "give exactly one of window (seconds) or window_ms (milliseconds)")
+        return self
+
+    @property
+    def seconds(self) -> float:
+        """The window in seconds (a fraction for `window_ms`)."""
+        return self.window_ms / 1000 if self.window_ms is not None else float(self.window or 0)
 
 
 #: an Airflow pool or Celery/Kubernetes queue name: letters, digits, `_ - .`, at most 100

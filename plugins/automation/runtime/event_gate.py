@@ -30,7 +30,7 @@ class Decision:
     #: pending | not_subscribed | duplicate | loop | depth | fields_unchanged | throttled | debounce_wait
     outcome: str
     reason: str | None = None
-    wait_seconds: int | None = None
+    wait_seconds: float | None = None
     scope: str | None = None
 
 
@@ -67,7 +67,7 @@ class GateLedger(Protocol):
 
     def claim_run(self, event_id: Any, workflow_key: str, run_id: str) -> str | None: ...
 
-    def throttle(self, workflow_key: str, scope_key: str, event_id: Any, window_seconds: int) -> bool: ...
+    def throttle(self, workflow_key: str, scope_key: str, event_id: Any, window_seconds: float) -> bool: ...
 
     def debounce_mark(self, workflow_key: str, scope_key: str, event_id: Any) -> None: ...
 
@@ -86,7 +86,7 @@ class DryRunLedger:
                 )
             ).scalar_one_or_none()
 
-    def throttle(self, workflow_key: str, scope_key: str, event_id: int | None, window_seconds: int) -> bool:
+    def throttle(self, workflow_key: str, scope_key: str, event_id: int | None, window_seconds: float) -> bool:
         with engine().connect() as conn:
             last = conn.execute(
                 select(t.throttle_state.c.last_at).where(
@@ -132,12 +132,13 @@ def decide(workflow: Workflow, trigger: dict[str, Any], run_id: str, ledger: Gat
     throttle = workflow.settings.throttle
     if throttle is not None:
         scope = _scope(workflow, trigger)
-        if throttle.mode == "throttle" and not ledger.throttle(key, scope, event_id, throttle.window):
-            return Decision(False, "throttled", f"another event of {scope} ran less than {throttle.window} s ago")
+        window = throttle.seconds
+        if throttle.mode == "throttle" and not ledger.throttle(key, scope, event_id, window):
+            return Decision(False, "throttled", f"another event of {scope} ran less than {window:g} s ago")
         if throttle.mode == "debounce":
             ledger.debounce_mark(key, scope, event_id)
-            return Decision(True, "debounce_wait", f"waits {throttle.window} s for later events of {scope}; "
-                            "a later one takes over", wait_seconds=throttle.window, scope=scope)  # fmt: skip
+            return Decision(True, "debounce_wait", f"waits {window:g} s for later events of {scope}; "
+                            "a later one takes over", wait_seconds=window, scope=scope)  # fmt: skip
     return Decision(True, "pending")
 
 

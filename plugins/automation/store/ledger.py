@@ -206,7 +206,7 @@ class EventLedger(UsesDatabase):
             ).all()
         return dict(rows)
 
-    def throttle(self, workflow_key: str, scope_key: str, event_id: int, window_seconds: int) -> bool:
+    def throttle(self, workflow_key: str, scope_key: str, event_id: int, window_seconds: float) -> bool:
         """True when this event opens a new window (it runs); False when one is open (throttled)."""
         with self.engine.begin() as conn:
             row = conn.execute(
