@@ -224,7 +224,7 @@ def dry_run(
                     continue
                 values = {**context, "steps": {k: {"output": v} for k, v in outputs.items()}}
                 plan = _step_plan(workflow, version, step, values, conn, mocked.get(step.id))
-                if plan.status == "error" and not step.continue_on_failure:
+                if plan.status == "error" and not workflow.settings.continues_after_failure(step.continue_on_failure):
                     report.error = f"step {step.id!r} would fail: {plan.detail}"
                 outputs[step.id] = plan.output
                 report.steps.append(plan)
