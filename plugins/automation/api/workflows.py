@@ -1,5 +1,6 @@
-"""Workflows over HTTP: list, create, read, update (a new version), delete (soft), activate,
-deactivate, duplicate, versions (list, read, diff, rollback), validate, dry run, run for a record.
+"""Workflows over HTTP: list, create, read, update (a new version, with an optional comment), delete
+(soft), activate, deactivate, duplicate, versions (list, read, diff, rollback), validate, dry run (of a
+stored workflow or a draft), run for a record.
 Reads (and the dry run, which commits nothing) need DAG read access, changes DAG edit access, a run
 the right to create the DAG's runs (Airflow auth)."""
 
@@ -24,6 +25,7 @@ from automation.store.repository import StoredWorkflow
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 MAX_VERSION = 2_147_483_647  # versions are Postgres integers
 CREATED_BY = "api"
+VERSION_COMMENT_MAX = 500  # as the editor's save (pages.editor_routes.COMMENT_MAX)
 
 
 def _access(method: Literal["GET", "PUT", "POST", "DELETE"]) -> Any:
@@ -98,11 +100,12 @@ class SampleEvent(BaseModel):
     old: dict[str, Any] | None = None
 
 
-class DryRunIn(BaseModel):
+class DryRunInputs(BaseModel):
+    """What a dry run is given (of a stored workflow, or of a draft)."""
+
     model_config = ConfigDict(extra="forbid")
     event: SampleEvent | None = Field(default=None, description="for record, inactivity and webhook triggers")
     params: dict[str, Any] | None = Field(default=None, description="for manual triggers: the inputs")
-    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="default: the current version")
     at: datetime | None = Field(
         default=None,
         description="the logical date (ISO 8601, UTC when no offset) for schedule workflows; "
@@ -111,6 +114,21 @@ class DryRunIn(BaseModel):
     mocks: dict[str, Any] | None = Field(
         default=None, description="step id -> the output that step gives (so later steps that read it render)"
     )
+
+    def event_dict(self) -> dict[str, Any]:
+        """The sample event, with the manual inputs as its `params`."""
+        event = self.event.model_dump(exclude_none=True) if self.event else {}
+        if self.params is not None:
+            event["params"] = self.params
+        return event
+
+
+class DryRunIn(DryRunInputs):
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="default: the current version")
+
+
+class DraftDryRunIn(DryRunInputs):
+    definition: dict[str, Any] = Field(description="the workflow definition, as `POST /workflows` takes it")
 
 
 class StepPlanOut(BaseModel):
@@ -216,14 +234,38 @@ async def validate_workflow(definition: dict[str, Any]) -> Validated:
     return Validated(valid=True, key=workflow.key)
 
 
+@router.post("/dry-run", dependencies=[_access("GET")])
+async def dry_run_draft(body: DraftDryRunIn) -> DryRunOut:
+    """The dry run of a definition not stored (the editor's draft): validated as `POST /workflows`
+    would (a 422 with each problem's path), then run as `POST /workflows/{key}/dry-run` runs a stored
+    one (version 1); nothing is stored."""
+    report = await run_in_threadpool(
+        lambda: dry_run.dry_run_definition(body.definition, body.event_dict(), at=body.at, mocks=body.mocks)
+    )
+    return DryRunOut.model_validate(report)
+
+
 @router.get("/{key}", dependencies=[_access("GET")])
 async def read_workflow(key: str) -> WorkflowOut:
     return _out(await run_in_threadpool(workflows.get, key))
 
 
 @router.put("/{key}", dependencies=[_access("PUT")])
-async def update_workflow(key: str, definition: dict[str, Any]) -> WorkflowOut:
-    return _synced(await run_in_threadpool(lambda: workflows.update(key, definition, created_by=CREATED_BY)))
+async def update_workflow(
+    key: str,
+    definition: dict[str, Any],
+    comment: str | None = Query(
+        default=None,
+        min_length=1,
+        max_length=VERSION_COMMENT_MAX,
+        description="the new version's comment (the versions list shows it); the body stays the definition",
+    ),
+) -> WorkflowOut:
+    """A new version of the workflow (none when nothing changed), with `comment`."""
+    note = comment.strip() if comment else None
+    return _synced(
+        await run_in_threadpool(lambda: workflows.update(key, definition, created_by=CREATED_BY, comment=note or None))
+    )
 
 
 @router.delete("/{key}", status_code=204, dependencies=[_access("DELETE")])
@@ -285,11 +327,8 @@ async def dry_run_workflow(key: str, body: DryRunIn) -> DryRunOut:
     with CPU, memory and time limits (`[automation] template_*`): a template that hits one is a 422.
     `at` is the logical date (schedule workflows; default the latest scheduled time) and `mocks`
     gives steps an output (by step id: an unknown id is a 422 at `mocks.<id>`)."""
-    event = body.event.model_dump(exclude_none=True) if body.event else {}
-    if body.params is not None:
-        event["params"] = body.params
     report = await run_in_threadpool(
-        lambda: dry_run.dry_run(key, event, version=body.version, at=body.at, mocks=body.mocks)
+        lambda: dry_run.dry_run(key, body.event_dict(), version=body.version, at=body.at, mocks=body.mocks)
     )
     return DryRunOut.model_validate(report)
 

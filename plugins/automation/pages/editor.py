@@ -6,7 +6,7 @@ from the data `bootstrap` gives: the workflow JSON Schema with each action's con
 collections registry (entities, typed columns, relations, the condition fields each entity offers),
 the one operator table (`definitions.operators.OPERATORS`) and the statuses. A draft is validated,
 dry-run and compared with the stored version through the same rules as the API (the services'
-`validate`, the runtime's isolated dry run, `definition_diff` on the stored form), and every problem
+`validate` and `dry_run_definition`, `definition_diff` on the stored form), and every problem
 comes back as an `Issue` with its path (`steps.0.config.to`), which the page shows at that field.
 """
 
@@ -159,12 +159,3 @@ def draft_diff(key: str, definition: dict[str, Any]) -> tuple[int, str]:
     return stored.version, definition_diff(
         old, new, old_label=f"{key} v{stored.version}", new_label=f"{key} (this draft)"
     )
-
-
-def draft_dry_run(definition: dict[str, Any], event: dict[str, Any], *, version: int) -> dict[str, Any]:
-    """The dry run report of a draft (not stored yet) for a sample event, in the limited worker
-    process the API's dry run uses; `DefinitionError` when the draft does not validate."""
-    from automation.runtime.dry_run import isolated_dry_run
-
-    workflow = workflows.validate(definition)
-    return isolated_dry_run(workflow, version, event)

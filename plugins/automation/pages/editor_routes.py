@@ -20,7 +20,7 @@ from automation.definitions.files import NestingError, load_json
 from automation.errors import AutomationError, Issue
 from automation.pages import auth, cron, editor
 from automation.pages.render import Links, render
-from automation.services import workflows
+from automation.services import dry_run, workflows
 from automation.services.errors import form_issues
 
 router = APIRouter(route_class=auth.PageRoute)
@@ -124,21 +124,16 @@ async def cron_preview(request: Request, user: Annotated[Any, auth.user()]) -> R
 async def dry_run_draft(request: Request, user: Annotated[Any, auth.user()]) -> Response:
     """The draft's dry run for a sample event (`event`) or manual inputs (`params`)."""
     data = await _body(request, user)
-    definition, event, params = _definition(data), data.get("event") or {}, data.get("params")
-    issues = await run_in_threadpool(editor.check, definition)
-    if not isinstance(event, dict):
-        issues.append(Issue("event", 'expected an object such as {"id": 1, "new": {...}, "old": {...}}'))
+    event, params = data.get("event") or {}, data.get("params")
     if params is not None and not isinstance(params, dict):
-        issues.append(Issue("params", "expected an object of input name -> value"))
-    if issues:
-        return _errors(issues)
-    if params is not None:
+        return _errors([Issue("params", "expected an object of input name -> value")])
+    if params is not None and isinstance(event, dict):
         event = {**event, "params": params}
     asked = data.get("version")
     version = asked if isinstance(asked, int) and asked >= 1 else 1
-    try:
-        report = await run_in_threadpool(lambda: editor.draft_dry_run(definition, event, version=version))
-    except AutomationError as exc:  # a template or condition that fails for this event is the answer
+    try:  # the services' draft dry run: a draft's problems, or a template that fails for this event
+        report = await run_in_threadpool(lambda: dry_run.dry_run_definition(_definition(data), event, version=version))
+    except AutomationError as exc:
         found = form_issues(exc)
         return _errors(found if found is not None else [Issue("", str(exc))])
     return _answer(ok=True, report=report)

@@ -1,8 +1,10 @@
-"""Dry runs of stored workflows, with their inputs checked before anything runs.
+"""Dry runs of stored workflows and of drafts (a definition not stored yet: the editor, the API's
+`POST /workflows/dry-run`), with their inputs checked before anything runs.
 
 Invariant: what a caller gives a dry run (the sample event, the logical date `at`, step outputs in
 `mocks`) is checked here, and a problem is a `RequestError` at the field's path (`at`,
-`mocks.<step id>`, `event`), never a traceback; the run itself is the runtime's
+`mocks.<step id>`, `event`), and a draft that does not validate is the `DefinitionError` every caller
+maps through `services.errors` (422 with each problem's path), never a traceback; the run itself is the runtime's
 (`automation.runtime.dry_run`): the API's in a limited worker process, the CLI's in its own process.
 A poll workflow's dry run also polls (`runtime.poll.preview`: read-only) in this process, where the
 Airflow connection is read, and reports which items would be new (`poll`).
@@ -21,7 +23,7 @@ from automation.definitions import Workflow
 from automation.definitions.files import load_json, load_yaml
 from automation.errors import AutomationError, Issue
 from automation.services.errors import RequestError
-from automation.services.workflows import definition_at
+from automation.services.workflows import definition_at, validate
 
 
 def _refuse(path: str, message: str) -> RequestError:
@@ -97,9 +99,40 @@ def dry_run(
 ) -> dict[str, Any]:
     """The dry run report (JSON-ready) of the stored workflow `key` at `version` (default: current).
     `isolated` runs it in a worker process with CPU, memory and time limits (for servers)."""
+    workflow, number = definition_at(key, version, source=source)
+    return _run(workflow, number, event, at=at, mocks=mocks, isolated=isolated)
+
+
+def dry_run_definition(
+    definition: Any,
+    event: Any,
+    *,
+    version: int = 1,
+    at: datetime | None = None,
+    mocks: Mapping[str, Any] | None = None,
+    isolated: bool = True,
+) -> dict[str, Any]:
+    """The dry run report of a draft, a definition not stored (nothing is stored by it either):
+    `DefinitionError` when it does not validate, a `RequestError` at `event` when the event is not an
+    object; `version` is the number the report gives the draft's steps (default 1)."""
+    if not isinstance(definition, Mapping):
+        raise _refuse("definition", "expected a workflow definition (an object)")
+    if not isinstance(event, dict):
+        raise _refuse("event", 'expected an object such as {"id": 1, "new": {...}, "old": {...}}')
+    return _run(validate(definition), version, event, at=at, mocks=mocks, isolated=isolated)
+
+
+def _run(
+    workflow: Workflow,
+    number: int,
+    event: dict[str, Any],
+    *,
+    at: datetime | None,
+    mocks: Mapping[str, Any] | None,
+    isolated: bool,
+) -> dict[str, Any]:
     from automation.runtime.dry_run import dry_run_report, isolated_dry_run
 
-    workflow, number = definition_at(key, version, source=source)
     options: dict[str, Any] = {}
     if at is not None:
         options["at"] = aware(at)
