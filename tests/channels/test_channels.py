@@ -131,3 +131,21 @@ def test_a_dry_run_sends_to_no_channel_and_logs_nothing(monkeypatch: pytest.Monk
                                             {"channel": "apprise:apprise_ops", "status": "planned"}]  # fmt: skip
     assert apprise_requests == [] and slack_requests == []
     assert deliveries() == []
+
+
+def test_the_email_channel_mails_the_recipient_through_the_smtp_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.servers import smtp_server
+
+    with smtp_server() as (mailbox, port):
+        monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
+                           "extra": {"disable_ssl": True, "disable_tls": True}}))  # fmt: skip
+        result = run_one_step(
+            {"id": "tell", "type": "send_notification",
+             "config": {"title": "Deal {{ trigger.new.name }} signed", "body": "Well done",
+                        "recipient": "carla@example.com", "channels": ["email"]}}
+        )  # fmt: skip
+    (message,) = mailbox.messages
+    assert message["Subject"] == "Deal ACME signed" and mailbox.envelopes == [["carla@example.com"]]
+    assert "Well done" in message.get_payload()
+    assert result.output["id"] is None  # no in-app row: not one of its channels
+    assert [(d["channel"], d["status"]) for d in deliveries()] == [("email", "sent")]
