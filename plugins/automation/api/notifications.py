@@ -111,8 +111,13 @@ async def stream_notifications(
     start = int(last_event_id) if last_event_id is not None else after
     try:
         feed = await run_in_threadpool(NotificationFeed, recipient, start)
+    except BaseException:
+        _streams.release()
+        raise
+    try:
         first = await run_in_threadpool(feed.backlog)
     except BaseException:
+        await run_in_threadpool(feed.close)
         _streams.release()
         raise
 

@@ -40,14 +40,18 @@ class NotificationFeed:
             self.connection.invalidate()
             raise RuntimeError("the database driver gave no connection to LISTEN on")
         self.connection.detach()
-        driver.autocommit = True
-        with driver.cursor() as cursor:
-            cursor.execute(f"LISTEN {CHANNEL}")
         self.driver = driver
-        if after is None:
-            with engine().connect() as conn:
-                newest = conn.execute(sql_select(func.coalesce(func.max(t.notifications.c.id), 0))).scalar_one()
-            self.last = int(newest)
+        try:
+            driver.autocommit = True
+            with driver.cursor() as cursor:
+                cursor.execute(f"LISTEN {CHANNEL}")
+            if after is None:
+                with engine().connect() as conn:
+                    newest = conn.execute(sql_select(func.coalesce(func.max(t.notifications.c.id), 0))).scalar_one()
+                self.last = int(newest)
+        except BaseException:
+            self.close()
+            raise
 
     def backlog(self) -> list[dict[str, Any]]:
         """The notifications after the reader's last id, oldest first."""
