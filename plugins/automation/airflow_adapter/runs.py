@@ -71,12 +71,15 @@ def return_values(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int
     return {(r.task_id, r.map_index): XComModel.deserialize_value(r) for r in rows}
 
 
-def dag_run(session: Any, dag_id: str, run_id: str) -> Any | None:
-    """The run's ORM object (its `state`...), or None."""
+def dag_run(session: Any, dag_id: str, run_id: str, *, lock: bool = False) -> Any | None:
+    """The run's ORM object (its `state`...), or None. `lock`: hold its row until the session ends, as
+    the scheduler does while it schedules the run, so a change made here and the scheduler's pass over
+    the same run never interleave (one waits for the other's commit)."""
     from sqlalchemy import select
 
     DagRun, _ = run_models()
-    return session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    query = select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+    return session.scalar(query.with_for_update() if lock else query)
 
 
 def dag_for_run(session: Any, run: Any) -> Any | None:

@@ -297,8 +297,8 @@ def _skip_note(extra: str | None) -> str | None:
 # -- changes through Airflow ----------------------------------------------------------------------
 
 
-def _dag_run_and_dag(session: Any, dag_id: str, run_id: str) -> tuple[Any, Any]:
-    dag_run = airflow_runs.dag_run(session, dag_id, run_id)
+def _dag_run_and_dag(session: Any, dag_id: str, run_id: str, *, lock: bool = False) -> tuple[Any, Any]:
+    dag_run = airflow_runs.dag_run(session, dag_id, run_id, lock=lock)
     if dag_run is None:
         raise NotFoundError(f"workflow {dag_id.removeprefix('automation__')!r} has no execution {run_id!r}")
     dag = airflow_runs.dag_for_run(session, dag_run)
@@ -350,7 +350,9 @@ def skip_step(
     if len(text) > SKIP_NOTE_MAX:
         raise ValueError(f"note: at most {SKIP_NOTE_MAX} characters")  # the routes check it first
     with _session() as session:
-        _, dag = _dag_run_and_dag(session, dag_id, run_id)
+        # the run's row is locked first: the scheduler cannot fail the run on the step's old state after
+        # this marks it skipped (it waits, or this waits and then clears what it held back)
+        _, dag = _dag_run_and_dag(session, dag_id, run_id, lock=True)
         found = [
             ti
             for ti in airflow_runs.task_instances(session, dag_id, run_id)
