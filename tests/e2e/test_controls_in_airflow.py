@@ -88,3 +88,43 @@ def test_a_run_past_its_run_timeout_fails(airflow: AirflowApi, tmp_path: Path) -
                     run_state(airflow, dag_id, run_id), 120, "the run to end") == "failed"  # fmt: skip
     task = airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/pause")
     assert task["state"] != "success"
+
+
+RATED = {
+    "key": "rated-leads", "name": "Rated leads", "status": "ACTIVE",
+    "trigger": {"type": "record_event", "entity": "leads", "events": ["created"]},
+    "settings": {"rate_limit": {"max": 5, "per": "10s"}, "retries": 0, "max_active_runs": 50},
+    "steps": [{"id": "log", "type": "create_record", "config": {"collection": "activities", "values": {
+        "body": "rated {{ trigger.id }}", "entity": "leads", "entity_id": "{{ trigger.id }}"}}}],
+}  # fmt: skip
+
+
+def test_a_rate_limit_of_5_per_10_s_runs_all_12_events_never_more_than_5_in_10_s(
+    airflow: AirflowApi, tmp_path: Path
+) -> None:
+    from sqlalchemy import text
+
+    from automation.store.db import engine
+    from tests.e2e.conftest import wait_for_schedule
+
+    import_workflow(tmp_path, RATED)
+    wait_for_schedule(airflow, "automation__rated-leads", timeout=90)
+    with engine().connect() as conn:
+        sent = conn.execute(text("SELECT now()")).scalar_one()
+    events = [{"entity": "leads", "event": "created", "id": i, "new": {"id": i}, "idempotency_key": f"rated-{i}"}
+              for i in range(12)]  # fmt: skip
+    response = airflow.client.post("/automation/api/v1/events/batch", json={"events": events})
+    assert response.status_code == 201, response.text
+
+    def started() -> list[float]:
+        with engine().connect() as conn:
+            rows = conn.execute(text("SELECT created_at FROM crm.activities WHERE body LIKE 'rated %'")).scalars()
+            return sorted((at - sent).total_seconds() for at in rows)
+
+    offsets = wait_for(lambda: (found := started()) and len(found) == 12 and found, 300, "12 rated runs", 1)
+    # a step starts at its reserved time or later: the first 10 s after the burst hold at most 5 of them,
+    # and 12 events at 5 per 10 s need at least 20 s
+    assert sum(1 for offset in offsets if offset < 10) <= 5
+    assert offsets[-1] >= 20
+    time.sleep(3)
+    assert len(started()) == 12  # none dropped, none twice

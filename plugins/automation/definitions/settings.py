@@ -1,4 +1,4 @@
-"""Workflow-level settings: concurrency (pool, queue, run timeout), priority, ownership, retries (with a
+"""Workflow-level settings: concurrency (pool, queue, run timeout, rate limit), priority, ownership, retries (with a
 policy per error class), throttle and retention.
 
 Invariant: every name a setting hands to Airflow (pool, queue) is a bounded identifier-like string, and
@@ -69,6 +69,17 @@ class RetryPolicy(StrictModel):
         return {name: rule for name in get_args(ErrorClass) if (rule := getattr(self, name)) is not None}
 
 
+class RateLimit(StrictModel):
+    """At most `max` runs start per `per` (any window that long), per scope; the runs beyond wait for their
+    turn (deferred on the triggerer: no worker slot held), none is dropped."""
+
+    max: int = Field(ge=1, le=10_000, description="runs that may start in any window of `per`")
+    per: Duration = Field(description='the window: seconds, or "10s", "1m", "1h"')
+    scope: Literal["global", "entity"] = Field(
+        default="global", description="one limit for the workflow (global) or one per record (entity)"
+    )
+
+
 class Alerts(StrictModel):
     """Failure alerts of a workflow: sent once when it fails `after_failures` runs in a row, and a
     recovery message at its next success; `deadline` raises an Airflow deadline alert for a slow run."""
@@ -107,6 +118,9 @@ class Settings(StrictModel):
         default=None, description="a run still going this long after it started fails (Airflow dagrun_timeout)"
     )
     throttle: Throttle | None = None
+    rate_limit: RateLimit | None = Field(
+        default=None, description="event runs beyond `max` per `per` wait for their turn (never dropped)"
+    )
     retention_days: int = Field(default=90, ge=1, le=3650)
     alerts: Alerts = Field(default_factory=Alerts)
     max_depth: int = Field(

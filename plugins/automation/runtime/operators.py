@@ -154,6 +154,23 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
     def _after_checks(
         self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int
     ) -> dict[str, Any]:
+        """The rate limit (`settings.rate_limit`): a run beyond it waits for its turn, without a worker slot."""
+        from automation.runtime.rate_limit import reserve_start
+
+        start = reserve_start(workflow, values["trigger"], event_id)
+        if start is not None and start > pendulum.now("UTC"):
+            self.log.info("Rate limit: the steps start at %s", start)
+            self.defer(trigger=_at(start), method_name="after_rate_limit", kwargs={"event_id": event_id})
+        return self._delay_checks(context, workflow, version, values, event_id)
+
+    def after_rate_limit(self, context: Any, event: Any = None, event_id: int = 0) -> dict[str, Any]:
+        workflow, version = self.pinned(context)
+        values = self.base_context(context, workflow, version, {})
+        return self._delay_checks(context, workflow, version, values, event_id)
+
+    def _delay_checks(
+        self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int
+    ) -> dict[str, Any]:
         """The trigger's `delay`: the steps start later, without holding a worker slot."""
         from automation.runtime.event_gate import delayed_start
 
