@@ -16,6 +16,7 @@ Modules (one concern each; importing any of them imports no Airflow, every Airfl
 - `connections`: connection lookup (Task SDK first, then core's secrets + metadata database).
 - `dags`: DAG pause state (`DagModel`).
 - `db`: sessions on Airflow's metadata database.
+- `pools`: the pools of collection concurrency limits and `settings.pool` (`Pool`).
 - `preload`: a plugin listener (`on_starting`) importing the runtime in Airflow's job processes before they
   fork (imports `airflow.listeners` when imported: its hook is marked where it is defined).
 - `runs`: DAG runs, task instances and XComs (reads, retention deletes, clear and mark failed).
