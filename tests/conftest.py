@@ -121,7 +121,7 @@ CLEAN_TABLES = (
     "automation.workflow_versions, automation.workflows, automation.definition_errors, automation.run_versions, "
     "automation.effects, automation.notifications, automation.round_robin, automation.events, automation.event_runs, "
     "automation.throttle_state, automation.step_failures, automation.step_notices, automation.workflow_health, "
-    "automation.reports, automation.poll_cursors, "
+    "automation.reports, automation.poll_cursors, automation.notification_deliveries, "
     "crm.tags, crm.activities, crm.tasks, crm.deals, crm.contacts, crm.organisations"
 )
 
