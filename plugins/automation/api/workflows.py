@@ -25,7 +25,6 @@ from automation.store.repository import StoredWorkflow
 router = APIRouter(prefix="/api/v1/workflows", tags=["workflows"])
 MAX_VERSION = 2_147_483_647  # versions are Postgres integers
 CREATED_BY = "api"
-VERSION_COMMENT_MAX = 500  # as the editor's save (pages.editor_routes.COMMENT_MAX)
 
 
 def _access(method: Literal["GET", "PUT", "POST", "DELETE"]) -> Any:
@@ -257,7 +256,7 @@ async def update_workflow(
     comment: str | None = Query(
         default=None,
         min_length=1,
-        max_length=VERSION_COMMENT_MAX,
+        max_length=workflows.VERSION_COMMENT_MAX,
         description="the new version's comment (the versions list shows it); the body stays the definition",
     ),
 ) -> WorkflowOut:

@@ -25,7 +25,6 @@ from automation.services.errors import form_issues
 
 router = APIRouter(route_class=auth.PageRoute)
 CSRF_HEADER = "x-csrf-token"
-COMMENT_MAX = 500
 
 
 def _answer(**body: Any) -> JSONResponse:
@@ -56,8 +55,8 @@ def _comment(data: dict[str, Any]) -> str | None:
     comment = data.get("comment")
     if comment is None or comment == "":
         return None
-    if not isinstance(comment, str) or len(comment) > COMMENT_MAX:
-        raise HTTPException(400, f"comment: at most {COMMENT_MAX} characters of text")
+    if not isinstance(comment, str) or len(comment) > workflows.VERSION_COMMENT_MAX:
+        raise HTTPException(400, f"comment: at most {workflows.VERSION_COMMENT_MAX} characters of text")
     return comment.strip() or None
 
 

@@ -27,6 +27,9 @@ from automation.definitions.diff import definition_diff
 from automation.store.repository import Repository, StoredWorkflow, VersionInfo
 from automation.validation import validate_definition
 
+#: The longest comment a saved version keeps (the API's `?comment=`, the editor's save).
+VERSION_COMMENT_MAX = 500
+
 SyncState = Literal["draft", "unpaused", "paused", "unknown_dag", "failed"]
 log = logging.getLogger(__name__)
 
