@@ -1,4 +1,5 @@
-"""Throttle and debounce windows in milliseconds (`window_ms`): the window is kept to the millisecond."""
+"""Throttle and debounce windows in milliseconds (`window_ms: 500`, or `window: "500ms"`): the window is kept
+to the millisecond."""
 
 from __future__ import annotations
 
@@ -49,8 +50,34 @@ def test_a_debounce_of_500_ms_waits_half_a_second() -> None:
     assert decision.outcome == "debounce_wait" and decision.wait_seconds == 0.5
 
 
+def test_a_window_written_as_500ms_debounces_half_a_second() -> None:
+    written = throttled_workflow(window=" 500 ms", mode="debounce")
+    assert written.settings.throttle == throttled_workflow(window_ms=500, mode="debounce").settings.throttle
+    decision = decide(written, event(5), "r5", EventLedger())
+    assert decision.outcome == "debounce_wait" and decision.wait_seconds == 0.5
+    assert throttled_workflow(window="2m").settings.throttle.seconds == 120  # seconds as before
+
+
 @pytest.mark.parametrize("throttle", [{"window": 1, "window_ms": 500}, {"scope": "entity"}, {"window_ms": 0}])
 def test_a_window_is_given_exactly_once_and_positive(throttle: dict[str, Any]) -> None:
     with pytest.raises(DefinitionError) as caught:
         throttled_workflow(**throttle)
     assert caught.value.issues[0].path.startswith("settings.throttle.window")
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [("0ms", "1 ms to 86400000 ms"), ("86400001ms", "1 ms to 86400000 ms"), ("1.5s", '"500ms"'),
+     ("500 mss", '"500ms"'), ([500], '"500ms"')],
+)  # fmt: skip
+def test_a_bad_window_is_refused_at_its_path(window: Any, message: str) -> None:
+    with pytest.raises(DefinitionError) as caught:
+        throttled_workflow(window=window)
+    ((issue,),) = [caught.value.issues]
+    assert issue.path == "settings.throttle.window" and message in issue.message
+
+
+def test_window_in_milliseconds_and_window_ms_together_are_refused_at_window() -> None:
+    with pytest.raises(DefinitionError) as caught:
+        throttled_workflow(window="500ms", window_ms=500)
+    assert [i.path for i in caught.value.issues] == ["settings.throttle.window"]

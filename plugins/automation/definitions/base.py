@@ -8,7 +8,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, GetPydanticSchema
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
-_DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$")
+#: what a duration written as text looks like ("30s", "5m", "2h", "1d", or bare seconds)
+DURATION_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|d)?\s*$")
 _UNIT_SECONDS = {None: 1, "s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
 
 
@@ -23,7 +24,7 @@ def _to_seconds(value: int | str) -> int:
         if value < 0:
             raise ValueError("a duration cannot be negative")
         return value
-    match = _DURATION_RE.match(value)
+    match = DURATION_RE.match(value)
     if not match:
         raise ValueError('expected seconds as an integer or a string like "30s", "5m", "2h", "1d"')
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2)]
@@ -31,7 +32,7 @@ def _to_seconds(value: int | str) -> int:
 
 #: What a definition may write for a duration: seconds or "30s" / "5m" / "2h" / "1d".
 _DurationInput = Annotated[
-    int | Annotated[str, Field(pattern=_DURATION_RE.pattern)],
+    int | Annotated[str, Field(pattern=DURATION_RE.pattern)],
     AfterValidator(_to_seconds),
 ]
 

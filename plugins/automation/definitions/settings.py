@@ -6,24 +6,50 @@ every retry figure is bounded, so a definition cannot make a task Airflow refuse
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+import re
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
-from automation.definitions.base import Duration, PathError, StrictModel
+from automation.definitions.base import DURATION_RE, Duration, PathError, StrictModel
 from automation.definitions.notices import StepNotifications
+
+#: a throttle window written in milliseconds: "500ms" (what `window_ms: 500` says)
+_MS_TEXT = re.compile(r"^\s*(\d+)\s*ms\s*$")
+MAX_WINDOW_MS = 86_400_000
 
 
 class Throttle(StrictModel):
     """Within `window` (or `window_ms`), later events of the same scope are dropped (throttle) or
-    coalesced (debounce)."""
+    coalesced (debounce). `window: "500ms"` is read as `window_ms: 500`."""
 
-    window: Duration | None = Field(default=None, description='seconds, or "30s", "5m"; or give window_ms')
+    window: Duration | Annotated[str, Field(pattern=_MS_TEXT.pattern)] | None = Field(
+        default=None, description='seconds, or "30s", "5m", or milliseconds as "500ms"; or give window_ms'
+    )
     window_ms: int | None = Field(
-        default=None, ge=1, le=86_400_000, description="the window in milliseconds (500: half a second)"
+        default=None, ge=1, le=MAX_WINDOW_MS, description="the window in milliseconds (500: half a second)"
     )
     scope: Literal["entity", "global"] = "entity"
     mode: Literal["throttle", "debounce"] = "throttle"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _milliseconds_text(cls, data: Any) -> Any:
+        """`window: "500ms"` becomes `window_ms: 500` (bounded like it, the error at `window`)."""
+        window = data.get("window") if isinstance(data, dict) else None
+        if window is None or (isinstance(window, int) and not isinstance(window, bool)):
+            return data
+        match = _MS_TEXT.match(window) if isinstance(window, str) else None
+        if match is None:
+            if isinstance(window, str) and DURATION_RE.match(window):
+                return data
+            raise PathError("window", 'expected seconds as an integer, a string like "30s" or "5m", or "500ms"')
+        if data.get("window_ms") is not None:
+            raise PathError("window", "give exactly one of window (seconds) or window_ms (milliseconds)")
+        milliseconds = int(match.group(1))
+        if not 1 <= milliseconds <= MAX_WINDOW_MS:
+            raise PathError("window", f"{window!r}: a window is 1 ms to {MAX_WINDOW_MS} ms (one day)")
+        return {**{k: v for k, v in data.items() if k != "window"}, "window_ms": milliseconds}
 
     @model_validator(mode="after")
     def _one_window(self) -> Throttle:
@@ -34,7 +60,9 @@ class Throttle(StrictModel):
     @property
     def seconds(self) -> float:
         """The window in seconds (a fraction for `window_ms`)."""
-        return self.window_ms / 1000 if self.window_ms is not None else float(self.window or 0)
+        if self.window_ms is not None:
+            return self.window_ms / 1000
+        return float(self.window) if isinstance(self.window, int) else 0.0
 
 
 #: an Airflow pool or Celery/Kubernetes queue name: letters, digits, `_ - .`, at most 100
