@@ -224,14 +224,15 @@ def outbox_latency(api: Api, n: int) -> list[float]:
     return samples
 
 
-def latency(api: Api, n: int) -> dict[str, list[float]]:
-    """Sequential samples: an event to our gate task's start, a REST trigger to an empty DAG's task."""
+def latency(api: Api, n: int, prefix: str = "lat") -> dict[str, list[float]]:
+    """Sequential samples: an event to our gate task's start, a REST trigger to an empty DAG's task
+    (`prefix`: of the events' idempotency keys, new for each run on the same automation database)."""
     ours, floor = [], []
     for i in range(n):
         sent = time.time()
         posted = api.http.post(
             "/automation/api/v1/events",
-            json={"entity": "leads", "event": "created", "id": 50000 + i, "idempotency_key": f"lat-{i}"},
+            json={"entity": "leads", "event": "created", "id": 50000 + i, "idempotency_key": f"{prefix}-{i}"},
         )
         event_id = posted.raise_for_status().json()["id"]
         sent_floor = time.time()
