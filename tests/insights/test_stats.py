@@ -38,6 +38,8 @@ def test_counts_rates_durations_and_failing_steps(create, run_workflow) -> None:
     assert overall.success_rate == pytest.approx(2 / 5)
     assert len(report.durations_s) == 5  # success and failed runs; the skipped one executed no step
     assert 0 <= guarded.p50_duration_s <= guarded.p95_duration_s
+    assert guarded.avg_duration_s == pytest.approx(guarded.p50_duration_s)  # the mean of two is their median
+    assert min(report.durations_s) <= overall.avg_duration_s <= max(report.durations_s)
     today = overall.per_day[-1]
     assert (today.day, today.success, today.failed, today.skipped) == (datetime.now(UTC).date(), 2, 3, 1)
     assert sum(d.success + d.failed + d.skipped for d in overall.per_day[:-1]) == 0

@@ -58,6 +58,23 @@ def task_instances(session: Any, dag_id: str, run_id: str) -> list[Any]:
     return list(session.execute(query).all())
 
 
+def task_instances_in(session: Any, runs: Iterable[tuple[str, str]], states: Iterable[str]) -> list[Any]:
+    """Rows (dag_id, run_id, task_id, map_index, state) of the task instances in `states` of these
+    (dag_id, run_id) runs, by task id: one query for a page of runs."""
+    from sqlalchemy import select, tuple_
+
+    wanted = list(runs)
+    if not wanted:
+        return []
+    _, TI = run_models()
+    query = (
+        select(TI.dag_id, TI.run_id, TI.task_id, TI.map_index, TI.state)
+        .where(tuple_(TI.dag_id, TI.run_id).in_(wanted), TI.state.in_(list(states)))
+        .order_by(TI.dag_id, TI.run_id, TI.task_id, TI.map_index)
+    )
+    return list(session.execute(query).all())
+
+
 def return_values(session: Any, dag_id: str, run_id: str) -> dict[tuple[str, int], Any]:
     """The run's `return_value` XComs, deserialized, by (task_id, map_index)."""
     from airflow.models.xcom import XComModel
@@ -216,3 +233,15 @@ def trigger_manual_run(
         error = ConflictError(f"the DAG {dag_id} already has a run {exc.dag_run.run_id!r}")
         error.path = "run_id"  # type: ignore[attr-defined]
         raise error from None
+
+
+def unfinished_runs(dag_id: str, run_ids: list[str]) -> int:
+    """How many of these runs of the DAG are queued or running (a run not found counts as finished)."""
+    from sqlalchemy import func, select
+
+    DagRun, _ = run_models()
+    query = select(func.count()).where(
+        DagRun.dag_id == dag_id, DagRun.run_id.in_(run_ids), DagRun.state.in_(["queued", "running"])
+    )
+    with metadata_session() as session:
+        return int(session.scalar(query) or 0)

@@ -13,13 +13,14 @@ and function comes from `airflow_adapter.runs` / `airflow_adapter.db`.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select, tuple_
 
 from automation.airflow_adapter import runs as airflow_runs
 from automation.airflow_adapter.db import airflow_session
@@ -191,20 +192,208 @@ def list_executions(
     key: str, *, status: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[int, list[Execution]]:
     """The workflow's runs, newest first, and how many match in all."""
-    if status is not None and status not in EXECUTION_STATUSES:
-        raise ValueError(f"status must be one of {', '.join(EXECUTION_STATUSES)}")
+    found = search_executions(ExecutionFilter(keys=[key], status=status), limit=limit, offset=offset)
+    return found.total, found.executions
+
+
+# -- executions across workflows and the dead letters ----------------------------------------------
+
+#: at most this many ledger events are matched by an `entity`/`entity_id` filter (the newest ones)
+MAX_FILTER_EVENTS = 5000
+#: at most this many runs are retried in one request
+MAX_RETRY_SELECTION = 100
+#: task instance states a retry clears (what `dag.clear(only_failed=True)` clears)
+FAILED_STEP_STATES = ("failed", "upstream_failed")
+
+
+@dataclass(frozen=True)
+class ExecutionFilter:
+    """Which runs to list. `keys`: these workflows (None: every stored workflow; the API passes the
+    ones the user may read); `since`/`until`: the run's `run_after` (naive = UTC; `until` exclusive);
+    `entity`/`entity_id`/`event_id`: the ledger event the run handled."""
+
+    keys: list[str] | None = None
+    status: str | None = None
+    entity: str | None = None
+    entity_id: str | None = None
+    event_id: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def by_event(self) -> bool:
+        return self.entity is not None or self.entity_id is not None or self.event_id is not None
+
+
+class ExecutionList(BaseModel):
+    total: int
+    executions: list[Execution]
+    #: the `entity`/`entity_id` filter matched more than MAX_FILTER_EVENTS events: only runs of the
+    #: newest of them are listed
+    partial: bool = False
+
+
+class FailedStep(BaseModel):
+    step_id: str
+    task_id: str
+    map_index: int = -1
+    state: str  # failed, or upstream_failed (held back by a failed step; a retry runs it too)
+    error: str | None = None
+    error_class: str | None = None
+
+
+class FailedExecution(Execution):
+    failed_steps: list[FailedStep]
+
+
+class FailedList(BaseModel):
+    total: int
+    executions: list[FailedExecution]
+    partial: bool = False
+
+
+RetryOutcome = Literal["retried", "not_failed", "not_allowed", "not_found"]
+
+
+class RetryResult(BaseModel):
+    key: str
+    run_id: str
+    outcome: RetryOutcome
+    message: str
+    #: the steps cleared to run again (failed and upstream-failed), for `retried`
+    steps: list[str] = []
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+
+
+def _dag_ids(keys: list[str] | None) -> dict[str, str]:
+    """Workflow key by DAG id of the wanted stored workflows; NotFoundError (at `workflow`) for a key
+    that is not stored."""
+    stored = [w.key for w in Repository().list_workflows()]
+    if keys is not None:
+        if missing := [k for k in keys if k not in set(stored)]:
+            error = NotFoundError(f"workflow {missing[0]!r} does not exist")
+            error.path = "workflow"  # type: ignore[attr-defined]
+            raise error
+        stored = [k for k in stored if k in set(keys)]
+    return {dag_id_for(key): key for key in stored}
+
+
+def search_executions(found: ExecutionFilter, *, limit: int = 50, offset: int = 0) -> ExecutionList:
+    """Runs of the wanted workflows matching the filter, newest first (`run_after`), and how many match.
+    ValueError (field first) for a status that is none or a period that is reversed."""
+    if found.status is not None and found.status not in EXECUTION_STATUSES:
+        raise ValueError(f"status: must be one of {', '.join(EXECUTION_STATUSES)}")
+    since, until = _utc(found.since), _utc(found.until)
+    if since is not None and until is not None and since >= until:
+        raise ValueError("since: must be before until")
     DagRun, _ = airflow_models()
-    dag_id = _workflow_dag_id(key)
-    runs = select(*run_columns()).where(DagRun.dag_id == dag_id).subquery()
+    key_of = _dag_ids(found.keys)
+    where = [DagRun.dag_id.in_(sorted(key_of))]
+    if since is not None:
+        where.append(DagRun.run_after >= since)
+    if until is not None:
+        where.append(DagRun.run_after < until)
+    if found.status in {"failed", "running", "queued"}:
+        where.append(DagRun.state == found.status)  # the status is the run's state: Airflow's index
+    elif found.status in {"success", "skipped"}:
+        where.append(DagRun.state == "success")
+    partial = False
+    if found.by_event():
+        event_ids, claims, partial = RunRecords().runs_of_events(
+            event_id=found.event_id,
+            entity=found.entity,
+            entity_id=found.entity_id,
+            before=until,
+            limit=MAX_FILTER_EVENTS,
+        )
+        by_event = [DagRun.partition_key.in_([str(i) for i in event_ids])] if event_ids else []
+        claimed = [(dag_id_for(key), run_id) for key, run_id in claims if dag_id_for(key) in key_of]
+        if claimed:
+            by_event.append(tuple_(DagRun.dag_id, DagRun.run_id).in_(claimed))
+        if not by_event:
+            return ExecutionList(total=0, executions=[], partial=partial)
+        where.append(or_(*by_event))
+    if not key_of:
+        return ExecutionList(total=0, executions=[], partial=partial)
+    runs = select(*run_columns()).where(*where).subquery()
     matching = select(runs)
-    if status is not None:
-        matching = matching.where(runs.c.status == status)
+    if found.status is not None:
+        matching = matching.where(runs.c.status == found.status)
+    order = (runs.c.run_after.desc(), runs.c.dag_id, runs.c.run_id.desc())
     with _session() as session:
         total = session.scalar(select(func.count()).select_from(matching.subquery()))
-        rows = session.execute(
-            matching.order_by(runs.c.run_after.desc(), runs.c.run_id.desc()).limit(limit).offset(offset)
-        ).all()
-    return int(total or 0), to_executions(rows, {dag_id: key})
+        rows = session.execute(matching.order_by(*order).limit(limit).offset(offset)).all()
+    return ExecutionList(total=int(total or 0), executions=to_executions(rows, key_of), partial=partial)
+
+
+def failed_executions(found: ExecutionFilter, *, limit: int = 50, offset: int = 0) -> FailedList:
+    """The dead letters: runs whose Airflow state is `failed` (a retried run is queued or running, so it
+    leaves until it fails again), newest first, each with its failed and upstream-failed steps and the
+    latest error of each."""
+    page = search_executions(replace(found, status="failed"), limit=limit, offset=offset)
+    runs = [(e.dag_id, e.run_id) for e in page.executions]
+    with _session() as session:
+        rows = airflow_runs.task_instances_in(session, runs, FAILED_STEP_STATES)
+    errors = RunRecords().last_failures(runs)
+    steps: dict[tuple[str, str], list[FailedStep]] = {}
+    for ti in rows:
+        error = errors.get((ti.dag_id, ti.run_id, ti.task_id, ti.map_index)) if ti.state == "failed" else None
+        steps.setdefault((ti.dag_id, ti.run_id), []).append(
+            FailedStep(
+                step_id=ti.task_id.removesuffix(EACH_SUFFIX),
+                task_id=ti.task_id,
+                map_index=ti.map_index,
+                state=str(getattr(ti.state, "value", ti.state)),
+                error=error.message if error else None,
+                error_class=error.error_class if error else None,
+            )
+        )
+    executions = [
+        FailedExecution(**e.model_dump(), failed_steps=steps.get((e.dag_id, e.run_id), [])) for e in page.executions
+    ]
+    return FailedList(total=page.total, executions=executions, partial=page.partial)
+
+
+def retry_failed(selection: Sequence[tuple[str, str]], allowed: Collection[str]) -> list[RetryResult]:
+    """Retry each selected (key, run_id), in order, once each: a failed run gets its failed and
+    upstream-failed steps cleared (Airflow's `dag.clear(only_failed=True)`, as `retry_execution`), so
+    the scheduler runs those again and only those; each run in its own transaction, its row locked
+    first (the scheduler's pass and this never interleave). `allowed`: the workflows whose runs the
+    caller may change; the others are `not_allowed`, never looked up. A run that is not failed (any
+    more: retried already, or running) is `not_failed` and left alone."""
+    if len(selection) > MAX_RETRY_SELECTION:
+        raise ValueError(f"runs: at most {MAX_RETRY_SELECTION} at once")
+    results = []
+    for key, run_id in dict.fromkeys(selection):
+        results.append(_retry_one(key, run_id, allowed))
+    return results
+
+
+def _retry_one(key: str, run_id: str, allowed: Collection[str]) -> RetryResult:
+    def result(outcome: RetryOutcome, message: str, steps: list[str] | None = None) -> RetryResult:
+        return RetryResult(key=key, run_id=run_id, outcome=outcome, message=message, steps=steps or [])
+
+    if key not in allowed:
+        return result("not_allowed", f"you may not change the runs of workflow {key!r}")
+    try:
+        dag_id = _workflow_dag_id(key)
+        with _session() as session:
+            dag_run, dag = _dag_run_and_dag(session, dag_id, run_id, lock=True)
+            state = str(getattr(dag_run.state, "value", dag_run.state))
+            if state != "failed":
+                return result("not_failed", f"the execution is {state}, not failed: nothing to retry")
+            failed = [
+                ti.task_id + (f"[{ti.map_index}]" if ti.map_index >= 0 else "")
+                for ti in airflow_runs.task_instances(session, dag_id, run_id)
+                if ti.state in FAILED_STEP_STATES
+            ]
+            if not airflow_runs.clear_failed(session, dag, run_id):
+                return result("not_failed", "the execution has no failed steps to retry")
+    except NotFoundError as exc:
+        return result("not_found", str(exc))
+    return result("retried", f"{len(failed)} step(s) cleared: Airflow runs them again", sorted(failed))
 
 
 def _run_row(session: Any, dag_id: str, run_id: str) -> Any:

@@ -1,5 +1,5 @@
 """Execution statistics per workflow and overall over a period, aggregated in SQL: three queries on
-Airflow's runs (counts per day and status, duration percentiles, last runs) and one on the recorded
+Airflow's runs (counts per day and status, duration average and percentiles, last runs) and one on the recorded
 step failures, however many runs the period holds."""
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ class WorkflowStats(BaseModel):
     running: int = 0
     queued: int = 0
     success_rate: float | None = None
+    avg_duration_s: float | None = None
     p50_duration_s: float | None = None
     p95_duration_s: float | None = None
     last_execution: Execution | None = None
@@ -139,6 +140,7 @@ def _queries(dag_ids: list[str], since: datetime, until: datetime) -> tuple[Any,
             runs.c.dag_id,
             func.percentile_cont(0.5).within_group(runs.c.duration).label("p50"),
             func.percentile_cont(0.95).within_group(runs.c.duration).label("p95"),
+            func.avg(runs.c.duration).label("avg"),
             func.array_agg(runs.c.duration).label("all"),
         )
         .where(executed)
@@ -211,7 +213,7 @@ def stats_report(
     days = _days(since, until)
 
     counts: dict[str | None, dict[date, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
-    percentiles: dict[str | None, tuple[float | None, float | None]] = {}
+    percentiles: dict[str | None, tuple[float | None, float | None, float | None]] = {}
     durations: list[float] = []
     last: list[Execution] = []
     if dag_ids:
@@ -222,7 +224,7 @@ def stats_report(
                     per_status = counts[dag_id][row.day]
                     per_status[row.status] = per_status.get(row.status, 0) + row.n
             for row in session.execute(duration_query):
-                percentiles[row.dag_id] = (row.p50, row.p95)
+                percentiles[row.dag_id] = (row.avg, row.p50, row.p95)
                 if row.dag_id is None:
                     durations = sorted(float(d) for d in row.all or [])
             last_rows = session.execute(last_query).all()
@@ -238,7 +240,8 @@ def stats_report(
             status=workflow.status if workflow else None,
         )
         _fill(stats, counts.get(dag_id, {}), days)
-        p50, p95 = percentiles.get(dag_id, (None, None))
+        avg, p50, p95 = percentiles.get(dag_id, (None, None, None))
+        stats.avg_duration_s = float(avg) if avg is not None else None
         stats.p50_duration_s = float(p50) if p50 is not None else None
         stats.p95_duration_s = float(p95) if p95 is not None else None
         mine = [e for e in last if dag_id is None or e.dag_id == dag_id]

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from automation.store import tables as t
@@ -37,6 +38,12 @@ class FailureCount:
     task_id: str
     message: str
     count: int
+
+
+def _failure_columns() -> list[Any]:
+    """The `step_failures` columns of a `StepFailure`."""
+    c = t.step_failures.c
+    return [c.task_id, c.map_index, c.try_number, c.error_class, c.message, c.will_retry, c.failed_at]
 
 
 class RunRecords(UsesDatabase):
@@ -72,12 +79,31 @@ class RunRecords(UsesDatabase):
         """Every failed attempt of a run, oldest first."""
         c = t.step_failures.c
         query = (
-            select(c.task_id, c.map_index, c.try_number, c.error_class, c.message, c.will_retry, c.failed_at)
+            select(*_failure_columns())
             .where(c.dag_id == dag_id, c.run_id == run_id)
             .order_by(c.task_id, c.map_index, c.try_number)
         )
         with self.engine.connect() as conn:
             return [StepFailure(**r) for r in conn.execute(query).mappings()]
+
+    def last_failures(self, runs: Collection[tuple[str, str]]) -> dict[tuple[str, str, str, int], StepFailure]:
+        """The latest failed attempt of each step of these (dag_id, run_id) runs, by (dag_id, run_id,
+        task_id, map_index): one query for a page of runs."""
+        if not runs:
+            return {}
+        c = t.step_failures.c
+        query = (
+            select(c.dag_id, c.run_id, *_failure_columns())
+            .where(tuple_(c.dag_id, c.run_id).in_(list(runs)))
+            .ext(distinct_on(c.dag_id, c.run_id, c.task_id, c.map_index))
+            .order_by(c.dag_id, c.run_id, c.task_id, c.map_index, c.try_number.desc())
+        )
+        with self.engine.connect() as conn:
+            found = {}
+            for r in conn.execute(query).mappings():
+                where = (r["dag_id"], r["run_id"], r["task_id"], r["map_index"])
+                found[where] = StepFailure(**{k: v for k, v in r.items() if k not in {"dag_id", "run_id"}})
+            return found
 
     def failure_counts(self, dag_ids: Collection[str], since: datetime, until: datetime) -> list[FailureCount]:
         """Failed attempts in a period per (DAG, task, message), most frequent first: one query."""
@@ -132,6 +158,37 @@ class RunRecords(UsesDatabase):
                     "reason": outcome.reason if outcome else None,
                 }
         return found
+
+    def runs_of_events(
+        self,
+        *,
+        event_id: int | None = None,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        before: datetime | None = None,
+        limit: int,
+    ) -> tuple[list[int], list[tuple[str, str]], bool]:
+        """The ledger events matching (`event_id`, `entity`, `entity_id`; received before `before`),
+        newest first and at most `limit` of them, the (workflow_key, run_id) of the runs that claimed
+        them, and whether more events matched than `limit`: two queries."""
+        e, r = t.events.c, t.event_runs.c
+        query = select(e.id)
+        if event_id is not None:
+            query = query.where(e.id == event_id)
+        if entity is not None:
+            query = query.where(e.entity == entity)
+        if entity_id is not None:
+            query = query.where(e.entity_id == entity_id)
+        if before is not None:
+            query = query.where(e.received_at < before)
+        with self.engine.connect() as conn:
+            ids = list(conn.execute(query.order_by(e.id.desc()).limit(limit + 1)).scalars())
+            capped = len(ids) > limit
+            ids = ids[:limit]
+            if not ids:
+                return [], [], capped
+            claims = conn.execute(select(r.workflow_key, r.run_id).where(r.event_id.in_(ids))).all()
+        return ids, [(row.workflow_key, row.run_id) for row in claims], capped
 
     def claimed_events(self, runs: Collection[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """The ledger event each (workflow_key, run_id) claimed, for runs whose partition key names none
