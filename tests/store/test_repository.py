@@ -108,3 +108,21 @@ def test_the_factory_reads_one_shards_workflows_as_text() -> None:
     item = repo.load_buildable_texts("wf-4")[0]
     assert json.loads(item.text)["definition"] == repo.get("wf-4").definition
     assert item.stored() == repo.load_buildable("wf-4")[0]
+
+
+def test_create_many_stores_all_or_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bulk load (two INSERTs for thousands): every workflow as version 1, buildable; a taken key, a key
+    given twice or an oversized definition saves none of them."""
+    repo = Repository()
+    repo.create_many([validate_definition(workflow(f"k{i}", name=f"name {i}")) for i in range(5)], created_by="me")
+    assert [(w.key, w.name, w.version) for w in repo.load_buildable()] == [(f"k{i}", f"name {i}", 1) for i in range(5)]
+    assert [v.created_by for v in repo.list_versions("k3")] == ["me"]
+    for batch in (["n1", "k2"], ["n1", "n1"]):
+        with pytest.raises(ConflictError):
+            repo.create_many([validate_definition(workflow(key)) for key in batch])
+    monkeypatch.setenv("AUTOMATION_MAX_DEFINITION_BYTES", "4000")
+    with pytest.raises(DefinitionError):
+        repo.create_many(
+            [validate_definition(workflow("n1")), validate_definition(workflow("n2", description="d" * 5000))]
+        )
+    assert len(repo.list_workflows()) == 5
