@@ -187,6 +187,8 @@ def run_variant(env: dict[str, str], variant: str, keys: list[str], args: argpar
         stack.start(PROCESSES)
         wait(lambda: dag_counts()[0] == expected, 3600, "every DAG")
         appear, appear_load = time.monotonic() - started, load()
+        # every file's first parse: what each periodic (safety-net) parse of all files costs again
+        parse_cpu = tree_cpu([psutil.Process(stack.processes["dag-processor"].pid)])
         api = Api(venv["AIRFLOW__API__BASE_URL"])
         wait(lambda: api.http.get("/api/v2/dags/floor_empty").status_code == 200, 600, "the floor DAG")
         time.sleep(15)  # the first runs of schedule workflows, the api-server's warm-up
@@ -221,7 +223,8 @@ def run_variant(env: dict[str, str], variant: str, keys: list[str], args: argpar
         present, stale = dag_counts()
         return {
             "variant": variant, "shards": args.shards if sharded else 1, "n": len(keys), "appear": appear,
-            "appear_load": appear_load, "idle_cpu": idle, "idle_cpu_pg": idle_pg, "idle_load": idle_load,
+            "appear_load": appear_load, "parse_cpu": parse_cpu, "interval": interval, "idle_cpu": idle,
+            "idle_cpu_pg": idle_pg, "idle_load": idle_load,
             "memory": memory, "lat_p50": pct(lat["ours"], 50), "lat_p95": pct(lat["ours"], 95),
             "floor_p50": pct(lat["floor"], 50), "latency_samples": len(lat["ours"]), "latency_load": latency_load,
             "edit_p50": statistics.median(visible), "edit_max": max(visible), "edits": len(visible),
@@ -233,13 +236,15 @@ def run_variant(env: dict[str, str], variant: str, keys: list[str], args: argpar
 
 
 def report(rows: list[dict[str, Any]]) -> None:
-    print("\n| workflows | variant | all DAGs appear | idle CPU: stack + Postgres | event -> first step p50 / p95 "
-          "(floor p50) | edit -> visible p50 / max | PSS dag-processor / scheduler | present / stale |")  # fmt: skip
+    print("\n| workflows | variant | all DAGs appear (dag-processor CPU) | idle CPU: stack + Postgres | event -> "
+          "first step p50 / p95 (floor p50) | edit -> visible p50 / max | PSS dag-processor / scheduler | "
+          "present / stale |")  # fmt: skip
     print("|---:|---|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         name = "single file" if r["variant"] == "single" else f"{r['shards']} shards"
         memory = " / ".join(f"{r['memory'][name]:.0f}" for name in MEASURED_MEMORY)
-        print(f"| {r['n']:,} | {name} | {r['appear']:.0f} s (load {r['appear_load']:.1f}) | "
+        parse = f"{r['parse_cpu']:.0f} s CPU, " if "parse_cpu" in r else ""
+        print(f"| {r['n']:,} | {name} | {r['appear']:.0f} s ({parse}load {r['appear_load']:.1f}) | "
               f"{r['idle_cpu']:.1f}% + {r['idle_cpu_pg']:.1f}% (load {r['idle_load']:.1f}) | "
               f"{r['lat_p50']:.2f} / {r['lat_p95']:.2f} s ({r['floor_p50']:.2f} s; load {r['latency_load']:.1f}) | "
               f"{r['edit_p50']:.1f} / {r['edit_max']:.1f} s ({r['edits']} edits; load {r['edit_load']:.1f}) | "
@@ -250,10 +255,15 @@ def report(rows: list[dict[str, Any]]) -> None:
         return
     top = max(sharded, key=lambda r: r["n"])
     idle = (top["idle_cpu"] + top["idle_cpu_pg"]) / (base["idle_cpu"] + base["idle_cpu_pg"])
+    # the periodic parse of every file (once per `interval`) seldom falls in the idle window: its CPU, spread
+    safety_net = 100 * top.get("parse_cpu", 0.0) / top.get("interval", 600)
+    with_net = (top["idle_cpu"] + top["idle_cpu_pg"] + safety_net) / (base["idle_cpu"] + base["idle_cpu_pg"])
     lat = top["lat_p50"] / base["lat_p50"]
     print(f"\n| goal at {top['n']:,} ({top['shards']} shards) vs 4 workflows (single file) | measured | goal | met |")
     print("|---|---:|---:|---|")
     print(f"| idle CPU (stack + Postgres) | {idle:.2f}x | {IDLE_GOAL}x | {'yes' if idle <= IDLE_GOAL else 'no'} |")
+    print(f"| idle CPU with the safety-net parse spread over its interval (+{safety_net:.1f}%) | {with_net:.2f}x | "
+          f"{IDLE_GOAL}x | {'yes' if with_net <= IDLE_GOAL else 'no'} |")  # fmt: skip
     print(f"| edit -> visible max | {top['edit_max']:.1f} s | {EDIT_GOAL_S:.0f} s | "
           f"{'yes' if top['edit_max'] < EDIT_GOAL_S else 'no'} |")  # fmt: skip
     print(f"| event -> first step p50 | {lat:.2f}x | {LATENCY_GOAL}x | {'yes' if lat <= LATENCY_GOAL else 'no'} |")
