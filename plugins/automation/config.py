@@ -281,7 +281,8 @@ SETTINGS: tuple[Setting, ...] = (
         "http_allowed_hosts",
         "list",
         "",
-        "Comma-separated hosts `http_request` may call: a host name, `*.suffix`, an IP or CIDR, or `*` for "
+        "Comma-separated hosts `http_request` and the Slack and Apprise webhook channels may call: a host "
+        "name, `*.suffix`, an IP or CIDR, or `*` for "
         "any host with public addresses; private, loopback and link-local addresses only when listed "
         "explicitly (default: empty, no outbound HTTP).",
     ),
