@@ -103,3 +103,24 @@ def test_a_second_cleanup_removes_nothing() -> None:
     second = cleanup(datetime.now(UTC), settings)
     assert second.runs_deleted == {} and second.rows_deleted == {} and second.events_deleted == 0
     assert airflow_runs("automation__again") == runs[2:]
+
+
+def test_notifications_and_deliveries_older_than_the_longest_retention_go_unread_and_failed_too() -> None:
+    Repository().create(validate_definition(workflow("kept-long", settings={"retention_days": 365})))
+    with engine().begin() as conn:
+        for title, age in (("ancient", 400), ("year-old", 300), ("recent", 1)):
+            conn.execute(text("INSERT INTO automation.notifications (recipient, title, created_at) "
+                              "VALUES ('carla', :title, now() - make_interval(days => :age))"),
+                         {"title": title, "age": age})  # fmt: skip
+            conn.execute(text("INSERT INTO automation.notification_deliveries (channel, title, status, created_at) "
+                              "VALUES ('slack:ops', :title, 'failed', now() - make_interval(days => :age))"),
+                         {"title": title, "age": age})  # fmt: skip
+
+    report = cleanup(datetime.now(UTC), MaintenanceSettings(default_retention_days=30, batch_size=1))
+
+    # the longest retention is the workflow's 365 days: only the 400-day-old message goes, from both tables
+    assert automation_rows("SELECT title FROM automation.notifications ORDER BY id") == ["year-old", "recent"]
+    assert automation_rows("SELECT title FROM automation.notification_deliveries ORDER BY id") == ["year-old", "recent"]
+    assert report.rows_deleted == {"notifications": 1, "notification_deliveries": 1}
+    assert "1 notifications" in report.summary() and "1 notification_deliveries" in report.summary()
+    assert cleanup(datetime.now(UTC), MaintenanceSettings(default_retention_days=30)).rows_deleted == {}

@@ -1,6 +1,7 @@
 """Retention cleanup: Airflow runs of workflow DAGs older than their workflow's `retention_days`
 (the last `keep_last_runs` of each DAG always kept), what the automation schema holds about them,
-and old ledger events nothing refers to any more. Deletes in batches; returns what it removed."""
+old ledger events nothing refers to any more, and in-app notifications and delivery log rows older than
+the longest retention. Deletes in batches; returns what it removed."""
 
 from __future__ import annotations
 
@@ -74,6 +75,7 @@ def cleanup(now: datetime, settings: MaintenanceSettings | None = None) -> Clean
         runs_deleted.update(dag_id for _, dag_id, _, _ in batch)
     longest = max([*days.values(), settings.default_retention_days])
     events = retention.delete_events_before(now - timedelta(days=longest), batch_size=settings.batch_size)
+    rows_deleted.update(retention.delete_messages_before(now - timedelta(days=longest), batch_size=settings.batch_size))
     report = CleanupReport(
         cutoff_by_workflow={k: (now - timedelta(days=d)).isoformat() for k, d in sorted(days.items())},
         runs_deleted=dict(runs_deleted),

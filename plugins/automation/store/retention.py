@@ -1,5 +1,6 @@
-"""Retention: forget what the automation schema holds about Airflow runs that were deleted, and old
-ledger events no remaining run refers to. The only SQL of the cleanup job."""
+"""Retention: forget what the automation schema holds about Airflow runs that were deleted, old ledger
+events no remaining run refers to, and old messages (in-app notifications and the delivery log). The only
+SQL of the cleanup job."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from automation.store.db import UsesDatabase
 
 #: Tables whose rows belong to one Airflow run, keyed by (dag_id, run_id).
 RUN_TABLES = (t.run_versions, t.effects, t.step_failures, t.step_notices)
+#: Tables of messages, kept by age (`created_at`): a notification or delivery may belong to no run.
+MESSAGE_TABLES = (t.notifications, t.notification_deliveries)
 
 
 class Retention(UsesDatabase):
@@ -50,3 +53,25 @@ class Retention(UsesDatabase):
             total += deleted
             if deleted < batch_size:
                 return total
+
+    def delete_messages_before(self, cutoff: datetime, *, batch_size: int) -> dict[str, int]:
+        """In-app notifications (read or not) and delivery log rows (whatever their status) created before
+        `cutoff`, oldest first in batches; counts per table."""
+        counts = {}
+        for table in MESSAGE_TABLES:
+            total = 0
+            while True:
+                batch = (
+                    select(table.c.id)
+                    .where(table.c.created_at < cutoff)
+                    .order_by(table.c.id)
+                    .limit(batch_size)
+                    .scalar_subquery()
+                )
+                with self.engine.begin() as conn:
+                    deleted = conn.execute(delete(table).where(table.c.id.in_(batch))).rowcount
+                total += deleted
+                if deleted < batch_size:
+                    break
+            counts[table.name] = total
+        return counts
