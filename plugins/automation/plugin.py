@@ -41,6 +41,7 @@ class AutomationPlugin(AirflowPlugin):
         _nav_item("Automation stats", "stats"),
         _nav_item("Automation templates", "templates"),
         _nav_item("Automation workflows", "workflows"),
+        _nav_item("Automation failed runs", "failed"),
     ]
 
     # Airflow declares `fastapi_apps` a plain class attribute and only ever reads it; a property builds the

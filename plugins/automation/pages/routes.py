@@ -19,7 +19,7 @@ from automation.definitions.diff import definition_diff
 from automation.errors import AutomationError
 from automation.insights.executions import list_executions
 from automation.insights.stats import stats_report
-from automation.pages import auth, editor_routes, execution_page, workflow_actions
+from automation.pages import auth, editor_routes, execution_page, failed_page, workflow_actions
 from automation.pages.forms import TemplateForm
 from automation.pages.readable import as_yaml, readable
 from automation.pages.render import Links, pages_dir, render
@@ -197,3 +197,4 @@ async def workflow_page(
 router.include_router(editor_routes.router)
 router.include_router(workflow_actions.router)
 router.include_router(execution_page.router)
+router.include_router(failed_page.router)
