@@ -1,10 +1,13 @@
 """The workflow editor and the workflow buttons in the real Airflow UI, driven by headless Chromium.
 
 An admin creates a workflow from scratch in the editor (a record trigger on deals, amount > 50000 built
-with the condition builder, two steps whose forms come from their actions' schemas), sees a field error
-appear and clear, dry-runs it against a sample event, saves it, finds its DAG in Airflow, edits it into
-version 2 after reviewing the diff, duplicates, deactivates and deletes; a viewer sees no write button
-and a forged post is refused. Screenshots go to test-artifacts/editor/.
+with the condition builder, two steps whose forms come from their actions' schemas, a step notice on
+failure from the schema with a named template), sees a field error appear and clear, dry-runs it against
+a sample event, saves it, finds its DAG in Airflow, edits it into version 2 after reviewing the diff,
+runs it for a record and opens that execution, duplicates, deactivates and deletes; a failed execution
+is retried and its failed step skipped; a viewer sees no write button and a forged post is refused.
+Every page (list, detail, editor, execution; stats in test_pages_browser) is shot at 1400 and 390 px,
+where nothing may scroll sideways. Screenshots go to test-artifacts/editor/.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from tests.e2e.conftest import AirflowApi, wait_for
 from tests.e2e.test_pages_browser import (  # noqa: F401 - `browser` is a fixture used by name
     NARROW,
     WIDE,
+    both_widths,
     browser,
     collect_errors,
     horizontal_overflow,
@@ -50,6 +54,16 @@ def sign_in_to(page: Page, base: str, path: str, username: str = "admin") -> Non
     page.wait_for_url(base + path)
 
 
+def tab_to(page: Page, target: Locator, limit: int = 250) -> None:
+    """Tab (the keyboard only) until `target` has the focus: it is reachable in the Tab order."""
+    handle = target.element_handle()
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("el => document.activeElement === el", handle):
+            return
+    raise AssertionError(f"{limit} Tab presses did not reach {target}")
+
+
 def step(page: Page, index: int) -> Locator:
     return page.locator(".step-form").nth(index)
 
@@ -73,11 +87,11 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     sign_in_to(page, airflow.base, "/automation/ui/workflows")
     errors = collect_errors(page)
     page.reload()
-    shot(page, "workflows-list")
+    both_widths(page, shot, "workflows-list")
     page.get_by_role("link", name="New workflow").click()
     page.wait_for_url(re.compile(r".*/automation/ui/editor/new$"))
     expect(page.locator("#ed-status")).to_contain_text("problem")  # an empty new workflow has problems
-    shot(page, "editor-new")
+    both_widths(page, shot, "editor-new")
 
     # basics
     page.get_by_label(re.compile(r"^Name\b")).fill(NAME)
@@ -112,12 +126,29 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     expect(error).to_have_count(0)
     expect(title).not_to_have_attribute("aria-invalid", "true")
 
-    # step 2: another action's form, generated the same way
-    page.get_by_role("button", name="Add a step").click()
+    # step 2: another action's form, generated the same way (the button reached with the keyboard)
+    tab_to(page, page.get_by_role("button", name="Add a step"))
+    page.keyboard.press("Enter")
     second = step(page, 1)
     second.get_by_label(re.compile(r"^Action\b")).select_option("send_notification")
     config(page, 1).get_by_label(re.compile(r"^Title\b")).fill("Big deal: {{ deal.name }}")
     config(page, 1).get_by_label("Level").select_option("success")
+
+    # step 1's notices, from the step schema's `notify`: on failure, an email with a named template
+    policy = first.locator("details.step-policy")
+    policy.locator("summary").click()
+    expect(policy.get_by_label("On start", exact=True)).not_to_be_checked()
+    policy.get_by_label("On failure", exact=True).check()
+    on_failure = policy.locator("[data-field='steps[0].notify.on_failure']")
+    notification = on_failure.get_by_label("Notification", exact=True)
+    expect(notification).to_be_checked()  # turned on with its default: a notification in the app
+    notification.uncheck()  # nothing left to say: the notice's own rule, shown at the notice
+    settled(page)
+    expect(page.locator(".field-error[data-error-path='steps[0].notify.on_failure']")).to_contain_text("a notice needs")
+    on_failure.get_by_label(re.compile(r"^Email\b")).fill("ops@example.com")
+    expect(on_failure.locator("datalist option[value=step-failed]")).to_have_count(1)  # the named templates
+    on_failure.get_by_label("Template").fill("step-failed")
+    shot(page, "editor-step-notice")
     settled(page)
     expect(page.locator("#ed-status")).to_have_text("No problems: the workflow can be saved.")
 
@@ -125,6 +156,7 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     text_view = page.locator("#ed-text")
     expect(text_view).to_have_value(re.compile(r"op: '>'\n\s+value: 50000"))
     expect(text_view).to_have_value(re.compile("type: send_notification"))
+    expect(text_view).to_have_value(re.compile(r"notify:\n\s+on_failure:\n\s+notification: false\n"))
 
     # dry run against a sample event: the conditions hold, both steps would run
     page.get_by_label("Sample event (JSON: id, new, old)").fill(
@@ -143,10 +175,12 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     page.wait_for_url(re.compile(rf".*/automation/ui/workflows/{KEY}\?saved=1$"))
     expect(page.locator("#saved")).to_be_visible()
     expect(page.locator("main h1")).to_have_text(NAME)  # escaped: the name shows as text
-    shot(page, "detail-saved")
+    both_widths(page, shot, "detail-saved")
     stored = airflow.client.get(f"/automation/api/v1/workflows/{KEY}").json()
     assert stored["definition"]["conditions"] == {"all": [{"field": "deal.amount", "op": ">", "value": 50000}]}
     assert [s["type"] for s in stored["definition"]["steps"]] == ["create_task", "send_notification"]
+    notice = stored["definition"]["steps"][0]["notify"]["on_failure"]
+    assert (notice["email"], notice["template"], notice["notification"]) == (["ops@example.com"], "step-failed", False)
     dag = wait_for(lambda: airflow.dag(f"automation__{KEY}"), 120, "the editor's DAG")
     assert dag["is_paused"] is False
 
@@ -154,6 +188,7 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     page.get_by_role("link", name=f"Edit {KEY}").click()
     page.wait_for_url(re.compile(rf".*/workflows/{KEY}/edit$"))
     expect(page.get_by_label(re.compile(r"^Key\b"))).not_to_be_editable()
+    both_widths(page, shot, "editor-edit")
     config(page, 0).get_by_label(re.compile(r"^Title\b")).fill("Call soon about {{ deal.name }}")
     step(page, 1).get_by_role("button", name="Move up step 2").click()  # reorder: the notification first
     expect(step(page, 0).get_by_label(re.compile(r"^Action\b"))).to_have_value("send_notification")
@@ -179,9 +214,18 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     expect(run_form).to_have_attribute("data-run-url", f"/automation/api/v1/workflows/{KEY}/run")
     run_form.get_by_label("Record id").fill("41")
     run_form.get_by_role("button", name="Run now").click()
-    expect(run_form.locator(".run-result")).to_contain_text("Started: run ")
+    expect(run_form.locator(".run-result")).to_contain_text("Started: execution ")
     assert airflow.runs(f"automation__{KEY}") == 1
     shot(page, "detail-run-now")
+
+    # that run's execution page: the record it ran for, its timeline panel, the way back
+    run_form.locator(".run-result").get_by_role("link", name=re.compile(r"^execution ")).click()
+    page.wait_for_url(re.compile(rf".*/workflows/{KEY}/executions/manual__"))
+    expect(page.locator("main h1")).to_contain_text("Execution manual__")
+    expect(page.locator("section[aria-labelledby=event-h]")).to_contain_text("41")
+    expect(page.locator("#timeline-h")).to_be_visible()
+    both_widths(page, shot, "execution-record-run")
+    page.go_back()
 
     # duplicate, deactivate, delete (after a confirmation page)
     page.get_by_role("link", name=f"Duplicate {KEY}").click()
@@ -198,6 +242,9 @@ def test_create_a_workflow_in_the_editor_dry_run_save_and_edit_it_into_version_2
     page.goto(f"{airflow.base}/automation/ui/workflows/{KEY}")
     page.get_by_role("button", name=f"Deactivate {KEY}").click()
     expect(page.locator("#done")).to_contain_text("Deactivated")
+    page.goto(f"{airflow.base}/automation/ui/workflows")  # the list shows the name as text, nothing ran
+    expect(page.locator(f"tr[data-key={KEY}]")).to_contain_text(NAME)
+    assert page.evaluate("document.querySelectorAll('script:not([src])').length") == 0
     wait_for(lambda: (airflow.dag(f"automation__{KEY}") or {}).get("is_paused") is True, 60, "the paused DAG")
     assert errors == []
 
@@ -229,7 +276,7 @@ def test_the_editor_fits_a_phone_labels_every_input_and_logs_no_error(
         "trigger"
     )
     page.set_viewport_size(WIDE)
-    shot(page, "editor-1280")
+    shot(page, f"editor-{WIDE['width']}")
     assert errors == []
 
 
@@ -354,8 +401,12 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     expect(page.get_by_role("link", name="Log of call in Airflow")).to_have_attribute(
         "href", f"/dags/{dag_id}/runs/{run_id.replace(':', '%3A').replace('+', '%2B')}/tasks/call"
     )
-    shot(page, "execution-failed")
-    page.get_by_role("button", name="Retry failed steps").click()
+    sent = page.locator("#notifications-sent tr[data-channel=in_app]")  # the run's own deliveries
+    expect(sent).to_have_count(1)
+    expect(sent).to_contain_text("About to call")
+    both_widths(page, shot, "execution-failed")
+    tab_to(page, page.get_by_role("button", name="Retry failed steps"))  # the keyboard reaches the actions
+    page.keyboard.press("Enter")
     expect(page.locator("#done")).to_contain_text("cleared")
 
     def second_try_failed() -> bool:

@@ -7,7 +7,7 @@ through the form and follows the link to its DAG. Screenshots go to test-artifac
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SHOTS = ROOT / "test-artifacts" / "pages"
-WIDE = {"width": 1280, "height": 900}
+WIDE = {"width": 1400, "height": 900}
 WAIT_MS = 90_000  # generous waits: the machine may be busy; nothing here measures speed
 NARROW = {"width": 390, "height": 844}
 
@@ -94,6 +94,16 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def both_widths(page: Page, save: Callable[[Page, str], None], name: str, target: Frame | None = None) -> None:
+    """Screenshots at 1400 and 390 px (`<name>-1400`, `<name>-390`); at 390 px nothing scrolls sideways
+    (in `target`, the plugin's frame, when the page is shown inside the Airflow UI)."""
+    save(page, f"{name}-{WIDE['width']}")
+    page.set_viewport_size(NARROW)
+    assert horizontal_overflow(target or page) <= 0, f"{name} scrolls sideways at {NARROW['width']} px"
+    save(page, f"{name}-{NARROW['width']}")
+    page.set_viewport_size(WIDE)
+
+
 def run_once(airflow: AirflowApi, key: str) -> None:
     """A real run of a workflow's DAG, to the end."""
     assert airflow.client.post("/automation/api/v1/workflows", json=workflow(key)).status_code == 201
@@ -129,11 +139,7 @@ def test_stats_and_templates_from_the_airflow_nav_create_a_workflow_and_open_its
     expect(row.get_by_role("link", name="DAG of pages-run")).to_have_attribute("href", "/dags/automation__pages-run")
     expect(stats.locator("svg.chart").first).to_be_visible()
     expect(stats.locator("svg.sparkline").first).to_be_visible()
-    shot(page, "stats-1280")
-    page.set_viewport_size(NARROW)
-    assert horizontal_overflow(plugin_frame(page)) <= 0
-    shot(page, "stats-390")
-    page.set_viewport_size(WIDE)
+    both_widths(page, shot, "stats", plugin_frame(page))
 
     # templates, from the nav: one card per template of the catalogue
     catalogue = list_templates()
@@ -142,7 +148,7 @@ def test_stats_and_templates_from_the_airflow_nav_create_a_workflow_and_open_its
     alert = templates.locator("li.card[data-template='large-deal-alert']")
     expect(alert).to_contain_text("deals created/updated (amount)")
     expect(alert.locator("ol li")).to_have_count(2)
-    shot(page, "templates-1280")
+    shot(page, f"templates-{WIDE['width']}")
 
     # the form: a bad key is shown next to the field, what was typed is kept
     alert.get_by_role("link", name="Large deal alert").click()

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from automation.actions.registry import action_names
 from automation.definitions.operators import OPERATORS
 from automation.pages import cron, editor
+from automation.templating.notification_templates import template_names
 from tests.helpers import workflow
 
 RECORD_WORKFLOW = {
@@ -36,6 +37,21 @@ def test_every_action_has_its_schema_for_a_generated_form() -> None:
         data["schema"]["properties"]["trigger"]["discriminator"]["mapping"]
     )
     assert sorted(data["statuses"]) == ["ACTIVE", "DRAFT", "INACTIVE"]
+
+
+def test_the_step_notice_forms_offer_the_named_notification_templates() -> None:
+    """A notice's `template` (and only a template name, not every key with the same pattern) lists the
+    files of include/templates/notifications as suggestions; the validated schema is not changed."""
+    data = editor.bootstrap(editor.NEW_DEFINITION, key=None, version=None, webhook_base="http://x/automation/webhooks/")
+    defs = data["schema"]["$defs"]
+    assert defs["StepNotice"]["properties"]["template"]["examples"] == template_names()
+    assert {"step-failed", "step-started"} <= set(template_names())
+    assert "examples" not in data["schema"]["properties"]["key"]
+    assert "examples" not in defs["actions"]["trigger_workflow"]["properties"]["workflow"]
+    assert "examples" not in editor.schema()["$defs"]["StepNotice"]["properties"]["template"]
+    notify = defs["Step"]["properties"]["notify"]  # on_start/on_success/on_retry/on_failure, from the schema
+    assert set(defs["StepNotifications"]["properties"]) == {"on_start", "on_success", "on_retry", "on_failure"}
+    assert notify["anyOf"][0] == {"$ref": "#/$defs/StepNotifications"}
 
 
 def test_the_operator_list_is_the_operator_table() -> None:

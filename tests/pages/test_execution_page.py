@@ -4,6 +4,7 @@ retry and cancel buttons only for who may change runs, and every text escaped.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from automation.insights.executions import ExecutionDetail, StepRun, StepSkip
 from automation.pages.charts import step_timeline
@@ -33,7 +34,7 @@ def _execution(status: str = "failed") -> ExecutionDetail:
     )  # fmt: skip
 
 
-def _page(execution: ExecutionDetail, can_change: bool) -> str:
+def _page(execution: ExecutionDetail, can_change: bool, deliveries: list[dict[str, Any]] | None = None) -> str:
     event = execution.event or {}
     return html(
         render(
@@ -47,6 +48,8 @@ def _page(execution: ExecutionDetail, can_change: bool) -> str:
             outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
             log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
             now=T0 + timedelta(seconds=10),
+            deliveries=deliveries or [],
+            deliveries_max=100,
             can_change=can_change,
             csrf_token="t",
             skip_note="Skipped from the automation execution page",
@@ -95,3 +98,17 @@ def test_the_timeline_has_a_bar_per_started_step_on_one_axis() -> None:
     assert 'class="c-success" x="150"' in svg  # the first step starts at the axis' origin
     assert "call: failed, 6 s" in svg and ">later</text>" in svg
     assert "over 9 s" in svg
+
+
+def test_the_notifications_sent_for_the_run_are_listed_with_their_status_and_error() -> None:
+    sent = [
+        {"id": 5, "channel": "in_app", "recipients": [], "recipient": None, "title": "call failed",
+         "status": "sent", "error": None, "created_at": T0},
+        {"id": 6, "channel": "email:smtp_ops", "recipients": ["ops@example.com"], "recipient": None,
+         "title": "<b>call</b> failed", "status": "failed", "error": "SMTP <refused>", "created_at": T0},
+    ]  # fmt: skip
+    page = _page(_execution(), can_change=False, deliveries=sent)
+    assert '<tr data-delivery="6" data-channel="email:smtp_ops">' in page
+    assert "ops@example.com" in page and "everyone" in page  # the in-app one: no recipient, to everyone
+    assert "&lt;b&gt;call&lt;/b&gt; failed" in page and "SMTP &lt;refused&gt;" in page
+    assert "None for this run." in _page(_execution(), can_change=False)

@@ -4,6 +4,7 @@ Invariant: no form of the editor is written per action or per trigger type. The 
 from the data `bootstrap` gives: the workflow JSON Schema with each action's config schema under
 `$defs/actions` (`validation.json_schema`, so an action added later gets a form for free), the
 collections registry (entities, typed columns, relations, the condition fields each entity offers),
+the named notification templates (as the `examples` of each `template` property),
 the one operator table (`definitions.operators.OPERATORS`) and the statuses. A draft is validated,
 dry-run and compared with the stored version through the same rules as the API (the services'
 `validate` and `dry_run_definition`, `definition_diff` on the stored form), and every problem
@@ -22,6 +23,7 @@ from automation.config import dag_id_for
 from automation.definitions import Status
 from automation.definitions.diff import definition_diff
 from automation.definitions.files import load_yaml
+from automation.definitions.notices import TEMPLATE_NAME_PATTERN
 from automation.definitions.operators import OPERATORS
 from automation.definitions.triggers import record_names
 from automation.errors import AutomationError, Issue, RegistryError
@@ -29,6 +31,7 @@ from automation.records.registry import get_registry
 from automation.services import workflows
 from automation.services.errors import form_issues
 from automation.store.repository import stored_definition
+from automation.templating.notification_templates import template_names
 from automation.validation import json_schema
 
 #: A new workflow's starting point: a record trigger and one step, so every part of the form shows.
@@ -95,6 +98,26 @@ def schema() -> dict[str, Any]:
     return json_schema()
 
 
+def _names_a_template(prop: Any) -> bool:
+    options = prop.get("anyOf", [prop]) if isinstance(prop, dict) else []
+    return any(isinstance(o, dict) and o.get("pattern") == TEMPLATE_NAME_PATTERN for o in options)
+
+
+def with_template_names(node: Any, names: list[str]) -> Any:
+    """The schema with the named notification templates there are now (include/templates/notifications)
+    as the `examples` of every `template` property that names one (a notice's, a notification step's):
+    the form offers them, like the registry's entities, and the schema itself stays as validated."""
+    if isinstance(node, list):
+        return [with_template_names(item, names) for item in node]
+    if not isinstance(node, dict):
+        return node
+    copy = {k: with_template_names(v, names) for k, v in node.items()}
+    properties = copy.get("properties")
+    if isinstance(properties, dict) and _names_a_template(properties.get("template")):
+        properties["template"] = {**properties["template"], "examples": names}
+    return copy
+
+
 def bootstrap(definition: dict[str, Any], *, key: str | None, version: int | None, webhook_base: str) -> dict[str, Any]:
     """Everything the editor's script needs, embedded in the page as JSON (escaped by `tojson`)."""
     return {
@@ -102,7 +125,7 @@ def bootstrap(definition: dict[str, Any], *, key: str | None, version: int | Non
         "key": key,
         "version": version,
         "dag_id": dag_id_for(key) if key else None,
-        "schema": schema(),
+        "schema": with_template_names(schema(), template_names()),
         "registry": registry_data(),
         "operators": operators(),
         "statuses": [s.value for s in Status],

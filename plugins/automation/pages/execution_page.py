@@ -1,5 +1,6 @@
 """One execution of a workflow: its trigger event, pinned version, a timeline of its steps with each
-step's attempts, output and error, links to Airflow's task logs, and the retry, cancel and skip buttons.
+step's attempts, output and error, links to Airflow's task logs, the notifications sent for the run (the
+delivery log's rows: channel, recipients, status, error), and the retry, cancel and skip buttons.
 
 Invariant: the page reads and changes runs only through the insights functions the executions API
 uses (`get_execution`, `retry_execution`, `cancel_execution`), under the same check on the DAG's runs
@@ -33,8 +34,11 @@ from automation.pages import auth
 from automation.pages.readable import as_yaml
 from automation.pages.render import Links, render
 from automation.pages.workflow_actions import read_form
+from automation.store.deliveries import DeliveryLog
 
 router = APIRouter(route_class=auth.PageRoute)
+#: The notifications sent for one run that the page lists (the last ones; the notifications API has all).
+NOTICES_SHOWN = 100
 DONE = {
     "retried": "The failed steps were cleared: Airflow runs them again (delivered effects are not repeated).",
     "cancelled": "The execution was marked failed; its running steps are stopped.",
@@ -56,6 +60,9 @@ async def execution_page(
     request: Request, key: str, run_id: str, user: Annotated[Any, auth.user()], done: str | None = None
 ) -> Response:
     execution = await run_in_threadpool(get_execution, key, run_id)
+    deliveries = await run_in_threadpool(
+        lambda: DeliveryLog().list(workflow=key, run_id=execution.run_id, limit=NOTICES_SHOWN)
+    )
     event = execution.event or {}
     return render(
         request,
@@ -68,6 +75,8 @@ async def execution_page(
         outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
         log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
         now=datetime.now(UTC),
+        deliveries=[{**d, "created_at": datetime.fromisoformat(d["created_at"])} for d in deliveries[::-1]],
+        deliveries_max=NOTICES_SHOWN,
         can_change=auth.allowed(user, "PUT", key, runs=True),  # the retry/cancel/skip routes' check
         csrf_token=auth.csrf_token(user),
         skip_note=SKIP_NOTE,

@@ -81,13 +81,16 @@ class DeliveryLog(UsesDatabase):
         unread: bool | None = None,
         before: int | None = None,
         limit: int = 100,
+        run_id: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest first; `before` pages on (ids below it)."""
+        """Newest first; `before` pages on (ids below it); `run_id`: one run's (the execution page)."""
         query = select(t.notification_deliveries).order_by(_COLUMNS.id.desc()).limit(min(limit, MAX_PAGE))
         if recipient is not None:
             query = query.where(_COLUMNS.recipient == recipient)
         if workflow is not None:
             query = query.where(_COLUMNS.workflow_key == workflow)
+        if run_id is not None:
+            query = query.where(_COLUMNS.run_id == run_id)
         if status is not None:
             query = query.where(_COLUMNS.status == status)
         if unread is not None:

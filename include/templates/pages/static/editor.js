@@ -206,8 +206,9 @@
 
   // A form control for `schema` at `path`; `get`/`set` read and write the value in the definition.
   function schemaField(schema, name, path, get, set, required) {
+    var ownTitle = schema.title;  // the property's own, before a $ref brings the model's (StepNotice)
     schema = resolve(schema);
-    var label = schema.title && !/^[A-Z][a-zA-Z]+(Config|Trigger|Verification)$/.test(schema.title) ? schema.title : labelFor(name);
+    var label = schema.title && !/^[A-Z][a-z0-9]+([A-Z][a-z0-9]*)+$/.test(schema.title) ? schema.title : labelFor(name);
     var hint = schema.description || null;
     var value = get();
     if (schema.const !== undefined) {
@@ -215,7 +216,10 @@
     }
     var options = variants(schema);
     if ((schema.anyOf || schema.oneOf) && options.length === 1) {
-      var inner = Object.assign({}, options[0], { title: schema.title || options[0].title, description: hint || options[0].description });
+      if (optional(schema, options[0])) {
+        return optionalObject(options[0], path, get, set, ownTitle || labelFor(name), hint);
+      }
+      var inner = Object.assign({}, options[0], { title: schema.title || options[0].title, description: hint || options[0].description, examples: schema.examples || options[0].examples });
       return schemaField(inner, name, path, get, set, required);
     }
     if (schema.discriminator || (options.length > 1 && options.every(function (o) { return o.type === "object" && o.properties; }))) {
@@ -251,11 +255,19 @@
       return fieldBox(path, label, hint, num, required);
     }
     if (schema.type === "string" || (!schema.type && (typeof value === "string"))) {
-      var long = LONG_TEXT.test(name) || (typeof value === "string" && value.indexOf("\n") !== -1);
+      // a name with a pattern (a template's name, a key) is one line; text that may be long is an area
+      var long = !schema.pattern && (LONG_TEXT.test(name) || (typeof value === "string" && value.indexOf("\n") !== -1));
       var input = long ? el("textarea", { rows: "3" }) : el("input", { type: "text", autocomplete: "off", placeholder: schema.default ? String(schema.default) : null });
       input.value = value === undefined || value === null ? "" : String(value);
       input.addEventListener("input", function () { set(input.value === "" ? undefined : input.value); changed(); });
-      return fieldBox(path, label, hint, input, required);
+      var stringBox = fieldBox(path, label, hint, input, required);
+      if (!long && Array.isArray(schema.examples) && schema.examples.length) {
+        // what the server offers (the named notification templates): suggestions, any valid value goes
+        var listId = uid("dl");
+        input.setAttribute("list", listId);
+        stringBox.appendChild(el("datalist", { id: listId }, schema.examples.map(function (choice) { return el("option", { value: String(choice) }); })));
+      }
+      return stringBox;
     }
     if (schema.type === "array") {
       var items = resolve(schema.items || {});
@@ -286,6 +298,62 @@
       return jsonField(name, path, label, hint, get, set, required);
     }
     return jsonField(name, path, label, hint, get, set, required);
+  }
+
+  // A nullable object that means something once set (it has required fields, or defaults that say
+  // something, as a step notice's `notification: true`): a checkbox in its legend ("On failure") turns
+  // it on, with those defaults, and shows its fields; off removes it. Errors at its path show there.
+  function optional(schema, option) {
+    var list = schema.anyOf || schema.oneOf || [];
+    var nullable = list.some(function (v) { return resolve(v).type === "null"; });
+    return nullable && option.type === "object" && Boolean(option.properties) &&
+      ((option.required || []).length > 0 || !isEmpty(defaultsOf(option)));
+  }
+
+  function defaultsOf(option) {
+    var start = {};
+    Object.keys(option.properties || {}).forEach(function (prop) {
+      var fallback = resolve(option.properties[prop])["default"];
+      if (!isEmpty(fallback) && typeof fallback !== "object") {
+        start[prop] = fallback;
+      }
+    });
+    return start;
+  }
+
+  function optionalObject(option, path, get, set, label, hint) {
+    var value = get();
+    var toggle = el("input", { type: "checkbox", id: uid("f"), "data-path": path, checked: value !== undefined && value !== null });
+    var legend = el("legend", { "class": "toggle" }, [toggle, el("label", { "for": toggle.id, text: label })]);
+    var fieldset = el("fieldset", { "class": "group optional", "data-field": path }, [legend]);
+    if (hint) {
+      var hintNode = el("p", { "class": "hint", id: toggle.id + "-hint", text: hint });
+      toggle.setAttribute("aria-describedby", hintNode.id);
+      fieldset.appendChild(hintNode);
+    }
+    var body = el("div", {});
+    function draw() {
+      body.textContent = "";
+      if (toggle.checked) {
+        var inner = objectFieldset(option, label, path, get, set);
+        inner.removeChild(inner.querySelector("legend"));
+        inner.className = "optional-body";
+        body.appendChild(inner);
+      }
+    }
+    toggle.addEventListener("change", function () {
+      if (toggle.checked) {
+        var start = defaultsOf(option);
+        set(isEmpty(start) ? undefined : start);
+      } else {
+        set(undefined);
+      }
+      draw();
+      changed();
+    });
+    fieldset.appendChild(body);
+    draw();
+    return fieldset;
   }
 
   function jsonField(name, path, label, hint, get, set, required) {

@@ -66,11 +66,17 @@
           out.textContent = "Not started: " + (problems || answer.detail || "the server answered " + response.status);
           return;
         }
+        // the execution's own page (the step timeline, its event), and the run in Airflow
         out.textContent = "Started: ";
+        var page = document.createElement("a");
+        page.href = form.getAttribute("data-executions-url") + encodeURIComponent(answer.run_id);
+        page.textContent = "execution " + answer.run_id;
+        out.appendChild(page);
+        out.appendChild(document.createTextNode(" · "));
         var link = document.createElement("a");
         link.href = answer.airflow_url || "#";
         link.setAttribute("data-airflow-link", "");
-        link.textContent = "run " + answer.run_id + " in Airflow";
+        link.textContent = "this run in Airflow";
         out.appendChild(link);
       });
     }).catch(function (error) {
