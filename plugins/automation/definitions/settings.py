@@ -1,5 +1,5 @@
-"""Workflow-level settings: concurrency (pool, queue, run timeout, rate limit), priority, ownership, retries (with a
-policy per error class), throttle and retention.
+"""Workflow-level settings: concurrency (pool, queue, run timeout, rate limit, ordering per record),
+priority, ownership, retries (with a policy per error class), throttle and retention.
 
 Invariant: every name a setting hands to Airflow (pool, queue) is a bounded identifier-like string, and
 every retry figure is bounded, so a definition cannot make a task Airflow refuses or that retries forever."""
@@ -148,6 +148,16 @@ class Settings(StrictModel):
     throttle: Throttle | None = None
     rate_limit: RateLimit | None = Field(
         default=None, description="event runs beyond `max` per `per` wait for their turn (never dropped)"
+    )
+    ordering: Literal["per_record"] | None = Field(
+        default=None,
+        description="per_record: the runs of one record start in event order, one at a time (other records "
+        "are not held); record-event workflows only",
+    )
+    ordering_wait: Duration = Field(
+        default=600,
+        description="with ordering: how long (from the event) a run waits for an earlier event of its record "
+        "whose run has not started yet (queued in Airflow); then it goes on without it",
     )
     retention_days: int = Field(default=90, ge=1, le=3650)
     alerts: Alerts = Field(default_factory=Alerts)

@@ -32,6 +32,15 @@ class Workflow(StrictModel):
     settings: Settings = Field(default_factory=Settings)
 
     @model_validator(mode="after")
+    def _ordering_needs_records(self) -> Workflow:
+        if self.settings.ordering == "per_record" and self.trigger.type != "record_event":
+            raise PathError(
+                "settings.ordering",
+                f"per_record ordering needs a record_event trigger (runs of a record), not {self.trigger.type}",
+            )
+        return self
+
+    @model_validator(mode="after")
     def _steps_form_a_dag(self) -> Workflow:
         ids = [s.id for s in self.steps]
         seen: set[str] = set()

@@ -26,6 +26,24 @@ class RunFinished:
         from automation.alerts.failures import on_run_finished
 
         on_run_finished(context, failed=self.failed, alerts=self.alerts, name=self.name)
+        if self.failed:
+            close_unclaimed_event(context)
+
+
+def close_unclaimed_event(context: Any) -> None:
+    """A failed run of a ledger event whose gate never claimed the event (its first task failed to start):
+    its outcome becomes `not_started`, so the ordering per record does not wait for it."""
+    try:
+        from automation.config import key_for_dag_id
+        from automation.store.record_order import RecordOrder
+
+        dag_run = context["dag_run"]
+        partition_key = str(getattr(dag_run, "partition_key", None) or "")
+        key = key_for_dag_id(dag_run.dag_id)
+        if partition_key.isdigit() and key and RecordOrder().close_unclaimed(int(partition_key), key, dag_run.run_id):
+            log.info("Run %s ended before its gate claimed event %s", dag_run.run_id, partition_key)
+    except Exception:
+        log.exception("Could not record the end of an unclaimed event's run")
 
 
 def _record_failure(context: Any, will_retry: bool) -> None:

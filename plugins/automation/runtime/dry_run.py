@@ -1,11 +1,12 @@
 """Dry run: the real pipeline of a run for a sample event, with its effects suppressed.
 
 The same gate as a real run decides first (`event_gate.decide` with a ledger that writes nothing, then
-`delayed_start`, then the conditions), so the report starts with `would_run` and, when not, the
-`reason`. Then every step goes through `execute_step` as in Airflow: `when` evaluated, config rendered
-and validated, record actions run inside one transaction that is rolled back (so their outputs and
-row counts are real); external actions (email, HTTP, approval) are not performed: their `refusal` is
-asked (egress allow-list...) and they are described, or take the output the caller mocks for them.
+the ordering per record's `waiting_for`, `delayed_start`, then the conditions), so the report starts
+with `would_run` and, when not, the `reason`. Then every step goes through `execute_step` as in Airflow:
+`when` evaluated, config rendered and validated, record actions run inside one transaction that is
+rolled back (so their outputs and row counts are real); external actions (email, HTTP, approval) are not
+performed: their `refusal` is asked (egress allow-list...) and they are described, or take the output
+the caller mocks for them.
 A step whose action lists items (for_each) renders and runs its inner step once per item.
 Schedule workflows get `run.logical_date` and `run.data_interval_start/end` of the slot `at` (default:
 the latest scheduled time before now).
@@ -37,6 +38,7 @@ from automation.runtime.event_gate import DryRunLedger, decide, delayed_start
 from automation.runtime.executor import StepResult, execute_step
 from automation.runtime.expand import expand_trigger
 from automation.runtime.isolated import run_isolated
+from automation.runtime.ordering import UnfinishedRuns, waiting_for
 from automation.runtime.step_notices import planned_notices
 from automation.store.db import database_url, engine
 
@@ -158,6 +160,21 @@ def _check_mocks(workflow: Workflow, mocks: dict[str, Any]) -> dict[str, Deliver
     return {key: Delivered(to_jsonable(value)) for key, value in mocks.items()}
 
 
+def _unfinished_runs(workflow: Workflow) -> UnfinishedRuns:
+    """How many of the workflow's runs are still going, from Airflow's database; where it cannot be read
+    (no metadata database here), every run that claimed an earlier event counts as going."""
+
+    def unfinished(run_ids: list[str]) -> int:
+        try:
+            from automation.airflow_adapter.runs import unfinished_runs
+
+            return unfinished_runs(dag_id_for(workflow.key), run_ids)
+        except Exception:  # a dry run says "would wait" rather than fail on Airflow's database
+            return len(run_ids)
+
+    return unfinished
+
+
 def _gate(workflow: Workflow, context: dict[str, Any], seen: list[LookupRead]) -> tuple[bool, str | None, bool]:
     """(would run, reason, conditions met): the event checks, the delay, then the conditions (their
     lookups appended to `seen`)."""
@@ -168,6 +185,9 @@ def _gate(workflow: Workflow, context: dict[str, Any], seen: list[LookupRead]) -
             return False, f"{decision.outcome}: {decision.reason}", False
         if decision.outcome == "debounce_wait":
             delay_note = f"debounced: {decision.reason}"
+        wait = waiting_for(workflow, context["trigger"], _unfinished_runs(workflow))
+        if wait is not None:
+            delay_note = f"ordered: {wait.reason}; then the conditions decide"
         moment = delayed_start(workflow, context["trigger"])
         if moment is not None and moment > pendulum.now("UTC"):
             delay_note = f"delayed until {moment.isoformat()} (the trigger's delay); then the conditions decide"

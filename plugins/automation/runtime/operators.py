@@ -110,7 +110,8 @@ class PinnedRunMixin:
 
 class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
     """Decides whether the run goes on: the event checks (exactly once, loops, changed fields,
-    throttle/debounce) for event-triggered runs, then the conditions. No skips every step."""
+    throttle/debounce, then the waits: ordering per record, rate limit, delay) for event-triggered runs,
+    then the conditions. No skips every step."""
 
     template_fields = ()
     ui_color = "#fff4d6"
@@ -139,7 +140,7 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
                 method_name="after_debounce",
                 kwargs={"event_id": event_id, "scope": decision.scope},
             )
-        return self._after_checks(context, workflow, version, values, event_id)
+        return self._order_checks(context, workflow, version, values, event_id)
 
     def after_debounce(self, context: Any, event: Any = None, event_id: int = 0, scope: str = "") -> dict[str, Any]:
         from automation.store.ledger import EventLedger
@@ -149,7 +150,35 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
         if latest != event_id:
             return self._stop(context, workflow, event_id, "debounced", f"event {latest} came later and takes over")
         values = self.base_context(context, workflow, version, {})
+        return self._order_checks(context, workflow, version, values, event_id)
+
+    def _order_checks(
+        self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int, checks: int = 0
+    ) -> dict[str, Any]:
+        """The ordering per record (`settings.ordering`): the steps wait for the runs of the record's earlier
+        events to finish, checked again later (deferred: no worker slot held) until none is left."""
+        from automation.runtime.ordering import next_check, waiting_for
+
+        ti, dag_id = context["ti"], context["dag_run"].dag_id
+
+        def unfinished(run_ids: list[str]) -> int:
+            return int(ti.get_dr_count(dag_id=dag_id, run_ids=run_ids, states=["queued", "running"]))
+
+        wait = waiting_for(workflow, values["trigger"], unfinished)
+        if wait is not None:
+            pause = next_check(checks)
+            self.log.info("Ordering: %s; checking again in %.1f s", wait.reason, pause)
+            self.defer(
+                trigger=_at(pendulum.now("UTC").add(seconds=pause)),
+                method_name="after_order",
+                kwargs={"event_id": event_id, "checks": checks + 1},
+            )
         return self._after_checks(context, workflow, version, values, event_id)
+
+    def after_order(self, context: Any, event: Any = None, event_id: int = 0, checks: int = 0) -> dict[str, Any]:
+        workflow, version = self.pinned(context)
+        values = self.base_context(context, workflow, version, {})
+        return self._order_checks(context, workflow, version, values, event_id, checks)
 
     def _after_checks(
         self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int
