@@ -13,6 +13,7 @@ where nothing may scroll sideways. Screenshots go to test-artifacts/editor/.
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -359,7 +360,7 @@ FAILING = {
     "key": "editor-failing",
     "name": "Failing call",
     "status": "ACTIVE",
-    "trigger": {"type": "manual"},
+    "trigger": {"type": "manual", "inputs": {"reason": {"type": "string", "required": True}}},
     "steps": [
         {"id": "note", "type": "send_notification", "config": {"title": "About to call"}},
         {
@@ -380,17 +381,27 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     assert airflow.client.post("/automation/api/v1/workflows", json=FAILING).status_code == 201
     dag_id = "automation__editor-failing"
     wait_for(lambda: airflow.dag(dag_id), 120, "the failing workflow's DAG")
-    run_id = airflow.post(f"/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    # Run now, with the manual trigger's inputs, from its page: the run's execution page opens
+    page = new_page(browser, WIDE)
+    sign_in_to(page, airflow.base, "/automation/ui/workflows/editor-failing")
+    errors = collect_errors(page)
+    page.reload()
+    page.get_by_role("link", name="Run editor-failing now").click()
+    page.get_by_label(re.compile(r"^reason\b")).fill("a browser test")
+    both_widths(page, shot, "run-now-inputs")
+    page.get_by_role("button", name="Run now").click()
+    page.wait_for_url(re.compile(r".*/executions/manual__[^/?]+\?done=started$"))
+    expect(page.locator("#done")).to_contain_text("Started")
+    run_id = unquote(page.url.split("/executions/")[1].split("?")[0])
+    expect(page.locator("section[aria-labelledby=event-h]")).to_contain_text("a browser test")  # the inputs
 
     def state() -> str | None:
         found = airflow.get(f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
         return found if found in {"success", "failed"} else None
 
     assert wait_for(state, 300, "the failing run") == "failed"
-    page = new_page(browser, WIDE)
-    sign_in_to(page, airflow.base, "/automation/ui/workflows/editor-failing")
-    errors = collect_errors(page)
-    page.reload()
+    page.goto(f"{airflow.base}/automation/ui/workflows/editor-failing")
     expect(page.locator("#statistics [data-col=total]")).to_have_text("1")  # this workflow's own statistics
     page.get_by_role("link", name=f"Execution {run_id}").click()
     expect(page.locator("main h1")).to_contain_text(run_id)

@@ -40,6 +40,7 @@ router = APIRouter(route_class=auth.PageRoute)
 #: The notifications sent for one run that the page lists (the last ones; the notifications API has all).
 NOTICES_SHOWN = 100
 DONE = {
+    "started": "Started: Airflow runs it now (this page shows its steps as they go; reload to follow).",
     "retried": "The failed steps were cleared: Airflow runs them again (delivered effects are not repeated).",
     "cancelled": "The execution was marked failed; its running steps are stopped.",
     "skipped": "The step was marked skipped (with your note, in Airflow) and the steps it held back run again.",

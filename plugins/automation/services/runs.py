@@ -7,6 +7,7 @@ once the record exists (loaded through the registry; a full event, with `new`, i
 every refusal is an `AutomationError` at the request's field path (a missing record: 404 at
 `entity_id`). Then Airflow starts a manual run of the DAG whose conf names the record, and the run's
 first task stores its ledger event (runtime.record_run), so the gate's checks apply as to any event.
+A manual-trigger workflow is run with its inputs (`run_manual`, the pages' Run now), refused the same way.
 """
 
 from __future__ import annotations
@@ -93,3 +94,30 @@ def run_for_record(
         message = (str(exc).splitlines() or ["refused"])[0]
         raise _refuse("run_id" if run_id is not None and "run_id" in message else "", message) from None
     return StartedRun(key, dag_id, started, entity, record, event, conf)
+
+
+def run_manual(key: str, inputs: Mapping[str, Any], *, user: str | None = None, via: str = "rest_api") -> str:
+    """Start a run of the manual-trigger workflow `key` with these inputs (its `params`), as Airflow's
+    trigger form does: the workflow must be ACTIVE (409); an input it does not declare, or a required one
+    missing, is a `RequestError` at `inputs.<name>`; Airflow validates the values against the DAG's Params
+    (its refusal is a `RequestError` at `inputs`). The id of the run started."""
+    workflow, _ = definition_at(key)
+    if workflow.status != Status.ACTIVE:
+        raise ConflictError(f"workflow {key!r} is {workflow.status.value}: only an ACTIVE workflow runs; activate it")
+    declared = getattr(workflow.trigger, "inputs", None)
+    if workflow.trigger.type != "manual" or declared is None:
+        raise ConflictError(f"workflow {key!r} has a {workflow.trigger.type} trigger: only a manual one takes inputs")
+    issues = [Issue(f"inputs.{name}", "not an input of this workflow") for name in inputs if name not in declared]
+    issues += [
+        Issue(f"inputs.{name}", "required")
+        for name, spec in declared.items()
+        if spec.required and spec.default is None and inputs.get(name) in (None, "")
+    ]
+    if issues:
+        raise RequestError(issues)
+    from automation.airflow_adapter.runs import trigger_manual_run
+
+    try:
+        return trigger_manual_run(dag_id_for(key), dict(inputs), user=user, via=via)
+    except ValueError as exc:  # Airflow's check of the values against the DAG's Params
+        raise _refuse("inputs", (str(exc).splitlines() or ["refused"])[0]) from None
