@@ -185,7 +185,17 @@ def run_variant(env: dict[str, str], variant: str, keys: list[str], args: argpar
     try:
         started = time.monotonic()
         stack.start(PROCESSES)
-        wait(lambda: dag_counts()[0] == expected, 3600, "every DAG")
+        shown = [0.0]
+
+        def all_present() -> bool:
+            present = dag_counts()[0]
+            if time.monotonic() - shown[0] >= 30:  # progress, so a run cut short says how far it got
+                shown[0] = time.monotonic()
+                print(f"  {present:,} of {expected:,} DAGs after {shown[0] - started:.0f}s (load {load():.1f})",
+                      flush=True)  # fmt: skip
+            return present == expected
+
+        wait(all_present, 3600, "every DAG")
         appear, appear_load = time.monotonic() - started, load()
         # every file's first parse: what each periodic (safety-net) parse of all files costs again
         parse_cpu = tree_cpu([psutil.Process(stack.processes["dag-processor"].pid)])
