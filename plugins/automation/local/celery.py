@@ -38,7 +38,9 @@ def redis_keys(url: str, prefix: str) -> Iterator[None]:
         client.close()
 
 
-def start_worker(env: dict[str, str], logs: Path, name: str) -> AirflowProcesses:
-    """`airflow celery worker` named `name`, with a log server port of its own."""
+def start_worker(env: dict[str, str], logs: Path, name: str, queues: tuple[str, ...] = ()) -> AirflowProcesses:
+    """`airflow celery worker` named `name`, with a log server port of its own, listening on `queues` (by
+    default Airflow's `[operators] default_queue` alone)."""
     worker_env = {**env, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
-    return AirflowProcesses(worker_env, logs / name).start((f"celery worker --celery-hostname {name}",))
+    listens = f" --queues {','.join(queues)}" if queues else ""
+    return AirflowProcesses(worker_env, logs / name).start((f"celery worker --celery-hostname {name}{listens}",))
