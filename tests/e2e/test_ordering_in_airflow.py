@@ -9,6 +9,7 @@ import itertools
 import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -42,7 +43,11 @@ def restart_triggerer(airflow: AirflowApi) -> None:
     procs = airflow.procs
     proc = procs.processes.pop("triggerer")
     os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(30)
+    try:
+        proc.wait(90)  # it lets its triggers' loop finish first (30 s when that loop is busy)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # its triggers go to the next triggerer after its heartbeat expires
+        proc.wait(10)
     procs.start(("triggerer",))
 
 

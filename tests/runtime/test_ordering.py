@@ -50,8 +50,8 @@ class Airflow:
     def __init__(self) -> None:
         self.states: dict[str, str] = {}
 
-    def unfinished(self, run_ids: list[str]) -> int:
-        return sum(1 for run_id in run_ids if self.states.get(run_id) in ("queued", "running"))
+    def unfinished(self, run_ids: list[str]) -> list[str]:
+        return [run_id for run_id in run_ids if self.states.get(run_id) in ("queued", "running")]
 
 
 def test_a_run_waits_for_the_earlier_events_of_its_record_only() -> None:
@@ -61,9 +61,9 @@ def test_a_run_waits_for_the_earlier_events_of_its_record_only() -> None:
     assert waiting_for(wf, trigger("A", a1), airflow.unfinished) is None  # the first of A goes at once
     assert waiting_for(wf, trigger("B", b1), airflow.unfinished) is None  # so does B's: A holds no other record
     wait = waiting_for(wf, trigger("A", a3), airflow.unfinished)
-    assert wait == Wait("deals:A", [a1, a2], 0)  # not started yet (queued in Airflow)
+    assert wait == Wait("deals:A", [a1, a2], [])  # not started yet (queued in Airflow)
     assert "earlier events 1, 3 not started yet" in wait.reason
-    assert waiting_for(wf, trigger("B", b2), airflow.unfinished) == Wait("deals:B", [b1], 0)
+    assert waiting_for(wf, trigger("B", b2), airflow.unfinished) == Wait("deals:B", [b1], [])
 
 
 def test_a_run_goes_on_once_every_earlier_run_of_the_record_has_finished_or_failed() -> None:
@@ -71,19 +71,23 @@ def test_a_run_goes_on_once_every_earlier_run_of_the_record_has_finished_or_fail
     first, second, third = store(("A", "updated"), ("A", "updated"), ("A", "updated"))
     assert ledger.claim_run(first, wf.key, "run-1") is None
     airflow.states["run-1"] = "running"
-    assert waiting_for(wf, trigger("A", second), airflow.unfinished) == Wait("deals:A", [], 1)
+    assert waiting_for(wf, trigger("A", second), airflow.unfinished) == Wait("deals:A", [], ["run-1"])
     ledger.set_outcome(first, wf.key, "ran")
-    assert waiting_for(wf, trigger("A", second), airflow.unfinished) == Wait("deals:A", [], 1)  # its steps go on
+    assert waiting_for(wf, trigger("A", second), airflow.unfinished) == Wait(
+        "deals:A", [], ["run-1"]
+    )  # its steps go on
     airflow.states["run-1"] = "failed"  # a failed earlier run holds nobody back
     assert waiting_for(wf, trigger("A", second), airflow.unfinished) is None
     # the third waits for the second, whose run is in its gate now
     assert ledger.claim_run(second, wf.key, "run-2") is None
     airflow.states["run-2"] = "running"
-    assert waiting_for(wf, trigger("A", third), airflow.unfinished) == Wait("deals:A", [], 1)
+    assert waiting_for(wf, trigger("A", third), airflow.unfinished) == Wait("deals:A", [], ["run-2"])
     airflow.states["run-2"] = "success"
     assert waiting_for(wf, trigger("A", third), airflow.unfinished) is None
     airflow.states["run-1"] = "queued"  # a failed run cleared to run again: the ones not started wait for it
-    assert waiting_for(wf, trigger("A", third), airflow.unfinished) == Wait("deals:A", [], 1)
+    assert waiting_for(wf, trigger("A", third), airflow.unfinished) == Wait("deals:A", [], ["run-1"])
+    airflow.states["run-2"] = "running"  # the most recent first
+    assert waiting_for(wf, trigger("A", third), airflow.unfinished) == Wait("deals:A", [], ["run-2", "run-1"])
 
 
 def test_an_event_the_gate_stopped_is_not_waited_for() -> None:

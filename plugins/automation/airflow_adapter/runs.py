@@ -235,13 +235,14 @@ def trigger_manual_run(
         raise error from None
 
 
-def unfinished_runs(dag_id: str, run_ids: list[str]) -> int:
-    """How many of these runs of the DAG are queued or running (a run not found counts as finished)."""
-    from sqlalchemy import func, select
+def unfinished_runs(dag_id: str, run_ids: list[str]) -> list[str]:
+    """Those of these runs of the DAG that are queued or running (a run not found counts as finished)."""
+    from sqlalchemy import select
 
     DagRun, _ = run_models()
-    query = select(func.count()).where(
+    query = select(DagRun.run_id).where(
         DagRun.dag_id == dag_id, DagRun.run_id.in_(run_ids), DagRun.state.in_(["queued", "running"])
     )
     with metadata_session() as session:
-        return int(session.scalar(query) or 0)
+        going = set(session.scalars(query))
+    return [run_id for run_id in run_ids if run_id in going]

@@ -164,13 +164,13 @@ def _unfinished_runs(workflow: Workflow) -> UnfinishedRuns:
     """How many of the workflow's runs are still going, from Airflow's database; where it cannot be read
     (no metadata database here), every run that claimed an earlier event counts as going."""
 
-    def unfinished(run_ids: list[str]) -> int:
+    def unfinished(run_ids: list[str]) -> list[str]:
         try:
             from automation.airflow_adapter.runs import unfinished_runs
 
             return unfinished_runs(dag_id_for(workflow.key), run_ids)
         except Exception:  # a dry run says "would wait" rather than fail on Airflow's database
-            return len(run_ids)
+            return run_ids
 
     return unfinished
 

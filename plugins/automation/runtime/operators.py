@@ -42,6 +42,14 @@ def _at(moment: Any) -> Any:
     return DateTimeTrigger(moment=moment)
 
 
+def _runs_ended(dag_id: str, run_ids: list[str]) -> Any:
+    """A trigger firing once these runs of the DAG have ended, success or failed (the standard provider's)."""
+    from airflow.providers.standard.triggers.external_task import DagStateTrigger
+
+    ended: Any = ["success", "failed"]  # Airflow's DagRunState values (a str enum)
+    return DagStateTrigger(dag_id=dag_id, states=ended, run_ids=run_ids, poll_interval=1.0)
+
+
 def task_kwargs(kwargs: dict[str, Any], notices: Collection[NoticeKind] = ()) -> dict[str, Any]:
     """BaseOperator arguments of a workflow task: the retry policy, failure records and the callbacks of
     the step's notices (`notices`: the kinds its policy sends: start, success, retry, failure)."""
@@ -156,23 +164,37 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
         self, context: Any, workflow: Workflow, version: int, values: dict[str, Any], event_id: int, checks: int = 0
     ) -> dict[str, Any]:
         """The ordering per record (`settings.ordering`): the steps wait for the runs of the record's earlier
-        events to finish, checked again later (deferred: no worker slot held) until none is left."""
+        events to end (deferred: no worker slot held), checked again until none is left."""
         from automation.runtime.ordering import next_check, waiting_for
 
         ti, dag_id = context["ti"], context["dag_run"].dag_id
 
-        def unfinished(run_ids: list[str]) -> int:
-            return int(ti.get_dr_count(dag_id=dag_id, run_ids=run_ids, states=["queued", "running"]))
+        def unfinished(run_ids: list[str]) -> list[str]:
+            """Airflow's answer through the Task SDK: a count over all, then the states of the most recent
+            ones until that many are found (usually the first: each waited for the one before it)."""
+            count = int(ti.get_dr_count(dag_id=dag_id, run_ids=run_ids, states=["queued", "running"]))
+            going: list[str] = []
+            for run_id in run_ids:
+                if len(going) >= count:
+                    break
+                try:
+                    if ti.get_dagrun_state(dag_id=dag_id, run_id=run_id) in ("queued", "running"):
+                        going.append(run_id)
+                except Exception:  # deleted since the count: finished
+                    continue
+            return going
 
         wait = waiting_for(workflow, values["trigger"], unfinished)
         if wait is not None:
-            pause = next_check(checks)
-            self.log.info("Ordering: %s; checking again in %.1f s", wait.reason, pause)
-            self.defer(
-                trigger=_at(pendulum.now("UTC").add(seconds=pause)),
-                method_name="after_order",
-                kwargs={"event_id": event_id, "checks": checks + 1},
-            )
+            kwargs = {"event_id": event_id, "checks": checks + 1}
+            if wait.unstarted:
+                pause = next_check(checks)
+                self.log.info("Ordering: %s; checking again in %.1f s", wait.reason, pause)
+                trigger = _at(pendulum.now("UTC").add(seconds=pause))
+            else:
+                self.log.info("Ordering: %s; waiting for %s to end", wait.reason, ", ".join(wait.going))
+                trigger = _runs_ended(dag_id, wait.going)
+            self.defer(trigger=trigger, method_name="after_order", kwargs=kwargs)
         return self._after_checks(context, workflow, version, values, event_id)
 
     def after_order(self, context: Any, event: Any = None, event_id: int = 0, checks: int = 0) -> dict[str, Any]:

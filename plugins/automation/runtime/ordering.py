@@ -14,9 +14,11 @@ Rules:
   waits forever for one that may never come (an event from before the workflow existed has no run);
 - only the `LOOK_BACK` most recent earlier events are looked at.
 
-Invariant: the wait is a deferral of the gate (the same `DateTimeTrigger` as the rate limit and the
-delay: no worker slot held while waiting) and its state is the ledger, `event_runs` and Airflow's runs,
-so it survives restarts of the scheduler and the triggerer. A run waits only for earlier ones, so two
+Invariant: the wait is a deferral of the gate on the triggerer (no worker slot held while waiting): until
+the runs it waits for end (the standard provider's `DagStateTrigger`), or, while an earlier event's run
+has not started, until the next check (the same `DateTimeTrigger` as the rate limit and the delay). Its
+state is the ledger, `event_runs` and Airflow's runs, so it survives restarts of the scheduler and the
+triggerer. A run waits only for earlier ones, so two
 runs of a record never wait for each other, and at most one of them is past its wait at a time."""
 
 from __future__ import annotations
@@ -31,24 +33,25 @@ from automation.store.record_order import RecordOrder
 #: the longest pause between two checks of a waiting run (they start at 1 s and grow by half each time)
 MAX_CHECK_SECONDS = 15.0
 
-#: `unfinished(run_ids)`: how many of these runs of the workflow's DAG are queued or running in Airflow
-UnfinishedRuns = Callable[[list[str]], int]
+#: `unfinished(run_ids)`: those of these runs of the workflow's DAG (the most recent first) that are queued or
+#: running in Airflow
+UnfinishedRuns = Callable[[list[str]], list[str]]
 
 
 @dataclass(frozen=True)
 class Wait:
-    """What a run of `record` waits for: earlier events whose run has not started, and how many runs of
-    earlier events are still going."""
+    """What a run of `record` waits for: earlier events whose run has not started, and the runs of earlier
+    events still going."""
 
     record: str
     unstarted: list[int]
-    going: int
+    going: list[str]
 
     @property
     def reason(self) -> str:
         parts = []
         if self.going:
-            parts.append(f"{self.going} run{'s' if self.going > 1 else ''} of earlier events still going")
+            parts.append(f"{len(self.going)} run{'s' if len(self.going) > 1 else ''} of earlier events still going")
         if self.unstarted:
             ids = ", ".join(str(i) for i in self.unstarted[:10]) + (" ..." if len(self.unstarted) > 10 else "")
             parts.append(f"earlier event{'s' if len(self.unstarted) > 1 else ''} {ids} not started yet")
@@ -75,12 +78,12 @@ def waiting_for(workflow: Workflow, trigger: dict[str, Any], unfinished: Unfinis
         int(event_id) if event_id is not None else None,
         float(workflow.settings.ordering_wait),
     )
-    going = unfinished(list(earlier.claimed.values())) if earlier.claimed else 0
+    going = unfinished([earlier.claimed[i] for i in sorted(earlier.claimed, reverse=True)]) if earlier.claimed else []
     if not going and not earlier.unstarted:
         return None
     return Wait(f"{entity}:{record_id}", earlier.unstarted, going)
 
 
 def next_check(checks: int) -> float:
-    """Seconds until the next check of a run that has waited `checks` times."""
+    """Seconds until the next check of a run that has waited `checks` times for a run not started."""
     return min(MAX_CHECK_SECONDS, 1.5 ** min(checks, 20))
