@@ -46,6 +46,7 @@ def _page(execution: ExecutionDetail, can_change: bool, deliveries: list[dict[st
             event_old=as_yaml(event.get("old")),
             event_rest=as_yaml({"id": 42}),
             outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
+            configs={"call": as_yaml({"url": "https://crm.test/{{ deal.id }}", "note": "<i>x</i>"})},
             log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
             now=T0 + timedelta(seconds=10),
             deliveries=deliveries or [],
@@ -73,6 +74,9 @@ def test_the_page_shows_the_event_the_steps_and_their_errors_escaped() -> None:
     assert f'action="/automation/ui/workflows/wf/executions/{run}/steps/call/skip"' in page
     assert 'aria-label="Skip call and go on"' in page and '<label for="skip-2">Note for skipping call</label>' in page
     assert 'href="/automation/ui/workflows/wf?to=2"' in page  # the pinned version
+    # the call step's config as written in version 2 (the others have none here)
+    assert page.count("<summary>Config (as written in version 2;") == 1
+    assert "url: https://crm.test/{{ deal.id }}" in page and "note: &lt;i&gt;x&lt;/i&gt;" in page
 
 
 def test_retry_and_cancel_are_offered_only_when_they_apply_and_are_allowed() -> None:

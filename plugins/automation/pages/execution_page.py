@@ -1,5 +1,6 @@
 """One execution of a workflow: its trigger event, pinned version, a timeline of its steps with each
-step's attempts, output and error, links to Airflow's task logs, the notifications sent for the run (the
+step's attempts, config (as written in the pinned version), output and error, links to Airflow's task
+logs, the notifications sent for the run (the
 delivery log's rows: channel, recipients, status, error), and the retry, cancel and skip buttons.
 
 Invariant: the page reads and changes runs only through the insights functions the executions API
@@ -21,7 +22,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from automation.errors import ConflictError
+from automation.errors import AutomationError, ConflictError
 from automation.insights.executions import (
     SKIP_NOTE,
     SKIP_NOTE_MAX,
@@ -34,6 +35,7 @@ from automation.pages import auth
 from automation.pages.readable import as_yaml
 from automation.pages.render import Links, render
 from automation.pages.workflow_actions import read_form
+from automation.services import workflows
 from automation.store.deliveries import DeliveryLog
 
 router = APIRouter(route_class=auth.PageRoute)
@@ -56,6 +58,19 @@ def task_log_path(dag_id: str, run_id: str, task_id: str, map_index: int) -> str
     return path + (f"/mapped/{map_index}" if map_index >= 0 else "")
 
 
+def step_configs(key: str, version: int | None) -> dict[str, str]:
+    """Each step's config as written in the version the run pinned (by step id, as YAML): what the step
+    rendered its templates from. None known (no version pinned yet, or it is gone): none shown."""
+    if version is None:
+        return {}
+    try:
+        definition = workflows.version_definition(key, version)
+    except AutomationError:
+        return {}
+    steps = [s for s in definition.get("steps") or [] if isinstance(s, dict) and s.get("config")]
+    return {str(s.get("id")): as_yaml(s["config"]) for s in steps}
+
+
 @router.get("/workflows/{key}/executions/{run_id}", dependencies=[auth.run_access("GET")])
 async def execution_page(
     request: Request, key: str, run_id: str, user: Annotated[Any, auth.user()], done: str | None = None
@@ -64,6 +79,7 @@ async def execution_page(
     deliveries = await run_in_threadpool(
         lambda: DeliveryLog().list(workflow=key, run_id=execution.run_id, limit=NOTICES_SHOWN)
     )
+    configs = await run_in_threadpool(step_configs, key, execution.version)
     event = execution.event or {}
     return render(
         request,
@@ -74,6 +90,7 @@ async def execution_page(
         event_old=as_yaml(event.get("old")),
         event_rest=as_yaml({k: v for k, v in event.items() if k not in {"new", "old"}}),
         outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
+        configs=configs,
         log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
         now=datetime.now(UTC),
         deliveries=[{**d, "created_at": datetime.fromisoformat(d["created_at"])} for d in deliveries[::-1]],
