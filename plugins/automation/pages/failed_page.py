@@ -82,6 +82,8 @@ class Filters:
         self.since = _day(params, "since")
         self.until = _day(params, "until")  # that day included
         self.offset = _number(params, "offset", 0, MAX_OFFSET) or 0
+        if self.until == date.max:
+            raise HTTPException(400, "until: a day before 9999-12-31")
         if self.since and self.until and self.since > self.until:
             raise HTTPException(400, "since: the first day comes before the last")
 
