@@ -193,6 +193,7 @@ def test_stats_and_templates_from_the_airflow_nav_create_a_workflow_and_open_its
         "editor/new",
         "workflows/pages-narrow/duplicate",
         "workflows/pages-narrow/delete",
+        "workflows/pages-narrow/run",
     ],
 )
 def test_pages_fit_a_phone_and_work_with_the_keyboard(airflow: AirflowApi, browser: Browser, path: str) -> None:

@@ -75,7 +75,7 @@ def test_the_page_shows_the_event_the_steps_and_their_errors_escaped() -> None:
     assert 'aria-label="Skip call and go on"' in page and '<label for="skip-2">Note for skipping call</label>' in page
     assert 'href="/automation/ui/workflows/wf?to=2"' in page  # the pinned version
     # the call step's config as written in version 2 (the others have none here)
-    assert page.count("<summary>Config (as written in version 2;") == 1
+    assert page.count("<summary>Config as written (version 2, before its templates are filled in)") == 1
     assert "url: https://crm.test/{{ deal.id }}" in page and "note: &lt;i&gt;x&lt;/i&gt;" in page
 
 

@@ -174,7 +174,7 @@ class StepLike(Protocol):
 def step_timeline(steps: Sequence[StepLike], *, now: datetime, width: int = 560, row: int = 22) -> Markup:
     """One bar per step from its start to its end (to `now` while it runs), on a shared time axis that
     starts at the first step's start; steps that have not started get no bar, only their label."""
-    label_w, right, top = 150, 8, 18
+    label_w, right, top = 150, 8, 24  # room above the rows for the axis' labels, also at a phone's size
     starts = [s.started_at for s in steps if s.started_at is not None]
     origin = min(starts) if starts else now
     ends = [s.ended_at or now for s in steps if s.started_at is not None]
@@ -183,8 +183,8 @@ def step_timeline(steps: Sequence[StepLike], *, now: datetime, width: int = 560,
     height = top + row * max(len(steps), 1) + 4
     label = f"Timeline of {len(steps)} steps over {duration(span)}"
     body = [
-        f'<text class="tick" x="{label_w}" y="12">0 s</text>',
-        f'<text class="tick" x="{width - right}" y="12" text-anchor="end">{escape(duration(span))}</text>',
+        f'<text class="tick" x="{label_w}" y="17">0 s</text>',
+        f'<text class="tick" x="{width - right}" y="17" text-anchor="end">{escape(duration(span))}</text>',
     ]
     for index, step in enumerate(steps):
         y = top + index * row
