@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import time
 
 import httpx
@@ -54,6 +55,14 @@ def import_workflows(tmp_path, airflow: AirflowApi, *definitions: dict) -> None:
     wait_for_schedule(airflow, *(f"automation__{d['key']}" for d in definitions), timeout=60)
 
 
+#: Events in the burst: 100 in one batch request make 200 task processes (the gate and the step), over 12 times
+#: what the stack runs at once (parallelism 16), so the executor, the execution API's connection pool and the
+#: scheduler stay saturated as with the 300 this test posted until 2026-12 (at 3x the time), and the emitter
+#: claims the whole burst at once (up to 500) either way. `AUTOMATION_TEST_BURST=300` runs this test with 300;
+#: `python benchmarks/events.py --burst 1000` bursts at scale (lost 0, duplicated 0): docs/contributing.md.
+BURST = int(os.environ.get("AUTOMATION_TEST_BURST", "100"))
+
+
 def lead_notes() -> int:
     return sql("SELECT count(*) AS n FROM crm.activities WHERE body LIKE 'lead %'")[0]["n"]
 
@@ -62,23 +71,25 @@ def test_a_burst_makes_one_run_per_event_and_reposting_adds_nothing(airflow: Air
     import_workflows(tmp_path, airflow, LEADS, OTHER)
     runs_before = airflow.runs("automation__lead-log")
     events = [{"entity": "leads", "event": "created", "id": i, "new": {"id": i}, "idempotency_key": f"lead-{i}"}
-              for i in range(300)]  # fmt: skip
+              for i in range(BURST)]  # fmt: skip
     response = airflow.client.post("/automation/api/v1/events/batch", json={"events": events})
     assert response.status_code == 201, response.text
     ids = [r["id"] for r in response.json()]
-    assert len(set(ids)) == 300 and all(r["created"] for r in response.json())
+    assert len(set(ids)) == BURST and all(r["created"] for r in response.json())
     again = airflow.client.post("/automation/api/v1/events/batch", json={"events": events})
     assert again.status_code == 200 and [r["id"] for r in again.json()] == ids
     assert not any(r["created"] for r in again.json())
 
-    # a guard against a hang, not a speed limit: 600 task processes on 2 shared cores can take long
-    wait_for(lambda: lead_notes() >= 300, 1800, "300 runs' steps", interval=2)
+    # a guard against a hang, not a speed limit: 2 task processes per event on 2 shared cores can take long
+    wait_for(lambda: lead_notes() >= BURST, 1800, f"{BURST} runs' steps", interval=2)
     time.sleep(5)
-    assert airflow.runs("automation__lead-log") - runs_before == 300
+    assert airflow.runs("automation__lead-log") - runs_before == BURST
     assert airflow.runs("automation__lead-deleted") == 0
-    assert sql("SELECT count(DISTINCT body) AS n, count(*) AS total FROM crm.activities") == [{"n": 300, "total": 300}]
+    assert sql("SELECT count(DISTINCT body) AS n, count(*) AS total FROM crm.activities") == [
+        {"n": BURST, "total": BURST}
+    ]
     assert sql("SELECT outcome, count(*) AS n FROM automation.event_runs GROUP BY outcome") == [
-        {"outcome": "ran", "n": 300}
+        {"outcome": "ran", "n": BURST}
     ]
 
 
