@@ -187,13 +187,13 @@ class GateOperator(BaseOperator, PinnedRunMixin, SkipMixin):
         wait = waiting_for(workflow, values["trigger"], unfinished)
         if wait is not None:
             kwargs = {"event_id": event_id, "checks": checks + 1}
-            if wait.unstarted:
+            if wait.going:  # they must end in any case: no check before that
+                self.log.info("Ordering: %s; waiting for %s to end", wait.reason, ", ".join(wait.going))
+                trigger = _runs_ended(dag_id, wait.going)
+            else:
                 pause = next_check(checks)
                 self.log.info("Ordering: %s; checking again in %.1f s", wait.reason, pause)
                 trigger = _at(pendulum.now("UTC").add(seconds=pause))
-            else:
-                self.log.info("Ordering: %s; waiting for %s to end", wait.reason, ", ".join(wait.going))
-                trigger = _runs_ended(dag_id, wait.going)
             self.defer(trigger=trigger, method_name="after_order", kwargs=kwargs)
         return self._after_checks(context, workflow, version, values, event_id)
 
