@@ -182,6 +182,8 @@ def test_the_api_lists_retries_per_dag_and_refuses_bad_input_at_its_field(api: T
         ({"event_id": 0}, "event_id"),
         ({"entity": "x" * 64}, "entity"),
         ({"workflow": ["w"] * 101}, "workflow"),
+        ({"entity": "a\x00b"}, "entity"),
+        ({"since": "0001-01-01T00:00:00+14:00"}, "since"),  # no such moment in UTC
     ]
     for params, field in cases:
         response = api.get(API, params=params)
@@ -192,3 +194,5 @@ def test_the_api_lists_retries_per_dag_and_refuses_bad_input_at_its_field(api: T
     assert paths(api.post(f"{API}/retry", json=too_many)) == ["runs"]
     assert api.post(f"{API}/retry", json={"runs": []}).status_code == 422
     assert paths(api.post(f"{API}/retry", json={"runs": [{"key": "crm-dl"}]})) == ["runs[0].run_id"]
+    odd = {"runs": [{"key": "crm-dl", "run_id": "\x00"}, {"key": "no\x00pe", "run_id": "r"}]}
+    assert paths(api.post(f"{API}/retry", json=odd)) == ["runs[0].run_id", "runs[1].key"]

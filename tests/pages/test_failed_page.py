@@ -85,6 +85,7 @@ def test_the_page_lists_failed_runs_and_retries_a_confirmed_selection_per_dag(ru
     assert editor.get("/ui/failed", params={"workflow": "nope"}).status_code == 404
     assert editor.get("/ui/failed", params={"until": "9999-12-31"}).status_code == 400
     assert editor.get("/ui/failed", params={"event_id": "-1"}).status_code == 400
+    assert editor.get("/ui/failed", params={"entity": "a\x00"}).status_code == 400
 
     # the first post asks to confirm; nothing is retried yet
     selection = {"csrf_token": _csrf(page.text), "run": [f"{CRM}/{runs[CRM]}", f"{OPS}/{runs[OPS]}"]}

@@ -40,6 +40,7 @@ from automation.insights.executions import (
 router = APIRouter(prefix="/api/v1", tags=["executions"])
 per_workflow = APIRouter(prefix="/workflows/{key}/executions")
 MAX_WORKFLOW_FILTER = 100
+NO_NUL = r"^[^\x00]*$"  # Postgres text holds no NUL character
 
 
 class SkipIn(BaseModel):
@@ -174,8 +175,8 @@ async def list_failed_executions(found: Filter, limit: int = LIMIT, offset: int 
 
 class RunRef(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    key: str = Field(min_length=1, max_length=63, description="the workflow")
-    run_id: str = Field(min_length=1, max_length=250)
+    key: str = Field(min_length=1, max_length=63, pattern=NO_NUL, description="the workflow")
+    run_id: str = Field(min_length=1, max_length=250, pattern=NO_NUL)
 
 
 class RetryIn(BaseModel):

@@ -263,8 +263,14 @@ class RetryResult(BaseModel):
     steps: list[str] = []
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+def _utc(moment: datetime | None, field: str) -> datetime | None:
+    """The moment in UTC (naive = UTC); ValueError at `field` for one UTC cannot hold (year 1 at +14:00)."""
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{field}: outside the supported dates") from None
 
 
 def _dag_ids(keys: list[str] | None) -> dict[str, str]:
@@ -285,7 +291,10 @@ def search_executions(found: ExecutionFilter, *, limit: int = 50, offset: int = 
     ValueError (field first) for a status that is none or a period that is reversed."""
     if found.status is not None and found.status not in EXECUTION_STATUSES:
         raise ValueError(f"status: must be one of {', '.join(EXECUTION_STATUSES)}")
-    since, until = _utc(found.since), _utc(found.until)
+    since, until = _utc(found.since, "since"), _utc(found.until, "until")
+    for field in ("entity", "entity_id"):
+        if "\x00" in (getattr(found, field) or ""):
+            raise ValueError(f"{field}: a NUL character is not allowed")
     if since is not None and until is not None and since >= until:
         raise ValueError("since: must be before until")
     DagRun, _ = airflow_models()

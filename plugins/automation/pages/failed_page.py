@@ -106,7 +106,10 @@ def _list_context(user: Any, filters: Filters) -> dict[str, Any]:
     if filters.workflow is not None and filters.workflow not in choices:
         raise HTTPException(404, f"no workflow {filters.workflow!r} among those you may read")
     keys = [filters.workflow] if filters.workflow else readable
-    found = failed_executions(filters.to_filter(keys), limit=PAGE_SIZE, offset=filters.offset)
+    try:
+        found = failed_executions(filters.to_filter(keys), limit=PAGE_SIZE, offset=filters.offset)
+    except ValueError as exc:  # a filter the search refuses (its field first)
+        raise HTTPException(400, str(exc)) from exc
     changeable = authorized_keys(user, "PUT", {e.key for e in found.executions}, run_entity())
     return {"found": found, "choices": choices, "changeable": changeable}
 
