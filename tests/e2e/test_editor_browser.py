@@ -303,6 +303,7 @@ def test_a_viewer_sees_no_write_button_and_a_forged_post_is_refused(
     for name in ("Edit", "Duplicate", "Delete", "Deactivate", "Run now", "Dry run"):
         expect(page.get_by_role("link", name=name, exact=True)).to_have_count(0)
         expect(page.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    expect(page.get_by_role("link", name="Run editor-viewer now")).to_have_count(0)  # its inputs' form
     shot(page, "viewer-detail")
     page.goto(f"{airflow.base}/automation/ui/workflows")
     expect(page.get_by_role("link", name="New workflow")).to_have_count(0)
@@ -320,6 +321,10 @@ def test_a_viewer_sees_no_write_button_and_a_forged_post_is_refused(
             json={"definition": definition},
             headers={**origin, "X-CSRF-Token": token},
         ),
+        viewer.post(
+            "/automation/ui/workflows/editor-viewer/run", data={"csrf_token": token, "input.name": "x"}, headers=origin
+        ),
+        viewer.get("/automation/ui/workflows/editor-viewer/run"),
         viewer.get("/automation/ui/workflows/editor-viewer/edit"),
         viewer.get("/automation/ui/editor/new"),
     ]
