@@ -28,5 +28,6 @@ class Step(StrictModel):
     )
     depends_on: list[str] | None = None
     notify: StepNotifications | None = Field(
-        default=None, description="notices on success, retry and failure; default: settings.notify_steps"
+        default=None,
+        description="notices when it starts, succeeds, is retried or fails; default: settings.notify_steps",
     )
