@@ -13,7 +13,18 @@ from sqlalchemy import text
 
 from automation.store.db import engine
 from tests.e2e.conftest import AirflowApi, wait_for, wait_for_schedule
-from tests.e2e.test_pages_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, WIDE, new_page, sign_in
+from tests.e2e.test_pages_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    NARROW,
+    SHOTS,
+    WAIT_MS,
+    WIDE,
+    horizontal_overflow,
+    new_page,
+    shot,
+    sign_in,
+)
 
 pytestmark = [pytest.mark.airflow_e2e, pytest.mark.usefixtures("db")]
 API = "/automation/api/v1"
@@ -99,6 +110,13 @@ def test_failed_runs_are_listed_and_a_bulk_retry_reruns_only_their_failed_steps(
         page = new_page(browser, WIDE)
         sign_in(page, airflow.base, f"/automation/ui/failed?workflow={KEY}")
         page.goto(f"{airflow.base}/automation/ui/failed?workflow={KEY}")
+        expect(page.get_by_text("close_deal").first).to_be_visible()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shot(page, "failed-1280")
+        page.set_viewport_size(NARROW)
+        assert horizontal_overflow(page) <= 0  # a phone reads it without scrolling sideways
+        shot(page, "failed-390")
+        page.set_viewport_size(WIDE)
         page.get_by_label(f"Select {KEY} run {runs[1]}").check()
         page.get_by_role("button", name="Retry selected").click()
         expect(page.get_by_role("heading", name="Retry 1 execution?")).to_be_visible()
