@@ -118,7 +118,10 @@ def test_a_run_that_failed_before_its_gate_claimed_the_event_is_not_waited_for()
         dag_id, run_id, partition_key = f"automation__{wf.key}", "run-1", str(first)
 
     close_unclaimed_event({"dag_run": DagRun()})  # the failure callback of the run
+    airflow.states["run-1"] = "failed"
     assert waiting_for(wf, trigger("A", second), airflow.unfinished) is None
+    airflow.states["run-1"] = "queued"  # retried from the failed runs: the gate claims the event as run-1 again
+    assert waiting_for(wf, trigger("A", second), airflow.unfinished) == Wait("deals:A", [], ["run-1"])
     with engine().connect() as conn:
         outcome = conn.execute(text("SELECT outcome FROM automation.event_runs WHERE event_id = :id"), {"id": first})
         assert outcome.scalar_one() == "not_started"

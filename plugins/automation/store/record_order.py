@@ -17,8 +17,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from automation.store import tables as t
 from automation.store.db import UsesDatabase
 
-#: the outcomes of a run that has claimed its event and may still be going (in its gate, or its steps)
-OPEN_OUTCOMES = ("running", "ran")
+#: the outcomes of a run whose Airflow state says whether it is still going: in its gate or its steps, or
+#: failed (a condition error, or before its gate claimed the event) and perhaps retried since
+OPEN_OUTCOMES = ("running", "ran", "error", "not_started")
 
 #: how many earlier events of a record are looked at (the most recent ones): older ones are taken as done
 LOOK_BACK = 50
