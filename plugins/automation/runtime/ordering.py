@@ -16,10 +16,11 @@ Rules:
 
 Invariant: the wait is a deferral of the gate on the triggerer (no worker slot held while waiting): until
 the runs it waits for end (the standard provider's `DagStateTrigger`), or, when only earlier events whose
-run has not started are left, until the next check (the same `DateTimeTrigger` as the rate limit and the delay). Its
-state is the ledger, `event_runs` and Airflow's runs, so it survives restarts of the scheduler and the
-triggerer. A run waits only for earlier ones, so two
-runs of a record never wait for each other, and at most one of them is past its wait at a time."""
+run has not started are left, until the next check (the same `DateTimeTrigger` as the rate limit and the
+delay). Its state is the ledger, `event_runs` and Airflow's runs, so it survives restarts of the scheduler
+and the triggerer. A run waits only for earlier ones, so two runs of a record never wait for each other,
+and at most one of them is past its wait at a time (unless `ordering_wait` let one go past a run that had
+not started)."""
 
 from __future__ import annotations
 
