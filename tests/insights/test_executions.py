@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
 import pytest
 
+from automation.airflow_adapter.runs import DATETIME_TRIGGER
 from automation.errors import ConflictError, NotFoundError
 from automation.insights.executions import cancel_execution, get_execution, list_executions, retry_execution
 from tests.helpers import workflow
@@ -83,3 +87,54 @@ def test_retry_clears_the_failed_steps_and_cancel_fails_the_run(create, run_work
     assert list_executions("ins-retry", status="failed")[0] == 1
     with pytest.raises(NotFoundError):
         retry_execution("ins-retry", "manual__nope")
+
+
+def test_a_step_says_when_it_was_queued_and_what_it_waits_on_while_deferred(create, run_workflow) -> None:
+    """Airflow's own rows of a deferral: a rate-limit wait on a `DateTimeTrigger` and an approval asked
+    (`hitl_detail`); the detail says since when, until when, and who may answer where, nothing else."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.models.trigger import Trigger
+    from airflow.utils.session import create_session
+
+    create(guarded_workflow("ins-waits"))
+    run = run_workflow("ins-waits", name="VIP account")
+    deferred_at = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    moment = deferred_at + timedelta(minutes=5)
+    with create_session() as session:
+        tis = {
+            ti.task_id: ti
+            for ti in session.query(TaskInstance).filter_by(dag_id="automation__ins-waits", run_id=run.run_id)
+        }
+        trigger = Trigger(DATETIME_TRIGGER, {"moment": moment, "end_from_trigger": False}, created_date=deferred_at)
+        session.add(trigger)
+        session.flush()
+        limited, asked = tis["create_deal"], tis["to_proposition"]
+        limited.state, limited.next_method, limited.trigger_id = "deferred", "after_rate_limit", trigger.id
+        limited.next_kwargs = {"event_id": 7, "secret": "not shown"}
+        limited.queued_dttm = deferred_at - timedelta(seconds=3)
+        asked.state, asked.next_method, asked.end_date = "deferred", "execute_complete", None
+        session.add(
+            HITLDetail(
+                ti_id=asked.id,
+                options=["Approve", "Reject"],
+                subject="Go?",
+                assignees=[{"id": "ann", "name": "Ann"}],
+                created_at=deferred_at,
+            )
+        )
+
+    steps = {s.step_id: s for s in get_execution("ins-waits", run.run_id).steps}
+    rate = steps["create_deal"]
+    assert rate.queued_at == deferred_at - timedelta(seconds=3)
+    assert rate.waiting is not None and rate.waiting.model_dump(exclude_none=True) == {
+        "kind": "deferred", "reason": "rate_limit", "since": deferred_at, "until": moment,
+    }  # fmt: skip
+    approval = steps["to_proposition"].waiting
+    assert approval is not None and approval.kind == "awaiting_approval" and approval.since == deferred_at
+    assert approval.assignees == ["ann"]
+    assert (
+        approval.answer_url
+        == f"/dags/automation__ins-waits/runs/{quote(run.run_id, safe='')}/tasks/to_proposition/required_actions"
+    )
+    assert steps["conditions"].waiting is None  # a step that is not deferred waits on nothing

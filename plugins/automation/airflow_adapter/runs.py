@@ -16,6 +16,10 @@ Relies on:
   `TaskInstance.note` (the `(content, user_id)` setter the REST API's note uses) and
   `airflow.models.log.Log` (Airflow's audit log, the rows the REST API's `action_logging` writes), so
   skipping a step is the REST call's effect, done in-process and recorded with the user's name.
+- `TaskInstance.queued_dttm`, `next_method`, `trigger_id`, `trigger_timeout`, `airflow.models.trigger.Trigger`
+  (`classpath`, `created_date`, the decrypted `kwargs` for a `DateTimeTrigger`'s `moment` only) and
+  `airflow.models.hitl.HITLDetail` (`hitl_detail`: created_at, assignees, responded_at): what a deferred
+  step waits on, for the execution's timeline.
 - a `DELETE` on `dag_run`, which Airflow's schema cascades to task instances, XComs, HITL rows and
   history (what `airflow db clean` does for a table, but per run).
 - `airflow.api.common.trigger_dag.trigger_dag` (with `DagRunTriggeredByType`, `DagNotFound`,
@@ -36,7 +40,8 @@ from automation.errors import ConflictError
 #: DagRun / TaskInstance columns the package reads (the adapter's tests check that each exists).
 RUN_COLUMNS = ("id", "dag_id", "run_id", "run_type", "state", "start_date", "end_date", "run_after",
                "partition_key", "conf")  # fmt: skip
-TI_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number", "start_date", "end_date")
+TI_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "state", "try_number", "start_date", "end_date",
+              "queued_dttm", "next_method", "trigger_id")  # fmt: skip
 
 
 def run_models() -> tuple[Any, Any]:
@@ -48,14 +53,67 @@ def run_models() -> tuple[Any, Any]:
 
 
 def task_instances(session: Any, dag_id: str, run_id: str) -> list[Any]:
-    """Rows (task_id, map_index, state, try_number, start_date, end_date) of the run's task instances."""
+    """Rows (task_id, map_index, state, try_number, start_date, end_date, queued_dttm) of the run's task
+    instances."""
     from sqlalchemy import select
 
     _, TI = run_models()
-    query = select(TI.task_id, TI.map_index, TI.state, TI.try_number, TI.start_date, TI.end_date).where(
+    query = select(TI.task_id, TI.map_index, TI.state, TI.try_number, TI.start_date, TI.end_date, TI.queued_dttm).where(
         TI.dag_id == dag_id, TI.run_id == run_id
     )
     return list(session.execute(query).all())
+
+
+#: the trigger whose `moment` kwarg says until when a deferred task waits (the standard provider's)
+DATETIME_TRIGGER = "airflow.providers.standard.triggers.temporal.DateTimeTrigger"
+
+
+def deferred_tasks(session: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """What the run's deferred task instances wait on, each a dict: task_id, map_index, next_method (the
+    method the task resumes in), since (the trigger row's `created_date`: when it deferred), until (a
+    `DateTimeTrigger`'s `moment`, else the deferral's `trigger_timeout`), trigger (the trigger's class
+    name) and, for a human-in-the-loop task (`hitl_detail`, `airflow.models.hitl.HITLDetail`), `hitl`:
+    asked_at, assignees (the user ids, None = anyone allowed) and whether it was answered. Nothing
+    else of the trigger's (encrypted) kwargs leaves here."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.trigger import Trigger
+    from sqlalchemy import select
+
+    _, TI = run_models()
+    query = (
+        select(TI.task_id, TI.map_index, TI.next_method, TI.trigger_timeout, Trigger, HITLDetail)
+        .outerjoin(Trigger, Trigger.id == TI.trigger_id)
+        .outerjoin(HITLDetail, HITLDetail.ti_id == TI.id)
+        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.state == "deferred")
+    )
+    found = []
+    for row in session.execute(query).all():
+        trigger, hitl = row[4], row[5]
+        until = row.trigger_timeout
+        if trigger is not None and trigger.classpath == DATETIME_TRIGGER:
+            try:
+                moment = trigger.kwargs.get("moment")
+            except Exception:  # undecryptable (a rotated Fernet key): the moment is unknown
+                moment = None
+            until = moment if isinstance(moment, datetime) else until
+        found.append(
+            {
+                "task_id": row.task_id,
+                "map_index": row.map_index,
+                "next_method": row.next_method,
+                "since": trigger.created_date if trigger is not None else None,
+                "until": until,
+                "trigger": trigger.classpath.rsplit(".", 1)[-1] if trigger is not None else None,
+                "hitl": None
+                if hitl is None
+                else {
+                    "asked_at": hitl.created_at,
+                    "assignees": [str(u.get("id")) for u in hitl.assignees] if hitl.assignees else None,
+                    "answered": hitl.responded_at is not None,
+                },
+            }
+        )
+    return found
 
 
 def task_instances_in(session: Any, runs: Iterable[tuple[str, str]], states: Iterable[str]) -> list[Any]:

@@ -34,6 +34,33 @@ ExecutionStatus = Literal["success", "failed", "skipped", "running", "queued"]
 EXECUTION_STATUSES: tuple[str, ...] = ("success", "failed", "skipped", "running", "queued")
 
 
+WaitKind = Literal["deferred", "awaiting_approval"]
+#: why a deferred step waits, by the method it resumes in (`runtime.operators`); another: "trigger"
+WAIT_REASONS: dict[str, str] = {
+    "resume": "wait",
+    "after_debounce": "debounce",
+    "after_order": "ordering",
+    "after_rate_limit": "rate_limit",
+    "after_delay": "delay",
+}
+
+
+class StepWait(BaseModel):
+    """What a step waits on while Airflow holds it deferred (no worker slot): a wait, the rate limit,
+    the ordering per record, a debounce or a delayed start on the triggerer, or a person's answer."""
+
+    kind: WaitKind
+    #: wait, debounce, ordering, rate_limit, delay, approval or trigger (another deferral)
+    reason: str
+    since: datetime | None = None
+    #: when the wait ends by itself (a wait's or rate limit's moment; an approval's timeout), if known
+    until: datetime | None = None
+    #: for an approval: the user ids who may answer (None: anyone who may edit the workflow's runs)
+    assignees: list[str] | None = None
+    #: for an approval: Airflow's page where it is answered (its "Required actions" of the step)
+    answer_url: str | None = None
+
+
 class StepRun(BaseModel):
     task_id: str
     step_id: str
@@ -43,6 +70,10 @@ class StepRun(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     duration_s: float | None
+    #: when Airflow queued the step's current attempt for a worker (queued -> started is time in the queue)
+    queued_at: datetime | None = None
+    #: what the step waits on while deferred (None when it is not)
+    waiting: StepWait | None = None
     output: Any = None
     error: str | None = None
     error_class: str | None = None
@@ -440,6 +471,10 @@ def get_execution(key: str, run_id: str) -> ExecutionDetail:
         tis = airflow_runs.task_instances(session, dag_id, run_id)
         xcoms = airflow_runs.return_values(session, dag_id, run_id)
         skipped = airflow_runs.skipped_tasks(session, dag_id, run_id)
+        deferred = (
+            airflow_runs.deferred_tasks(session, dag_id, run_id) if any(ti.state == "deferred" for ti in tis) else []
+        )
+    waits = {(d["task_id"], d["map_index"]): _step_wait(d, dag_id, run_id) for d in deferred}
     execution = to_executions([row], {dag_id: key})[0]
     records = RunRecords()
     effects = records.effects(dag_id, run_id)
@@ -463,6 +498,8 @@ def get_execution(key: str, run_id: str) -> ExecutionDetail:
                 started_at=ti.start_date,
                 ended_at=ti.end_date,
                 duration_s=_seconds(ti.start_date, ti.end_date),
+                queued_at=ti.queued_dttm,
+                waiting=waits.get(where),
                 output=effects[where] if where in effects else xcoms.get(where),
                 error=last.message if last else None,
                 error_class=last.error_class if last else None,
@@ -482,6 +519,24 @@ def get_execution(key: str, run_id: str) -> ExecutionDetail:
         for row in skipped
     ]
     return ExecutionDetail(**execution.model_dump(), steps=steps, skips=skips)
+
+
+def _step_wait(deferred: dict[str, Any], dag_id: str, run_id: str) -> StepWait:
+    """A deferred task instance (`airflow_runs.deferred_tasks`) as what its step waits on."""
+    hitl = deferred["hitl"]
+    if hitl is not None and not hitl["answered"]:
+        page = f"{airflow_url(dag_id, run_id)}/tasks/{quote(deferred['task_id'], safe='')}"
+        page += f"/mapped/{deferred['map_index']}" if deferred["map_index"] >= 0 else ""
+        return StepWait(
+            kind="awaiting_approval",
+            reason="approval",
+            since=hitl["asked_at"],
+            until=deferred["until"],
+            assignees=hitl["assignees"],
+            answer_url=f"{page}/required_actions",
+        )
+    reason = WAIT_REASONS.get(deferred["next_method"] or "", "trigger")
+    return StepWait(kind="deferred", reason=reason, since=deferred["since"], until=deferred["until"])
 
 
 def _skip_note(extra: str | None) -> str | None:
