@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from automation.insights.executions import ExecutionDetail, StepRun, StepSkip
-from automation.pages.charts import step_timeline
+from automation.insights.executions import ExecutionDetail, StepRun, StepSkip, StepWait
+from automation.pages.charts import step_phrase, step_timeline, wait_words
 from automation.pages.execution_page import task_log_path
 from automation.pages.readable import as_yaml
 from automation.pages.render import render
@@ -49,6 +49,8 @@ def _page(execution: ExecutionDetail, can_change: bool, deliveries: list[dict[st
             configs={"call": as_yaml({"url": "https://crm.test/{{ deal.id }}", "note": "<i>x</i>"})},
             log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
             now=T0 + timedelta(seconds=10),
+            step_phrase=lambda s: step_phrase(s, now=T0 + timedelta(seconds=10)),
+            wait_words=wait_words,
             deliveries=deliveries or [],
             deliveries_max=100,
             can_change=can_change,
@@ -100,8 +102,52 @@ def test_the_timeline_has_a_bar_per_started_step_on_one_axis() -> None:
     svg = str(step_timeline(_execution().steps, now=T0 + timedelta(seconds=10)))
     assert svg.count("<rect ") == 2  # `later` has not started: a label, no bar
     assert 'class="c-success" x="150"' in svg  # the first step starts at the axis' origin
-    assert "call: failed, 6 s" in svg and ">later</text>" in svg
+    assert "call: failed, ran 6 s, 2 attempts" in svg and ">later</text>" in svg
     assert "over 9 s" in svg
+
+
+def _waiting_execution() -> ExecutionDetail:
+    """A running run: a step queued 2 s before it ran, retried once; a step on a rate-limit wait; an
+    approval asked of ann (Airflow's page to answer it)."""
+    steps = [
+        StepRun(task_id="note", step_id="note", state="success", attempts=2, queued_at=T0, started_at=T0 + timedelta(seconds=2),
+                ended_at=T0 + timedelta(seconds=4), duration_s=2),
+        StepRun(task_id="slow", step_id="slow", state="deferred", attempts=1, queued_at=None, started_at=T0 + timedelta(seconds=4),
+                ended_at=None, duration_s=None,
+                waiting=StepWait(kind="deferred", reason="rate_limit", since=T0 + timedelta(seconds=5),
+                                 until=T0 + timedelta(minutes=5))),
+        StepRun(task_id="ok", step_id="ok", state="deferred", attempts=1, started_at=T0 + timedelta(seconds=5), ended_at=None,
+                duration_s=None,
+                waiting=StepWait(kind="awaiting_approval", reason="approval", since=T0 + timedelta(seconds=6),
+                                 assignees=["ann"], answer_url="/dags/automation__wf/runs/r/tasks/ok/required_actions")),
+    ]  # fmt: skip
+    return _execution("running").model_copy(update={"steps": steps, "ended_at": None})
+
+
+def test_the_timeline_draws_queueing_attempts_and_open_waits_with_words_for_each() -> None:
+    now = T0 + timedelta(seconds=10)
+    svg = str(step_timeline(_waiting_execution().steps, now=now))
+    # the axis starts at the first queueing: note's queue is 0..2 s, its run 2..4 s, of 10 s in all
+    assert 'class="c-queued" x="150" y="27" width="80.4"' in svg
+    assert 'class="c-success" x="230.4"' in svg and ">2 tries</text>" in svg
+    # the waits are open bars up to now (the axis' end, 150 + 402), each with its words
+    assert svg.count('class="c-waiting"') == 2 and 'class="c-waiting" x="351" y="49" width="201"' in svg
+    assert ">rate limit: waits for its turn</text>" in svg and ">awaiting approval</text>" in svg
+    assert "<title>note: success, queued 2 s, ran 2 s, 2 attempts</title>" in svg
+    assert "slow: deferred, ran 1 s, rate limit: waits for its turn for 5 s until 2026-12-01 09:05:00 UTC" in svg
+
+
+def test_the_page_says_what_a_step_waits_on_and_who_answers_an_approval_where() -> None:
+    page = _page(_waiting_execution(), can_change=True)
+    assert "queued 2026-12-01 09:00 UTC" in page
+    assert "Rate limit: waits for its turn</strong> since 2026-12-01 09:00 UTC, until 2026-12-01 09:05 UTC." in page
+    assert "<strong>Awaiting approval</strong> since 2026-12-01 09:00 UTC. May answer: ann" in page
+    assert 'href="/dags/automation__wf/runs/r/tasks/ok/required_actions"' in page
+    assert "Answer in Airflow" in page
+    assert '<li data-step="ok">ok: deferred, ran 1 s, awaiting approval for 4 s</li>' in page  # the timeline in words
+    anyone = _waiting_execution()
+    anyone.steps[2].waiting.assignees = None  # type: ignore[union-attr]
+    assert "May answer: anyone who may change this workflow&#39;s runs" in _page(anyone, can_change=False)
 
 
 def test_the_notifications_sent_for_the_run_are_listed_with_their_status_and_error() -> None:

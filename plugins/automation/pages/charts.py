@@ -163,21 +163,73 @@ def duration_histogram(values: Sequence[float], *, width: int = 560, height: int
     return _svg(width, height, label, body, "chart")
 
 
+class WaitLike(Protocol):
+    kind: str
+    reason: str
+    since: datetime | None
+    until: datetime | None
+
+
 class StepLike(Protocol):
     step_id: str
     map_index: int
     state: str | None
+    attempts: int
+    queued_at: datetime | None
     started_at: datetime | None
     ended_at: datetime | None
 
+    @property
+    def waiting(self) -> WaitLike | None: ...
+
+
+#: the words for why a deferred step waits (`StepWait.reason`), on the timeline and the step list
+WAIT_WORDS = {
+    "wait": "waits",
+    "debounce": "debounce: waits for later events",
+    "ordering": "waits for the record's earlier runs",
+    "rate_limit": "rate limit: waits for its turn",
+    "delay": "delayed start",
+    "approval": "awaiting approval",
+    "trigger": "deferred",
+}
+
+
+def wait_words(wait: WaitLike) -> str:
+    """What a waiting step waits on, in words (its `until` is said apart)."""
+    return WAIT_WORDS.get(wait.reason, "deferred")
+
+
+def step_phrase(step: StepLike, *, now: datetime) -> str:
+    """One step's timeline in words (the bar's title and the timeline table's text): queued for, ran
+    for, attempts, what it waits on."""
+    name = step.step_id if step.map_index < 0 else f"{step.step_id}[{step.map_index}]"
+    parts = [step.state or "not started"]
+    if step.queued_at is not None and (step.started_at is None or step.queued_at <= step.started_at):
+        parts.append(f"queued {duration(((step.started_at or now) - step.queued_at).total_seconds())}")
+    if step.started_at is not None:
+        end = step.ended_at or (step.waiting.since if step.waiting and step.waiting.since else None) or now
+        parts.append(f"ran {duration(max((end - step.started_at).total_seconds(), 0.0))}")
+    if step.attempts > 1:
+        parts.append(f"{step.attempts} attempts")
+    if step.waiting is not None:
+        since = step.waiting.since
+        text = wait_words(step.waiting) + (f" for {duration((now - since).total_seconds())}" if since else "")
+        parts.append(text + (f" until {step.waiting.until:%Y-%m-%d %H:%M:%S} UTC" if step.waiting.until else ""))
+    return f"{name}: {', '.join(parts)}"
+
 
 def step_timeline(steps: Sequence[StepLike], *, now: datetime, width: int = 560, row: int = 22) -> Markup:
-    """One bar per step from its start to its end (to `now` while it runs), on a shared time axis that
-    starts at the first step's start; steps that have not started get no bar, only their label."""
+    """One bar per step on a shared time axis that starts at the first step's queueing (or start): its
+    time in the queue (queued -> started, `c-queued`), then its run (started -> ended, to `now` while it
+    runs, coloured by state); a deferred step's wait is an open dashed bar up to `now` labelled with what
+    it waits on; a retried step says its attempts after its bar. Steps neither queued nor started get
+    only their label. Each bar's title says it all in words (`step_phrase`)."""
     label_w, right, top = 150, 8, 24  # room above the rows for the axis' labels, also at a phone's size
-    starts = [s.started_at for s in steps if s.started_at is not None]
-    origin = min(starts) if starts else now
-    ends = [s.ended_at or now for s in steps if s.started_at is not None]
+    marks = [t for s in steps for t in (s.queued_at, s.started_at, s.waiting.since if s.waiting else None) if t]
+    origin = min(marks) if marks else now
+    ends = [s.ended_at or now for s in steps if s.started_at is not None or s.queued_at is not None]
+    ends += [now for s in steps if s.waiting is not None]
     span = max((max(ends) - origin).total_seconds(), 1.0) if ends else 1.0
     plot_w = width - label_w - right
     height = top + row * max(len(steps), 1) + 4
@@ -186,21 +238,46 @@ def step_timeline(steps: Sequence[StepLike], *, now: datetime, width: int = 560,
         f'<text class="tick" x="{label_w}" y="17">0 s</text>',
         f'<text class="tick" x="{width - right}" y="17" text-anchor="end">{escape(duration(span))}</text>',
     ]
+
+    def x_of(moment: datetime) -> float:
+        return label_w + max((moment - origin).total_seconds(), 0.0) / span * plot_w
+
+    def rect(css: str, start: datetime, end: datetime, y: float) -> str:
+        x = x_of(start)
+        bar = max(x_of(end) - x, 2)
+        return f'<rect class="{css}" x="{_fmt(x)}" y="{_fmt(y + 3)}" width="{_fmt(bar)}" height="{row - 8}" rx="2"/>'
+
     for index, step in enumerate(steps):
         y = top + index * row
         name = step.step_id if step.map_index < 0 else f"{step.step_id}[{step.map_index}]"
         state = step.state or "not started"
         body.append(f'<text class="tick" x="0" y="{_fmt(y + row * 0.65)}">{escape(name[:22])}</text>')
-        if step.started_at is None:
+        wait = step.waiting
+        if step.started_at is None and step.queued_at is None and wait is None:
             continue
-        x = label_w + (step.started_at - origin).total_seconds() / span * plot_w
-        end = step.ended_at or now
-        bar = max((end - step.started_at).total_seconds() / span * plot_w, 2)
-        title = escape(f"{name}: {state}, {duration((end - step.started_at).total_seconds())}")
-        body.append(
-            f'<g><title>{title}</title><rect class="c-{_state_class(state)}" x="{_fmt(x)}" y="{_fmt(y + 3)}" '
-            f'width="{_fmt(bar)}" height="{row - 8}" rx="2"/></g>'
-        )
+        parts = [f"<title>{escape(step_phrase(step, now=now))}</title>"]
+        if step.queued_at is not None and (step.started_at is None or step.queued_at <= step.started_at):
+            parts.append(rect("c-queued", step.queued_at, step.started_at or now, y))
+        bar_end = step.started_at or step.queued_at or now
+        if step.started_at is not None:
+            bar_end = step.ended_at or (wait.since if wait and wait.since else now)
+            parts.append(rect(f"c-{_state_class(state)}", step.started_at, bar_end, y))
+        if wait is not None:
+            start = wait.since or bar_end
+            parts.append(rect("c-waiting", start, now, y))
+            late = x_of(start) > label_w + plot_w * 0.5  # its words end at the axis' end, else start at the bar
+            anchor = f'x="{width - right - 2}" text-anchor="end"' if late else f'x="{_fmt(x_of(start) + 4)}"'
+            parts.append(
+                f'<text class="tick wait-label" {anchor} y="{_fmt(y + row * 0.65)}">{escape(wait_words(wait))}</text>'
+            )
+        elif step.attempts > 1:
+            end_x = x_of(bar_end)
+            text_x = end_x + 4 if end_x + 70 <= width - right else x_of(step.started_at or bar_end) + 4  # after, or in
+            parts.append(
+                f'<text class="tick attempts" x="{_fmt(text_x)}" '
+                f'y="{_fmt(y + row * 0.65)}">{step.attempts} tries</text>'
+            )
+        body.append(f'<g data-step="{escape(name)}">{"".join(parts)}</g>')
     return _svg(width, height, label, body, "chart timeline")
 
 

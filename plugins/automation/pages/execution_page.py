@@ -1,7 +1,8 @@
 """One execution of a workflow: its trigger event, pinned version, a timeline of its steps with each
-step's attempts, config (as written in the pinned version), output and error, links to Airflow's task
-logs, the notifications sent for the run (the
-delivery log's rows: channel, recipients, status, error), and the retry, cancel and skip buttons.
+step's queueing, attempts and what a waiting step waits on (a wait, the rate limit, the ordering, an
+approval: who may answer, with Airflow's page to answer it), config (as written in the pinned version),
+output and error, links to Airflow's task logs, the notifications sent for the run (the delivery log's
+rows: channel, recipients, status, error), and the retry, cancel and skip buttons.
 
 Invariant: the page reads and changes runs only through the insights functions the executions API
 uses (`get_execution`, `retry_execution`, `cancel_execution`), under the same check on the DAG's runs
@@ -31,7 +32,7 @@ from automation.insights.executions import (
     retry_execution,
     skip_step,
 )
-from automation.pages import auth
+from automation.pages import auth, charts
 from automation.pages.readable import as_yaml
 from automation.pages.render import Links, render
 from automation.pages.workflow_actions import read_form
@@ -81,6 +82,7 @@ async def execution_page(
     )
     configs = await run_in_threadpool(step_configs, key, execution.version)
     event = execution.event or {}
+    now = datetime.now(UTC)
     return render(
         request,
         "execution.html",
@@ -92,7 +94,9 @@ async def execution_page(
         outputs={s.task_id + str(s.map_index): as_yaml(s.output) for s in execution.steps},
         configs=configs,
         log_path=lambda s: task_log_path(execution.dag_id, execution.run_id, s.task_id, s.map_index),
-        now=datetime.now(UTC),
+        now=now,
+        step_phrase=lambda s: charts.step_phrase(s, now=now),
+        wait_words=charts.wait_words,
         deliveries=[{**d, "created_at": datetime.fromisoformat(d["created_at"])} for d in deliveries[::-1]],
         deliveries_max=NOTICES_SHOWN,
         can_change=auth.allowed(user, "PUT", key, runs=True),  # the retry/cancel/skip routes' check
