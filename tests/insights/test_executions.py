@@ -113,7 +113,8 @@ def test_a_step_says_when_it_was_queued_and_what_it_waits_on_while_deferred(crea
         limited.state, limited.next_method, limited.trigger_id = "deferred", "after_rate_limit", trigger.id
         limited.next_kwargs = {"event_id": 7, "secret": "not shown"}
         limited.queued_dttm = deferred_at - timedelta(seconds=3)
-        asked.state, asked.next_method, asked.end_date = "deferred", "execute_complete", None
+        asked.state, asked.next_method, asked.end_date = "awaiting_input", "execute_complete", None
+        asked.trigger_timeout = deferred_at + timedelta(hours=1)  # Airflow 3.3 parks HITL: no trigger
         session.add(
             HITLDetail(
                 ti_id=asked.id,
@@ -132,6 +133,7 @@ def test_a_step_says_when_it_was_queued_and_what_it_waits_on_while_deferred(crea
     }  # fmt: skip
     approval = steps["to_proposition"].waiting
     assert approval is not None and approval.kind == "awaiting_approval" and approval.since == deferred_at
+    assert approval.until == deferred_at + timedelta(hours=1)  # its timeout
     assert approval.assignees == ["ann"]
     assert (
         approval.answer_url

@@ -68,13 +68,18 @@ def task_instances(session: Any, dag_id: str, run_id: str) -> list[Any]:
 DATETIME_TRIGGER = "airflow.providers.standard.triggers.temporal.DateTimeTrigger"
 
 
+#: the task instance states of a step that waits without a worker slot: deferred to the triggerer, or
+#: parked for a person's answer (Airflow 3.3's HITL: no trigger, `trigger_timeout` is the answer's timeout)
+WAITING_STATES = ("deferred", "awaiting_input")
+
+
 def deferred_tasks(session: Any, dag_id: str, run_id: str) -> list[dict[str, Any]]:
-    """What the run's deferred task instances wait on, each a dict: task_id, map_index, next_method (the
-    method the task resumes in), since (the trigger row's `created_date`: when it deferred), until (a
-    `DateTimeTrigger`'s `moment`, else the deferral's `trigger_timeout`), trigger (the trigger's class
-    name) and, for a human-in-the-loop task (`hitl_detail`, `airflow.models.hitl.HITLDetail`), `hitl`:
-    asked_at, assignees (the user ids, None = anyone allowed) and whether it was answered. Nothing
-    else of the trigger's (encrypted) kwargs leaves here."""
+    """What the run's deferred or awaiting-input task instances (`WAITING_STATES`) wait on, each a dict:
+    task_id, map_index, next_method (the method the task resumes in), since (the trigger row's
+    `created_date`: when it deferred), until (a `DateTimeTrigger`'s `moment`, else the `trigger_timeout`),
+    trigger (the trigger's class name) and, for a human-in-the-loop task (`hitl_detail`,
+    `airflow.models.hitl.HITLDetail`), `hitl`: asked_at, assignees (the user ids, None = anyone allowed)
+    and whether it was answered. Nothing else of the trigger's (encrypted) kwargs leaves here."""
     from airflow.models.hitl import HITLDetail
     from airflow.models.trigger import Trigger
     from sqlalchemy import select
@@ -84,7 +89,7 @@ def deferred_tasks(session: Any, dag_id: str, run_id: str) -> list[dict[str, Any
         select(TI.task_id, TI.map_index, TI.next_method, TI.trigger_timeout, Trigger, HITLDetail)
         .outerjoin(Trigger, Trigger.id == TI.trigger_id)
         .outerjoin(HITLDetail, HITLDetail.ti_id == TI.id)
-        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.state == "deferred")
+        .where(TI.dag_id == dag_id, TI.run_id == run_id, TI.state.in_(WAITING_STATES))
     )
     found = []
     for row in session.execute(query).all():

@@ -46,7 +46,7 @@ WAIT_REASONS: dict[str, str] = {
 
 
 class StepWait(BaseModel):
-    """What a step waits on while Airflow holds it deferred (no worker slot): a wait, the rate limit,
+    """What a step waits on while Airflow holds it deferred or awaiting input (no worker slot): a wait, the rate limit,
     the ordering per record, a debounce or a delayed start on the triggerer, or a person's answer."""
 
     kind: WaitKind
@@ -472,7 +472,9 @@ def get_execution(key: str, run_id: str) -> ExecutionDetail:
         xcoms = airflow_runs.return_values(session, dag_id, run_id)
         skipped = airflow_runs.skipped_tasks(session, dag_id, run_id)
         deferred = (
-            airflow_runs.deferred_tasks(session, dag_id, run_id) if any(ti.state == "deferred" for ti in tis) else []
+            airflow_runs.deferred_tasks(session, dag_id, run_id)
+            if any(ti.state in airflow_runs.WAITING_STATES for ti in tis)
+            else []
         )
     waits = {(d["task_id"], d["map_index"]): _step_wait(d, dag_id, run_id) for d in deferred}
     execution = to_executions([row], {dag_id: key})[0]
