@@ -139,7 +139,15 @@ def test_approval_answered_through_the_rest_api_continues_the_run(airflow: Airfl
     # attempt's exit (about a second) is lost by Airflow 3.3.2: the attempt is marked for retry and
     # the retry asks again (seen in the scheduler log: "finished with state success, but the task
     # instance's state attribute is queued"). So answer as a person would, a few seconds later.
-    time.sleep(5)
+    parked = time.monotonic()
+    # meanwhile the execution API says the step awaits an answer, since when, and where to give it
+    execution = airflow.client.get(f"/automation/api/v1/workflows/release/executions/{run['dag_run_id']}")
+    assert execution.status_code == 200, execution.text
+    approve = next(s for s in execution.json()["steps"] if s["step_id"] == "approve")
+    waiting = approve["waiting"]
+    assert waiting["kind"] == "awaiting_approval" and waiting["since"] and waiting["until"], approve  # 1h timeout
+    assert waiting["answer_url"].endswith("/tasks/approve/required_actions") and waiting["assignees"] is None
+    time.sleep(max(0.0, 5 - (time.monotonic() - parked)))
     assert detail["subject"] == "Deploy to production?" and detail["options"] == ["Approve", "Reject"]
     answer = airflow.client.patch(hitl, json={"chosen_options": ["Approve"]})
     assert answer.status_code == 200, answer.text
