@@ -16,13 +16,14 @@ Both raise `[dag_processor] dag_file_processor_timeout` to 900 s (a single file 
 longer than the default 50 s, and is killed over and over).
 
 Figures: seconds from the stack's start until Airflow has every DAG (a cold start after a bulk import); CPU of
-the whole stack while idle (process CPU time of every process, the processes they fork and the Postgres
-server's backends, from psutil, so load from other programs inflates it little; % of one core over `--idle`
-s); event -> first step (p50, p95 of `--latency` sequential events of `bench-events`, with the floor: a REST
-trigger of an empty DAG; benchmarks/events.py's `latency`); edit -> visible (an API edit of a workflow's
-name until Airflow's REST API shows the DAG's new description; p50 and max of `--edits`); proportional
-memory (PSS) of the dag-processor and the scheduler with their children after the idle period; at the end,
-the DAGs present and stale. The 1-minute load average is recorded beside each figure.
+the whole stack while idle, once the runs Airflow starts for each new cron DAG's latest slot are done (or after
+`--settle` s; the row keeps how many were left): process CPU time of every process, the processes they fork and
+the Postgres server's backends, from psutil, so load from other programs inflates it little; % of one core over
+`--idle` s; event -> first step (p50, p95 of `--latency` sequential events of `bench-events`, with the floor: a
+REST trigger of an empty DAG; benchmarks/events.py's `latency`); edit -> visible (an API edit of a workflow's
+name until Airflow's REST API shows the DAG's new description; p50 and max of `--edits`); proportional memory
+(PSS) of the dag-processor and the scheduler with their children after the idle period; at the end, the DAGs
+present and stale. The 1-minute load average is recorded beside each figure.
 
 Rows are appended to `--results` (JSON lines), so sizes can run one invocation at a time; the table and the
 issue's goals (at the largest sharded size, against the 4-workflow single-file stack) are printed from all
@@ -201,7 +202,21 @@ def run_variant(env: dict[str, str], variant: str, keys: list[str], args: argpar
         parse_cpu = tree_cpu([psutil.Process(stack.processes["dag-processor"].pid)])
         api = Api(venv["AIRFLOW__API__BASE_URL"])
         wait(lambda: api.http.get("/api/v2/dags/floor_empty").status_code == 200, 600, "the floor DAG")
-        time.sleep(15)  # the first runs of schedule workflows, the api-server's warm-up
+        time.sleep(15)  # the api-server's warm-up
+        # Airflow runs each new cron DAG once for its latest past slot (`CronTriggerTimetable` without catchup,
+        # the DAG has a start_date): a third of N runs of 5 steps. Idle is measured once they are done (or after
+        # --settle s: at 20,000, 6,667 runs take hours on LocalExecutor; the row says how many were left).
+        settle_started = time.monotonic()
+
+        def busy_runs() -> int:
+            with metadata.connect() as conn:
+                return conn.execute(
+                    text("SELECT count(*) FROM dag_run WHERE state IN ('queued', 'running')")
+                ).scalar_one()
+
+        while (left := busy_runs()) and time.monotonic() - settle_started < args.settle:
+            time.sleep(5)
+        settle = time.monotonic() - settle_started
         pg = psutil.Process(int((tmp / "pg" / "postmaster.pid").read_text().split()[0]))
         procs = [psutil.Process(p.pid) for p in stack.processes.values()]
         cpu_before, pg_before, idle_started = tree_cpu(procs), tree_cpu([pg]), time.monotonic()
@@ -233,7 +248,8 @@ def run_variant(env: dict[str, str], variant: str, keys: list[str], args: argpar
         present, stale = dag_counts()
         return {
             "variant": variant, "shards": args.shards if sharded else 1, "n": len(keys), "appear": appear,
-            "appear_load": appear_load, "parse_cpu": parse_cpu, "interval": interval, "idle_cpu": idle,
+            "appear_load": appear_load, "settle": settle, "runs_left": left, "parse_cpu": parse_cpu,
+            "interval": interval, "idle_cpu": idle,
             "idle_cpu_pg": idle_pg, "idle_load": idle_load,
             "memory": memory, "lat_p50": pct(lat["ours"], 50), "lat_p95": pct(lat["ours"], 95),
             "floor_p50": pct(lat["floor"], 50), "latency_samples": len(lat["ours"]), "latency_load": latency_load,
@@ -254,8 +270,9 @@ def report(rows: list[dict[str, Any]]) -> None:
         name = "single file" if r["variant"] == "single" else f"{r['shards']} shards"
         memory = " / ".join(f"{r['memory'][name]:.0f}" for name in MEASURED_MEMORY)
         parse = f"{r['parse_cpu']:.0f} s CPU, " if "parse_cpu" in r else ""
+        left = f", {r['runs_left']} runs running" if r.get("runs_left") else ""
         print(f"| {r['n']:,} | {name} | {r['appear']:.0f} s ({parse}load {r['appear_load']:.1f}) | "
-              f"{r['idle_cpu']:.1f}% + {r['idle_cpu_pg']:.1f}% (load {r['idle_load']:.1f}) | "
+              f"{r['idle_cpu']:.1f}% + {r['idle_cpu_pg']:.1f}% (load {r['idle_load']:.1f}{left}) | "
               f"{r['lat_p50']:.2f} / {r['lat_p95']:.2f} s ({r['floor_p50']:.2f} s; load {r['latency_load']:.1f}) | "
               f"{r['edit_p50']:.1f} / {r['edit_max']:.1f} s ({r['edits']} edits; load {r['edit_load']:.1f}) | "
               f"{memory} MB | {r['present']:,} of {r['expected']:,} / {r['stale']} |")  # fmt: skip
@@ -295,6 +312,7 @@ def main() -> None:
     parser.add_argument("--edits-single", type=int, default=None, help="edits of the single file (default --edits)")
     parser.add_argument("--idle", type=float, default=60)
     parser.add_argument("--latency", type=int, default=20)
+    parser.add_argument("--settle", type=float, default=1800, help="most s to wait for the first cron runs")
     parser.add_argument("--variants", default="single,sharded")
     parser.add_argument("--results", type=Path, default=Path("scale_results.jsonl"))
     args = parser.parse_args()
