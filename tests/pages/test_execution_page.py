@@ -144,7 +144,8 @@ def test_the_page_says_what_a_step_waits_on_and_who_answers_an_approval_where() 
     assert "<strong>Awaiting approval</strong> since 2026-12-01 09:00 UTC. May answer: ann" in page
     assert 'href="/dags/automation__wf/runs/r/tasks/ok/required_actions"' in page
     assert "Answer in Airflow" in page
-    assert '<li data-step="ok">ok: deferred, ran 1 s, awaiting approval for 4 s</li>' in page  # the timeline in words
+    # the timeline in words
+    assert '<li data-timeline-step="ok">ok: deferred, ran 1 s, awaiting approval for 4 s</li>' in page
     anyone = _waiting_execution()
     anyone.steps[2].waiting.assignees = None  # type: ignore[union-attr]
     assert "May answer: anyone who may change this workflow&#39;s runs" in _page(anyone, can_change=False)
