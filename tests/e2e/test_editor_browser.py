@@ -432,6 +432,11 @@ def test_an_execution_page_shows_the_timeline_and_errors_and_retries_failed_step
     wait_for(second_try_failed, 300, "the retried step")  # the call fails again, on its second try
     page.reload()
     expect(page.locator("li[data-step=call]")).to_contain_text("2 attempts")
+    # the timeline: the retried step's tries after its bar, each step's time in Airflow's queue (queued ->
+    # started) drawn apart from its run, and the same in words for a screen reader
+    expect(page.locator("svg.timeline g[data-step=call]")).to_contain_text("2 tries")
+    expect(page.locator("svg.timeline g[data-step=note] rect.c-queued")).to_have_count(1)
+    expect(page.locator(".timeline-text li[data-timeline-step=call]")).to_contain_text("failed, queued")
     shot(page, "execution-retried")
 
     # skip the failed step (a form post to the plugin's route): it is marked skipped in Airflow with the
