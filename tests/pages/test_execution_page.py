@@ -103,6 +103,8 @@ def test_the_timeline_has_a_bar_per_started_step_on_one_axis() -> None:
     assert svg.count("<rect ") == 2  # `later` has not started: a label, no bar
     assert 'class="c-success" x="150"' in svg  # the first step starts at the axis' origin
     assert "call: failed, ran 6 s, 2 attempts" in svg and ">later</text>" in svg
+    # `call` ends at the axis' end: its tries are said before its bar, not over it
+    assert '<text class="tick attempts" x="280" text-anchor="end" y="60.3">2 tries</text>' in svg
     assert "over 9 s" in svg
 
 

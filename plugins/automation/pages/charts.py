@@ -271,12 +271,14 @@ def step_timeline(steps: Sequence[StepLike], *, now: datetime, width: int = 560,
                 f'<text class="tick wait-label" {anchor} y="{_fmt(y + row * 0.65)}">{escape(wait_words(wait))}</text>'
             )
         elif step.attempts > 1:
-            end_x = x_of(bar_end)
-            text_x = end_x + 4 if end_x + 70 <= width - right else x_of(step.started_at or bar_end) + 4  # after, or in
-            parts.append(
-                f'<text class="tick attempts" x="{_fmt(text_x)}" '
-                f'y="{_fmt(y + row * 0.65)}">{step.attempts} tries</text>'
-            )
+            end_x, start_x = x_of(bar_end), x_of(step.queued_at or step.started_at or bar_end)
+            if end_x + 70 <= width - right:  # after the bar, else before it, else in it
+                at = f'x="{_fmt(end_x + 4)}"'
+            elif start_x - 70 >= label_w:
+                at = f'x="{_fmt(start_x - 4)}" text-anchor="end"'
+            else:
+                at = f'x="{_fmt(start_x + 4)}"'
+            parts.append(f'<text class="tick attempts" {at} y="{_fmt(y + row * 0.65)}">{step.attempts} tries</text>')
         body.append(f'<g data-step="{escape(name)}">{"".join(parts)}</g>')
     return _svg(width, height, label, body, "chart timeline")
 
