@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, case, exists, func, or_, select, tuple_
 
 from automation.airflow_adapter import runs as airflow_runs
@@ -49,16 +49,16 @@ class StepWait(BaseModel):
     """What a step waits on while Airflow holds it deferred or awaiting input (no worker slot): a wait, the rate limit,
     the ordering per record, a debounce or a delayed start on the triggerer, or a person's answer."""
 
-    kind: WaitKind
-    #: wait, debounce, ordering, rate_limit, delay, approval or trigger (another deferral)
-    reason: str
-    since: datetime | None = None
-    #: when the wait ends by itself (a wait's or rate limit's moment; an approval's timeout), if known
-    until: datetime | None = None
-    #: for an approval: the user ids who may answer (None: anyone who may edit the workflow's runs)
-    assignees: list[str] | None = None
-    #: for an approval: Airflow's page where it is answered (its "Required actions" of the step)
-    answer_url: str | None = None
+    kind: WaitKind = Field(description="deferred (on the triggerer), or awaiting_approval (a person's answer)")
+    reason: str = Field(description="wait, debounce, ordering, rate_limit, delay, approval or trigger (another)")
+    since: datetime | None = Field(None, description="when it began to wait")
+    until: datetime | None = Field(
+        None, description="when the wait ends by itself (a wait's or rate limit's moment, an approval's timeout)"
+    )
+    assignees: list[str] | None = Field(
+        None, description="an approval's user ids who may answer (null: anyone who may edit the workflow's runs)"
+    )
+    answer_url: str | None = Field(None, description="an approval's page in the Airflow UI where it is answered")
 
 
 class StepRun(BaseModel):
@@ -70,10 +70,10 @@ class StepRun(BaseModel):
     started_at: datetime | None
     ended_at: datetime | None
     duration_s: float | None
-    #: when Airflow queued the step's current attempt for a worker (queued -> started is time in the queue)
-    queued_at: datetime | None = None
-    #: what the step waits on while deferred (None when it is not)
-    waiting: StepWait | None = None
+    queued_at: datetime | None = Field(
+        None, description="when Airflow queued the step's current attempt (queued to started: time in the queue)"
+    )
+    waiting: StepWait | None = Field(None, description="what the step waits on, while deferred or awaiting input")
     output: Any = None
     error: str | None = None
     error_class: str | None = None
