@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select, update
 
 from automation.store import tables as t
 from automation.store.db import UsesDatabase
+from automation.store.query import where_equal
 
 STATUSES = ("sending", "sent", "failed")
 #: Longest error text kept (a provider's reply can be large).
@@ -85,14 +86,13 @@ class DeliveryLog(UsesDatabase):
     ) -> list[dict[str, Any]]:
         """Newest first; `before` pages on (ids below it); `run_id`: one run's (the execution page)."""
         query = select(t.notification_deliveries).order_by(_COLUMNS.id.desc()).limit(min(limit, MAX_PAGE))
-        if recipient is not None:
-            query = query.where(_COLUMNS.recipient == recipient)
-        if workflow is not None:
-            query = query.where(_COLUMNS.workflow_key == workflow)
-        if run_id is not None:
-            query = query.where(_COLUMNS.run_id == run_id)
-        if status is not None:
-            query = query.where(_COLUMNS.status == status)
+        query = where_equal(
+            query,
+            (_COLUMNS.recipient, recipient),
+            (_COLUMNS.workflow_key, workflow),
+            (_COLUMNS.run_id, run_id),
+            (_COLUMNS.status, status),
+        )
         if unread is not None:
             query = query.where(_COLUMNS.read_at.is_(None) if unread else _COLUMNS.read_at.is_not(None))
         if before is not None:

@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from automation.store import tables as t
 from automation.store.db import UsesDatabase
 from automation.store.ledger import event_payload
+from automation.store.query import where_equal
 
 #: Longest message stored; a longer one (a response body, a traceback) is cut with a marker.
 MAX_MESSAGE = 4000
@@ -173,12 +174,7 @@ class RunRecords(UsesDatabase):
         them, and whether more events matched than `limit`: two queries."""
         e, r = t.events.c, t.event_runs.c
         query = select(e.id)
-        if event_id is not None:
-            query = query.where(e.id == event_id)
-        if entity is not None:
-            query = query.where(e.entity == entity)
-        if entity_id is not None:
-            query = query.where(e.entity_id == entity_id)
+        query = where_equal(query, (e.id, event_id), (e.entity, entity), (e.entity_id, entity_id))
         if before is not None:
             query = query.where(e.received_at < before)
         with self.engine.connect() as conn:
