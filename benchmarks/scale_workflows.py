@@ -143,6 +143,11 @@ def tree_pss_mb(proc: psutil.Process) -> float:
     return total / 2**20
 
 
+def pct_or_nan(values: list[float], p: float) -> float:
+    """No sample (every event's first task still queued after 120 s) keeps the row, as NaN."""
+    return pct(values, p) if values else float("nan")
+
+
 def load() -> float:
     return os.getloadavg()[0]
 
@@ -251,8 +256,9 @@ def run_variant(env: dict[str, str], variant: str, keys: list[str], args: argpar
             "appear_load": appear_load, "settle": settle, "runs_left": left, "parse_cpu": parse_cpu,
             "interval": interval, "idle_cpu": idle,
             "idle_cpu_pg": idle_pg, "idle_load": idle_load,
-            "memory": memory, "lat_p50": pct(lat["ours"], 50), "lat_p95": pct(lat["ours"], 95),
-            "floor_p50": pct(lat["floor"], 50), "latency_samples": len(lat["ours"]), "latency_load": latency_load,
+            "memory": memory, "lat_p50": pct_or_nan(lat["ours"], 50), "lat_p95": pct_or_nan(lat["ours"], 95),
+            "floor_p50": pct_or_nan(lat["floor"], 50), "latency_samples": len(lat["ours"]),
+            "latency_load": latency_load,
             "edit_p50": statistics.median(visible), "edit_max": max(visible), "edits": len(visible),
             "edit_load": edit_load, "present": present, "expected": expected, "stale": stale,
         }  # fmt: skip
