@@ -41,10 +41,9 @@ $(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
 # pytest-xdist workers, each with its own Postgres, Airflow home and ports: TEST_STACKS of them run the
 # tests of the shared Airflow stack, split by module over that many stacks, one more every other Postgres
 # test and then the two tests that start an Airflow of their own (install, Celery); the unit tests fill in
-# (tests/conftest.py). Two stacks (`make test TEST_WORKERS=3 TEST_STACKS=2`) are not the default yet: on a
-# machine at load 40 the second stack's timed tests failed beside the first's (then) 300-event burst; the figure
-# on a quiet machine is to be taken. Times: docs/contributing.md.
-TEST_STACKS ?= 1
+# (tests/conftest.py). Two stacks by default: on a quiet 2-core machine, one commit, a fresh clone, 668 s
+# with two stacks against 751 s with one (`make test TEST_STACKS=1`). Times: docs/contributing.md.
+TEST_STACKS ?= 2
 TEST_WORKERS ?= $(shell echo $$(($(TEST_STACKS) + 1)))
 UNIT_WORKERS ?= 2
 

@@ -154,8 +154,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 #: How many shared Airflow stacks the stack tests are split over, each on its own xdist worker (`make test
-#: TEST_STACKS=2`: `TEST_WORKERS` is this + 1, the `postgres` group's worker). One by default: two on 2
-#: cores are not measured as faster yet (docs/contributing.md).
+#: TEST_STACKS=2`, the Makefile's default: `TEST_WORKERS` is this + 1, the `postgres` group's worker). One when
+#: pytest is run by hand (docs/contributing.md has the two measured side by side).
 STACKS = max(1, int(os.environ.get("AUTOMATION_TEST_STACKS", "1")))
 #: A stack test module's share of its stack's time (seconds, measured on a quiet 2-core machine with
 #: `--durations=0`), to split the modules evenly over the stacks; a module not listed counts `DEFAULT_WEIGHT`.
