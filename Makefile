@@ -42,7 +42,7 @@ $(VENV)/wheelhouse/.complete: requirements.txt | $(BIN)/python
 # tests of the shared Airflow stack, split by module over that many stacks, one more every other Postgres
 # test and then the two tests that start an Airflow of their own (install, Celery); the unit tests fill in
 # (tests/conftest.py). Two stacks by default: on a quiet 2-core machine, one commit, a fresh clone, 668 s
-# with two stacks against 751 s with one (`make test TEST_STACKS=1`). Times: docs/contributing.md.
+# and 729 s with two stacks against 751 s with one (`make test TEST_STACKS=1`). Times: docs/contributing.md.
 TEST_STACKS ?= 2
 TEST_WORKERS ?= $(shell echo $$(($(TEST_STACKS) + 1)))
 UNIT_WORKERS ?= 2
